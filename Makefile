@@ -1,0 +1,116 @@
+# HMS - Hospital Management System REST API.
+#
+#   make          build build/hms (master + workers) and build/hmsctl
+#   make run      the whole stack in the foreground (installs what is missing)
+#   make start    the same stack in the background; make stop ends it
+#   make test     every test, on a throwaway stack, under ASan + UBSan
+#   make bench    load benchmark through nginx (wrk)
+#   make install  PREFIX=/usr/local DESTDIR=
+#
+# pkg-config is read when a recipe runs (recursive '='), so a target that
+# first installs the packages can build in the same invocation.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS     = fcgi libpq json-c libcrypto
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+TEST_PKGS  = criterion libcurl
+
+CFLAGS  ?= -O2 -g
+WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+DEFS     = -D_GNU_SOURCE -DHMS_SCHEMA_DIR='"$(PREFIX)/share/hms/schema"'
+ALL_CFLAGS = $(WARN) $(DEFS) -Iinclude $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRC  := $(shell find src -name '*.c' ! -name main.c ! -name hmsctl.c | sort)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+INTEG_SRC := $(filter-out tests/integration/test_faults.c,$(wildcard tests/integration/*.c))
+FAULT_SRC := tests/integration/test_faults.c tests/integration/client.c
+
+OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
+TOBJ     := $(LIB_SRC:%.c=build/test/obj/%.o)
+
+.PHONY: all deps run start stop test check unit bench install format lint clean
+all: build/hms build/hmsctl
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/test/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) $(shell pkg-config --cflags $(TEST_PKGS)) -c $< -o $@
+
+build/hms: build/obj/src/main.o $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/hmsctl: build/obj/src/hmsctl.o $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The sanitizer build that every test runs against.
+build/test/hms: build/test/obj/src/main.o $(TOBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/test/hmsctl: build/test/obj/src/hmsctl.o $(TOBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/test/unit_tests: $(UNIT_SRC:%.c=build/test/obj/%.o) $(TOBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
+
+build/test/integration_tests: $(INTEG_SRC:%.c=build/test/obj/%.o) $(TOBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
+
+build/test/fault_tests: $(FAULT_SRC:%.c=build/test/obj/%.o) $(TOBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
+
+TEST_BINS = build/test/hms build/test/hmsctl build/test/unit_tests \
+	    build/test/integration_tests build/test/fault_tests
+
+deps:
+	@deploy/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/stack.sh run
+
+start: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/stack.sh start
+
+stop:
+	@deploy/stack.sh stop
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: $(TEST_BINS)
+	@tests/run.sh
+
+unit: build/test/unit_tests
+	@build/test/unit_tests
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hms/schema \
+		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms
+	install -m 0755 build/hms build/hmsctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/hms/schema/
+	install -m 0644 conf/hms.conf.example docs/openapi.yaml $(DESTDIR)$(PREFIX)/share/doc/hms/
+	cp -R deploy/nginx deploy/systemd $(DESTDIR)$(PREFIX)/share/hms/deploy/
+
+format:
+	clang-format -i $$(find src include tests -name '*.[ch]')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--std=c11 --inline-suppr -Iinclude -D_GNU_SOURCE src
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs the Debian packages HMS needs to build, run and
+# test, if any are missing. Uses sudo only when not root. Idempotent and
+# quiet when everything is present.
+set -euo pipefail
+
+packages=(
+	gcc make pkg-config openssl ca-certificates curl
+	libfcgi-dev libpq-dev libjson-c-dev libssl-dev
+	libcriterion-dev libcurl4-openssl-dev
+	nginx postgresql postgresql-contrib
+	wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+	sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

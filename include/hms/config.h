@@ -1,0 +1,80 @@
+/*
+ * config.h - runtime configuration.
+ *
+ * Values come from built-in defaults, then the key = value file, then HMS_*
+ * environment variables (HMS_DATABASE_URL overrides database_url, ...).
+ * config_validate() refuses to start with a missing database URL, a missing
+ * or weak (< 32 byte) signing key, or an unwritable attachment directory:
+ * there is no built-in fallback secret.
+ */
+#ifndef HMS_CONFIG_H
+#define HMS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_JWT_KEYS	 8
+#define CONFIG_JWT_KID_MAX	 32
+#define CONFIG_MIN_SECRET_BYTES	 32
+#define CONFIG_ERROR_MAX	 512
+
+struct config_jwt_key {
+	char kid[CONFIG_JWT_KID_MAX + 1];
+	unsigned char *secret;
+	size_t secret_len;
+};
+
+struct hms_config {
+	char *database_url;
+	char *jwt_keys;      /* "kid:secret,kid:secret" - first signs, all verify */
+	char *jwt_keys_file; /* same, one key per line */
+	char *jwt_issuer;
+	char *jwt_audience;
+	long access_token_minutes;
+	long refresh_token_days;
+	char *attachment_dir;
+	long max_upload_bytes;
+	long max_body_bytes;
+	long json_max_depth;
+	long workers; /* 0 = one per CPU */
+	char *socket_path;
+	long socket_mode;
+	char *socket_group;
+	long listen_backlog;
+	char *time_zone;
+	char *log_level;
+	long shutdown_timeout_seconds;
+	char *schema_dir;
+
+	/* Derived by config_validate(). */
+	struct config_jwt_key jwt[CONFIG_MAX_JWT_KEYS];
+	size_t jwt_key_count;
+};
+
+/* What the caller is about to do decides what must be configured. */
+enum config_purpose {
+	CONFIG_FOR_SERVER, /* everything */
+	CONFIG_FOR_DATABASE /* hmsctl: only the database (and schema dir) */
+};
+
+/* Fills cfg with defaults. */
+void config_init(struct hms_config *cfg);
+
+/* Applies the file at path (NULL or "" = none) and then the environment.
+ * Returns 0, or -1 with a message in err. */
+int config_load(struct hms_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one key from text, as the file and the environment do. */
+int config_set(struct hms_config *cfg, const char *key, const char *value, char *err,
+	       size_t errlen);
+
+/* Checks what the purpose needs; fills the derived fields. */
+int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err,
+		    size_t errlen);
+
+/* The worker count to start: workers, or the CPU count when it is 0. */
+long config_worker_count(const struct hms_config *cfg);
+
+void config_free(struct hms_config *cfg);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * db.h - the worker's PostgreSQL connection.
+ *
+ * One connection per worker, opened on first use and reopened after a
+ * failure (PostgreSQL restarted, network cut) without restarting the worker;
+ * while the server is unreachable calls return HMS_ERR_UNAVAILABLE (503).
+ * Statements are prepared once per connection. Results are owned by the
+ * request arena. db_error_from_result() is the one place that maps SQLSTATEs
+ * to HMS errors.
+ */
+#ifndef HMS_DB_H
+#define HMS_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "hms/err.h"
+
+struct arena;
+struct db;
+
+/* A statement prepared on first use under name. */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	int param_count;
+};
+
+struct db *db_new(const char *conninfo);
+void db_free(struct db *db);
+
+/* Connects when there is no usable connection; detects a connection the
+ * server closed since the last request. */
+enum hms_err db_ensure(struct db *db);
+
+/* Runs a prepared statement; NULL params are SQL NULL. On HMS_OK *out is a
+ * result (tuples or command) owned by arena. */
+enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *stmt,
+		     const char *const *params, PGresult **out);
+
+/* Runs dynamic, parameterised SQL (for the list builder). */
+enum hms_err db_exec_sql(struct db *db, struct arena *arena, const char *sql, int param_count,
+			 const char *const *params, PGresult **out);
+
+enum hms_err db_begin(struct db *db);
+enum hms_err db_commit(struct db *db);
+/* Safe to call when no transaction is open. */
+void db_rollback(struct db *db);
+bool db_in_transaction(const struct db *db);
+
+/* Maps a failed result to an error (NULL result -> unavailable). */
+enum hms_err db_error_from_result(const PGresult *res);
+
+/* Maps a SQLSTATE ("23505") to an error. */
+enum hms_err db_error_from_sqlstate(const char *sqlstate);
+
+/* The raw connection, for hmsctl (migrations, COPY). */
+PGconn *db_conn(struct db *db);
+
+#endif

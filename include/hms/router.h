@@ -1,0 +1,49 @@
+/*
+ * router.h - the static route table and its matcher.
+ *
+ * A route is (method, pattern, handler, permission key, body kind). Patterns
+ * are literal segments and "{id}" segments; the final '/' is optional on
+ * input. An {id} must be a decimal integer from 1 to INT64_MAX, otherwise the
+ * path does not match (404). A path that matches with another method gives
+ * 405 and the Allow list.
+ */
+#ifndef HMS_ROUTER_H
+#define HMS_ROUTER_H
+
+#define ROUTE_MAX_IDS 4
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_request;
+struct http_response;
+
+typedef void (*route_handler)(struct http_request *req, struct http_response *res);
+
+enum route_body {
+	ROUTE_BODY_NONE, /* the body, if any, is ignored */
+	ROUTE_BODY_JSON, /* application/json, parsed before the handler */
+};
+
+struct route {
+	const char *method;
+	const char *pattern;
+	route_handler handler;
+	const char *permission; /* key in the permission table */
+	enum route_body body;
+};
+
+enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_METHOD_NOT_ALLOWED };
+
+/* Matches method and path against table. On ROUTE_FOUND *out is the route
+ * and ids holds the {id} values; on ROUTE_METHOD_NOT_ALLOWED allow holds the
+ * comma-separated methods of the path ("GET, POST"). */
+enum route_match router_match(const struct route *table, size_t count, const char *method,
+			      const char *path, const struct route **out, int64_t *ids,
+			      size_t *id_count, char *allow, size_t allow_size);
+
+/* The API's routes (src/api/routes.c). */
+extern const struct route hms_routes[];
+extern const size_t hms_route_count;
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * app.c - the request pipeline every route shares.
+ *
+ * Order matters and follows DRF: route (404/405), then (once identity
+ * exists) authentication and permission, then the body (415, 400), then the
+ * handler. The body size (413) and URI (414, 400) were checked when the
+ * request was read.
+ */
+#include "hms/app.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+#include "hms/arena.h"
+#include "hms/config.h"
+#include "hms/http.h"
+#include "hms/router.h"
+
+static bool method_has_body(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	       strcmp(method, "PATCH") == 0;
+}
+
+/* Parses the JSON body of a route that takes one. Returns false when an
+ * error response has been written. */
+static bool parse_json_body(struct http_request *req, struct http_response *res)
+{
+	const char *detail = NULL;
+	int depth = req->config != NULL ? (int)req->config->json_max_depth : 32;
+	enum hms_err err;
+
+	if (!method_has_body(req->method) && req->body_len == 0)
+		return true;
+	if (!http_content_type_is_json(req->content_type)) {
+		http_respond_error(res, HMS_ERR_MEDIA_TYPE,
+				   "Unsupported media type in request; send application/json.");
+		return false;
+	}
+	err = http_json_parse(req->arena, req->body, req->body_len, depth, &req->json, &detail);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, detail);
+		return false;
+	}
+	if (!json_object_is_type(req->json, json_type_object)) {
+		struct json_object *errors = json_object_new_object();
+		struct json_object *list = json_object_new_array();
+
+		json_object_array_add(
+			list, json_object_new_string("Invalid data. Expected a JSON object."));
+		json_object_object_add(errors, "non_field_errors", list);
+		http_respond_field_errors(res, errors);
+		return false;
+	}
+	return true;
+}
+
+void app_dispatch(struct http_request *req, struct http_response *res, const struct route *table,
+		  size_t count)
+{
+	char allow[128];
+	const struct route *route;
+
+	switch (router_match(table, count, req->method, req->path, &route, req->ids, &req->id_count,
+			     allow, sizeof(allow))) {
+	case ROUTE_NOT_FOUND:
+		http_respond_error(res, HMS_ERR_NOT_FOUND, NULL);
+		return;
+	case ROUTE_METHOD_NOT_ALLOWED: {
+		const char *detail = arena_printf(req->arena, "Method \"%.16s\" not allowed.",
+						  req->method);
+
+		http_response_header(res, "Allow", arena_strdup(req->arena, allow));
+		http_respond_error(res, HMS_ERR_METHOD, detail);
+		return;
+	}
+	case ROUTE_FOUND:
+		break;
+	}
+	req->route = route;
+	if (route->body == ROUTE_BODY_JSON && !parse_json_body(req, res))
+		return;
+	route->handler(req, res);
+}

@@ -1,0 +1,438 @@
+/*
+ * config.c - defaults < conf file < HMS_* environment, then validation.
+ *
+ * One table lists every key with its type, bounds and default; the file
+ * parser and the environment both go through config_set(), so a key behaves
+ * the same wherever it is given.
+ */
+#include "hms/config.h"
+#include "hms/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef HMS_SCHEMA_DIR
+#define HMS_SCHEMA_DIR "/usr/local/share/hms/schema"
+#endif
+
+enum key_type { KEY_STRING, KEY_INT, KEY_OCTAL };
+
+struct config_key {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *default_value; /* NULL = unset */
+	long min, max;
+};
+
+#define STR(field, def) #field, KEY_STRING, offsetof(struct hms_config, field), def, 0, 0
+#define INT(field, def, lo, hi) #field, KEY_INT, offsetof(struct hms_config, field), def, lo, hi
+
+static const struct config_key keys[] = {
+	{STR(database_url, NULL)},
+	{STR(jwt_keys, NULL)},
+	{STR(jwt_keys_file, NULL)},
+	{STR(jwt_issuer, "hms")},
+	{STR(jwt_audience, "hms-api")},
+	{INT(access_token_minutes, "10", 1, 60)},
+	{INT(refresh_token_days, "7", 1, 90)},
+	{STR(attachment_dir, "/var/lib/hms/attachments")},
+	{INT(max_upload_bytes, "10485760", 1024, 1073741824)},
+	{INT(max_body_bytes, "1048576", 1024, 67108864)},
+	{INT(json_max_depth, "32", 2, 512)},
+	{INT(workers, "0", 0, 256)},
+	{STR(socket_path, "/run/hms/hms.sock")},
+	{"socket_mode", KEY_OCTAL, offsetof(struct hms_config, socket_mode), "0660", 0, 0777},
+	{STR(socket_group, NULL)},
+	{INT(listen_backlog, "1024", 16, 65535)},
+	{STR(time_zone, "UTC")},
+	{STR(log_level, "info")},
+	{INT(shutdown_timeout_seconds, "10", 1, 600)},
+	{STR(schema_dir, HMS_SCHEMA_DIR)},
+	{NULL, KEY_STRING, 0, NULL, 0, 0},
+};
+
+static const struct config_key *find_key(const char *name)
+{
+	for (const struct config_key *k = keys; k->name != NULL; k++)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	return NULL;
+}
+
+int config_set(struct hms_config *cfg, const char *key, const char *value, char *err,
+	       size_t errlen)
+{
+	const struct config_key *k = find_key(key);
+	char *field;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown configuration key '%s'", key);
+		return -1;
+	}
+	field = (char *)cfg + k->offset;
+	if (k->type == KEY_STRING) {
+		char **slot = (char **)(void *)field;
+		char *copy = strdup(value);
+
+		if (copy == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		free(*slot);
+		*slot = copy;
+		return 0;
+	}
+
+	{
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(value, &end, k->type == KEY_OCTAL ? 8 : 10);
+		if (errno != 0 || end == value || *end != '\0' || n < k->min || n > k->max) {
+			if (k->type == KEY_OCTAL)
+				snprintf(err, errlen, "%s must be an octal file mode (e.g. 0660), not '%s'",
+					 key, value);
+			else
+				snprintf(err, errlen, "%s must be a whole number from %ld to %ld, not '%s'",
+					 key, k->min, k->max, value);
+			return -1;
+		}
+		*(long *)(void *)field = n;
+	}
+	return 0;
+}
+
+void config_init(struct hms_config *cfg)
+{
+	char err[CONFIG_ERROR_MAX];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (const struct config_key *k = keys; k->name != NULL; k++)
+		if (k->default_value != NULL)
+			config_set(cfg, k->name, k->default_value, err, sizeof(err));
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int load_file(struct hms_config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int lineno = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open configuration file %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char msg[CONFIG_ERROR_MAX];
+		char *text;
+		char *eq;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line is longer than %zu bytes", path, lineno,
+				 sizeof(line) - 2);
+			fclose(f);
+			return -1;
+		}
+		text = trim(line);
+		if (*text == '\0' || *text == '#')
+			continue;
+		eq = strchr(text, '=');
+		if (eq == NULL) {
+			snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		*eq = '\0';
+		if (config_set(cfg, trim(text), trim(eq + 1), msg, sizeof(msg)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int load_env(struct hms_config *cfg, char *err, size_t errlen)
+{
+	for (const struct config_key *k = keys; k->name != NULL; k++) {
+		char name[64] = "HMS_";
+		size_t i;
+		const char *value;
+
+		for (i = 0; k->name[i] != '\0' && i + 5 < sizeof(name); i++)
+			name[4 + i] = (char)toupper((unsigned char)k->name[i]);
+		name[4 + i] = '\0';
+		value = getenv(name);
+		if (value != NULL) {
+			char msg[CONFIG_ERROR_MAX];
+
+			if (config_set(cfg, k->name, value, msg, sizeof(msg)) != 0) {
+				snprintf(err, errlen, "environment %s: %s", name, msg);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int config_load(struct hms_config *cfg, const char *path, char *err, size_t errlen)
+{
+	if (path != NULL && *path != '\0' && load_file(cfg, path, err, errlen) != 0)
+		return -1;
+	return load_env(cfg, err, errlen);
+}
+
+static void free_jwt_keys(struct hms_config *cfg)
+{
+	for (size_t i = 0; i < cfg->jwt_key_count; i++) {
+		if (cfg->jwt[i].secret != NULL) {
+			explicit_bzero(cfg->jwt[i].secret, cfg->jwt[i].secret_len);
+			free(cfg->jwt[i].secret);
+		}
+	}
+	memset(cfg->jwt, 0, sizeof(cfg->jwt));
+	cfg->jwt_key_count = 0;
+}
+
+static int kid_is_valid(const char *kid, size_t len)
+{
+	if (len == 0 || len > CONFIG_JWT_KID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)kid[i]) && kid[i] != '-' && kid[i] != '_' &&
+		    kid[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* Parses "kid:secret" entries separated by sep characters. The error never
+ * contains the secret itself. */
+static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *seps,
+			  const char *origin, char *err, size_t errlen)
+{
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, seps);
+		const char *colon;
+		const char *secret;
+		size_t kid_len, secret_len;
+
+		/* Trim blanks around the entry. */
+		while (len > 0 && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len == 0 || *p == '#') {
+			p += strcspn(p, seps);
+			p += *p != '\0';
+			continue;
+		}
+		colon = memchr(p, ':', len);
+		if (colon == NULL) {
+			snprintf(err, errlen, "%s: each key must be written 'kid:secret'", origin);
+			return -1;
+		}
+		kid_len = (size_t)(colon - p);
+		secret = colon + 1;
+		secret_len = len - kid_len - 1;
+		if (!kid_is_valid(p, kid_len)) {
+			snprintf(err, errlen,
+				 "%s: a key id must be 1-%d characters of A-Z a-z 0-9 . _ -", origin,
+				 CONFIG_JWT_KID_MAX);
+			return -1;
+		}
+		if (secret_len < CONFIG_MIN_SECRET_BYTES) {
+			snprintf(err, errlen,
+				 "%s: the secret of key '%.*s' is %zu bytes; at least %d are "
+				 "required (generate one with: openssl rand -base64 48)",
+				 origin, (int)kid_len, p, secret_len, CONFIG_MIN_SECRET_BYTES);
+			return -1;
+		}
+		if (cfg->jwt_key_count == CONFIG_MAX_JWT_KEYS) {
+			snprintf(err, errlen, "%s: at most %d keys", origin, CONFIG_MAX_JWT_KEYS);
+			return -1;
+		}
+		for (size_t i = 0; i < cfg->jwt_key_count; i++) {
+			if (strlen(cfg->jwt[i].kid) == kid_len &&
+			    memcmp(cfg->jwt[i].kid, p, kid_len) == 0) {
+				snprintf(err, errlen, "%s: key id '%.*s' is used twice", origin,
+					 (int)kid_len, p);
+				return -1;
+			}
+		}
+		{
+			struct config_jwt_key *k = &cfg->jwt[cfg->jwt_key_count];
+
+			k->secret = malloc(secret_len);
+			if (k->secret == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			memcpy(k->kid, p, kid_len);
+			k->kid[kid_len] = '\0';
+			memcpy(k->secret, secret, secret_len);
+			k->secret_len = secret_len;
+			cfg->jwt_key_count++;
+		}
+		p += strcspn(p, seps);
+		p += *p != '\0';
+	}
+	return 0;
+}
+
+static int load_jwt_keys(struct hms_config *cfg, char *err, size_t errlen)
+{
+	free_jwt_keys(cfg);
+	if (cfg->jwt_keys != NULL && *cfg->jwt_keys != '\0' &&
+	    parse_jwt_keys(cfg, cfg->jwt_keys, ",", "jwt_keys", err, errlen) != 0)
+		return -1;
+	if (cfg->jwt_keys_file != NULL && *cfg->jwt_keys_file != '\0') {
+		FILE *f = fopen(cfg->jwt_keys_file, "r");
+		char buf[8192];
+		size_t n;
+
+		if (f == NULL) {
+			snprintf(err, errlen, "jwt_keys_file: cannot open %s: %s", cfg->jwt_keys_file,
+				 strerror(errno));
+			return -1;
+		}
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		if (n == sizeof(buf) - 1) {
+			snprintf(err, errlen, "jwt_keys_file: %s is larger than %zu bytes",
+				 cfg->jwt_keys_file, sizeof(buf) - 2);
+			return -1;
+		}
+		buf[n] = '\0';
+		if (strlen(buf) != n) {
+			snprintf(err, errlen, "jwt_keys_file: %s contains a NUL byte",
+				 cfg->jwt_keys_file);
+			return -1;
+		}
+		n = (size_t)parse_jwt_keys(cfg, buf, "\n", "jwt_keys_file", err, errlen);
+		explicit_bzero(buf, sizeof(buf));
+		if (n != 0)
+			return -1;
+	}
+	if (cfg->jwt_key_count == 0) {
+		snprintf(err, errlen,
+			 "no JWT signing key: set jwt_keys = kid:secret (or jwt_keys_file, or "
+			 "HMS_JWT_KEYS) with a secret of at least %d bytes; there is no built-in "
+			 "key",
+			 CONFIG_MIN_SECRET_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+static int is_empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err,
+		    size_t errlen)
+{
+	if (is_empty(cfg->database_url)) {
+		snprintf(err, errlen,
+			 "no database: set database_url (a libpq conninfo such as 'host=db1 "
+			 "dbname=hms user=hms') or HMS_DATABASE_URL");
+		return -1;
+	}
+	if (cfg->log_level == NULL || log_level_parse(cfg->log_level) < 0) {
+		snprintf(err, errlen, "log_level must be debug, info, warn or error, not '%s'",
+			 cfg->log_level == NULL ? "" : cfg->log_level);
+		return -1;
+	}
+	if (purpose == CONFIG_FOR_DATABASE)
+		return 0;
+
+	if (load_jwt_keys(cfg, err, errlen) != 0)
+		return -1;
+	if (is_empty(cfg->jwt_issuer) || is_empty(cfg->jwt_audience)) {
+		snprintf(err, errlen, "jwt_issuer and jwt_audience must not be empty");
+		return -1;
+	}
+	if (is_empty(cfg->socket_path) || cfg->socket_path[0] != '/' ||
+	    strlen(cfg->socket_path) > 100) {
+		snprintf(err, errlen,
+			 "socket_path must be an absolute path of at most 100 bytes (it is a unix "
+			 "socket)");
+		return -1;
+	}
+	if (!is_empty(cfg->socket_group) && getgrnam(cfg->socket_group) == NULL) {
+		snprintf(err, errlen, "socket_group '%s' does not exist", cfg->socket_group);
+		return -1;
+	}
+	if (is_empty(cfg->time_zone) || strstr(cfg->time_zone, "..") != NULL ||
+	    strlen(cfg->time_zone) > 64) {
+		snprintf(err, errlen, "time_zone must be an IANA zone name such as Africa/Kampala");
+		return -1;
+	}
+	{
+		struct stat st;
+
+		if (is_empty(cfg->attachment_dir) || stat(cfg->attachment_dir, &st) != 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "attachment_dir '%s' is not a directory",
+				 cfg->attachment_dir == NULL ? "" : cfg->attachment_dir);
+			return -1;
+		}
+		if (access(cfg->attachment_dir, W_OK | X_OK) != 0) {
+			snprintf(err, errlen, "attachment_dir '%s' is not writable by this user",
+				 cfg->attachment_dir);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+long config_worker_count(const struct hms_config *cfg)
+{
+	long n;
+
+	if (cfg->workers > 0)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+void config_free(struct hms_config *cfg)
+{
+	free_jwt_keys(cfg);
+	for (const struct config_key *k = keys; k->name != NULL; k++) {
+		if (k->type == KEY_STRING) {
+			char **slot = (char **)(void *)((char *)cfg + k->offset);
+
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+}

@@ -1,0 +1,276 @@
+/*
+ * db.c - the worker's one PostgreSQL connection.
+ *
+ * Why one connection per worker: a worker serves one request at a time, so
+ * a pool inside it would only add locking; N workers hold N connections,
+ * which PostgreSQL handles well for the worker counts a VM runs.
+ *
+ * The connection opens on first use. Before each statement outside a
+ * transaction we notice a connection the server has closed (restart,
+ * failover) with PQconsumeInput and reconnect, so the first request after a
+ * PostgreSQL restart succeeds instead of failing. Prepared statements are
+ * tracked per connection and re-prepared after a reconnect.
+ */
+#include "hms/db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hms/arena.h"
+#include "hms/log.h"
+
+#define DB_MAX_PREPARED 256
+
+struct db {
+	char *conninfo;
+	PGconn *conn;
+	bool in_transaction;
+	const struct db_stmt *prepared[DB_MAX_PREPARED];
+	size_t prepared_count;
+};
+
+struct db *db_new(const char *conninfo)
+{
+	struct db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL)
+		return NULL;
+	db->conninfo = strdup(conninfo);
+	if (db->conninfo == NULL) {
+		free(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void drop_connection(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->prepared_count = 0;
+	db->in_transaction = false;
+}
+
+void db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	drop_connection(db);
+	free(db->conninfo);
+	free(db);
+}
+
+PGconn *db_conn(struct db *db)
+{
+	return db_ensure(db) == HMS_OK ? db->conn : NULL;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message; /* notices may quote data; never log them */
+}
+
+static enum hms_err connect_now(struct db *db)
+{
+	/* connect_timeout comes first so the operator's conninfo can override
+	 * it; expand_dbname makes "dbname" accept a whole conninfo or URI. */
+	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+				    NULL};
+	const char *const values[] = {"5", "hms", db->conninfo, NULL};
+
+	drop_connection(db);
+	db->conn = PQconnectdbParams(keys, values, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		/* The libpq message can name hosts and users, so log only the fact. */
+		log_event(LOG_WARN, "db_connect_failed", NULL);
+		drop_connection(db);
+		return HMS_ERR_UNAVAILABLE;
+	}
+	PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+	log_event(LOG_INFO, "db_connected", NULL);
+	return HMS_OK;
+}
+
+enum hms_err db_ensure(struct db *db)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK && !db->in_transaction) {
+		/* Reads whatever the server sent while we were idle; a closed
+		 * socket turns the status bad here rather than mid-query. */
+		if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
+			log_event(LOG_WARN, "db_connection_lost", NULL);
+			drop_connection(db);
+		}
+	}
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return connect_now(db);
+	return HMS_OK;
+}
+
+static void clear_result(void *res)
+{
+	PQclear(res);
+}
+
+/* Keeps a result in the arena, or reports the error it carries. */
+static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *res,
+				  PGresult **out)
+{
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	enum hms_err err;
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		if (arena_defer(arena, clear_result, res) != 0)
+			return HMS_ERR_NOMEM;
+		*out = res;
+		return HMS_OK;
+	}
+	err = db_error_from_result(res);
+	if (err == HMS_ERR_INTERNAL || err == HMS_ERR_UNAVAILABLE) {
+		const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		log_event(LOG_ERROR, "db_error", "s:sqlstate", state != NULL ? state : "none",
+			  "s:error", hms_err_name(err), NULL);
+	}
+	if (db->conn != NULL && PQstatus(db->conn) != CONNECTION_OK) {
+		drop_connection(db);
+		err = HMS_ERR_UNAVAILABLE;
+	}
+	if (arena_defer(arena, clear_result, res) != 0)
+		return HMS_ERR_NOMEM;
+	*out = res;
+	return err;
+}
+
+static bool is_prepared(const struct db *db, const struct db_stmt *stmt)
+{
+	for (size_t i = 0; i < db->prepared_count; i++)
+		if (db->prepared[i] == stmt)
+			return true;
+	return false;
+}
+
+enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *stmt,
+		     const char *const *params, PGresult **out)
+{
+	enum hms_err err = db_ensure(db);
+
+	*out = NULL;
+	if (err != HMS_OK)
+		return err;
+	if (!is_prepared(db, stmt)) {
+		PGresult *res;
+
+		if (db->prepared_count == DB_MAX_PREPARED)
+			return HMS_ERR_INTERNAL;
+		res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->param_count, NULL);
+		err = finish_result(db, arena, res, out);
+		*out = NULL;
+		if (err != HMS_OK)
+			return err;
+		db->prepared[db->prepared_count++] = stmt;
+	}
+	return finish_result(db, arena,
+			     PQexecPrepared(db->conn, stmt->name, stmt->param_count, params, NULL,
+					    NULL, 0),
+			     out);
+}
+
+enum hms_err db_exec_sql(struct db *db, struct arena *arena, const char *sql, int param_count,
+			 const char *const *params, PGresult **out)
+{
+	enum hms_err err = db_ensure(db);
+
+	*out = NULL;
+	if (err != HMS_OK)
+		return err;
+	return finish_result(db, arena,
+			     PQexecParams(db->conn, sql, param_count, NULL, params, NULL, NULL, 0),
+			     out);
+}
+
+static enum hms_err simple_command(struct db *db, const char *sql)
+{
+	PGresult *res = PQexec(db->conn, sql);
+	enum hms_err err = HMS_OK;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		err = db_error_from_result(res);
+	PQclear(res);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		drop_connection(db);
+		err = HMS_ERR_UNAVAILABLE;
+	}
+	return err;
+}
+
+enum hms_err db_begin(struct db *db)
+{
+	enum hms_err err;
+
+	if (db->in_transaction)
+		return HMS_ERR_INTERNAL;
+	err = db_ensure(db);
+	if (err != HMS_OK)
+		return err;
+	err = simple_command(db, "BEGIN");
+	if (err == HMS_OK)
+		db->in_transaction = true;
+	return err;
+}
+
+enum hms_err db_commit(struct db *db)
+{
+	enum hms_err err;
+
+	if (!db->in_transaction || db->conn == NULL)
+		return HMS_ERR_INTERNAL;
+	err = simple_command(db, "COMMIT");
+	db->in_transaction = false;
+	return err;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!db->in_transaction || db->conn == NULL) {
+		db->in_transaction = false;
+		return;
+	}
+	simple_command(db, "ROLLBACK");
+	db->in_transaction = false;
+}
+
+bool db_in_transaction(const struct db *db)
+{
+	return db->in_transaction;
+}
+
+enum hms_err db_error_from_sqlstate(const char *state)
+{
+	if (state == NULL || strlen(state) != 5)
+		return HMS_ERR_UNAVAILABLE;
+	/* Integrity: the client sent something the schema refuses. */
+	if (strcmp(state, "23P01") == 0) /* exclusion: overlapping booking */
+		return HMS_ERR_CONFLICT;
+	if (strncmp(state, "23", 2) == 0) /* unique, foreign key, check, not null */
+		return HMS_ERR_BAD_REQUEST;
+	if (strncmp(state, "22", 2) == 0) /* data exception: bad value for a type */
+		return HMS_ERR_BAD_REQUEST;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	    strcmp(state, "55P03") == 0) /* serialization, deadlock, lock timeout */
+		return HMS_ERR_CONFLICT;
+	if (strncmp(state, "08", 2) == 0 || /* connection exception */
+	    strncmp(state, "53", 2) == 0 || /* insufficient resources: disk full, memory */
+	    strncmp(state, "57", 2) == 0 || /* operator intervention: shutdown, cancel */
+	    strcmp(state, "25006") == 0)    /* read-only transaction: a standby */
+		return HMS_ERR_UNAVAILABLE;
+	return HMS_ERR_INTERNAL;
+}
+
+enum hms_err db_error_from_result(const PGresult *res)
+{
+	if (res == NULL)
+		return HMS_ERR_UNAVAILABLE;
+	return db_error_from_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+}

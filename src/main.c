@@ -1,0 +1,409 @@
+/*
+ * main.c - the hms master process.
+ *
+ * Reads and validates the configuration, opens the FastCGI unix socket,
+ * pre-forks the workers and supervises them:
+ *   - a worker that dies is replaced; one that dies soon after starting is
+ *     replaced after a growing delay, so a broken build cannot fork-bomb;
+ *   - SIGHUP re-reads the configuration and starts a new generation of
+ *     workers, while the old ones finish their current request and exit
+ *     (the socket never closes, so no connection is refused);
+ *   - SIGTERM/SIGINT stop the workers after their in-flight request, waiting
+ *     at most shutdown_timeout_seconds before SIGKILL.
+ * All signals are blocked and taken synchronously with sigtimedwait(), so
+ * there is no handler code and no race between a signal and the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hms/config.h"
+#include "hms/log.h"
+#include "hms/worker.h"
+
+#define MAX_WORKERS 256
+#define MAX_RETIRING (4 * MAX_WORKERS)
+#define QUICK_DEATH_SECONDS 2.0
+#define MAX_BACKOFF_SECONDS 30.0
+
+struct worker_slot {
+	pid_t pid;         /* 0 = waiting to be (re)started */
+	double started_at; /* monotonic seconds */
+	double restart_at;
+	int quick_deaths;
+};
+
+struct master {
+	struct hms_config cfg;
+	const char *config_path;
+	int listen_fd;
+	struct worker_slot slots[MAX_WORKERS];
+	long slot_count;
+	pid_t retiring[MAX_RETIRING]; /* old generation, finishing their request */
+	size_t retiring_count;
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int open_socket(const struct hms_config *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_un addr;
+	int fd;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", cfg->socket_path);
+
+	/* A live socket at the path means another master is running there. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "another process is already serving %s", cfg->socket_path);
+		return -1;
+	}
+	close(fd);
+	unlink(cfg->socket_path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    chmod(cfg->socket_path, (mode_t)cfg->socket_mode) != 0)
+		goto fail_close;
+	if (cfg->socket_group != NULL && *cfg->socket_group != '\0') {
+		struct group *g = getgrnam(cfg->socket_group);
+
+		if (g == NULL || chown(cfg->socket_path, (uid_t)-1, g->gr_gid) != 0)
+			goto fail_close;
+	}
+	if (listen(fd, (int)cfg->listen_backlog) != 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		goto fail_close;
+	return fd;
+fail_close:
+	close(fd);
+fail:
+	snprintf(err, errlen, "cannot listen on %s: %s", cfg->socket_path, strerror(errno));
+	return -1;
+}
+
+static pid_t spawn_worker(struct master *m)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int status;
+
+		log_init((enum log_level)log_level_parse(m->cfg.log_level), "worker");
+		status = worker_run(&m->cfg, m->listen_fd);
+		config_free(&m->cfg);
+		exit(status);
+	}
+	if (pid < 0)
+		log_event(LOG_ERROR, "worker_fork_failed", "i:errno", errno, NULL);
+	else
+		log_event(LOG_INFO, "worker_spawned", "i:worker_pid", (int)pid, NULL);
+	return pid;
+}
+
+static void start_slot(struct master *m, struct worker_slot *slot)
+{
+	pid_t pid = spawn_worker(m);
+
+	if (pid < 0) {
+		slot->pid = 0;
+		slot->restart_at = now_seconds() + 1.0;
+		return;
+	}
+	slot->pid = pid;
+	slot->started_at = now_seconds();
+	slot->restart_at = 0;
+}
+
+static void describe_exit(int status, const char **how, int *code)
+{
+	if (WIFSIGNALED(status)) {
+		*how = "signal";
+		*code = WTERMSIG(status);
+	} else {
+		*how = "exit";
+		*code = WEXITSTATUS(status);
+	}
+}
+
+static bool forget_retiring(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->retiring_count; i++) {
+		if (m->retiring[i] == pid) {
+			m->retiring[i] = m->retiring[--m->retiring_count];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void reap(struct master *m, bool stopping)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		const char *how;
+		int code;
+
+		describe_exit(status, &how, &code);
+		if (forget_retiring(m, pid)) {
+			log_event(LOG_INFO, "worker_retired", "i:worker_pid", (int)pid, NULL);
+			continue;
+		}
+		for (long i = 0; i < m->slot_count; i++) {
+			struct worker_slot *slot = &m->slots[i];
+			double lived;
+			double delay = 0;
+
+			if (slot->pid != pid)
+				continue;
+			slot->pid = 0;
+			if (stopping) {
+				log_event(LOG_INFO, "worker_stopped", "i:worker_pid", (int)pid, NULL);
+				break;
+			}
+			lived = now_seconds() - slot->started_at;
+			if (lived < QUICK_DEATH_SECONDS) {
+				slot->quick_deaths++;
+				delay = 0.1 * (double)(1 << (slot->quick_deaths < 9
+								     ? slot->quick_deaths
+								     : 9));
+				if (delay > MAX_BACKOFF_SECONDS)
+					delay = MAX_BACKOFF_SECONDS;
+			} else {
+				slot->quick_deaths = 0;
+			}
+			slot->restart_at = now_seconds() + delay;
+			log_event(LOG_WARN, "worker_died", "i:worker_pid", (int)pid, "s:how", how,
+				  "i:code", code, "f:restart_in_seconds", delay, NULL);
+			break;
+		}
+	}
+}
+
+static void restart_due(struct master *m)
+{
+	double now = now_seconds();
+
+	for (long i = 0; i < m->slot_count; i++)
+		if (m->slots[i].pid == 0 && m->slots[i].restart_at <= now)
+			start_slot(m, &m->slots[i]);
+}
+
+/* Seconds until the next pending restart, at most one. */
+static double next_wakeup(const struct master *m)
+{
+	double wait = 1.0;
+	double now = now_seconds();
+
+	for (long i = 0; i < m->slot_count; i++) {
+		if (m->slots[i].pid == 0) {
+			double in = m->slots[i].restart_at - now;
+
+			if (in < wait)
+				wait = in > 0 ? in : 0;
+		}
+	}
+	return wait;
+}
+
+static void reload(struct master *m)
+{
+	struct hms_config fresh;
+	char err[CONFIG_ERROR_MAX];
+	long count;
+
+	config_init(&fresh);
+	if (config_load(&fresh, m->config_path, err, sizeof(err)) != 0 ||
+	    config_validate(&fresh, CONFIG_FOR_SERVER, err, sizeof(err)) != 0) {
+		log_event(LOG_ERROR, "reload_failed", "s:reason", err, NULL);
+		config_free(&fresh);
+		return;
+	}
+	if (strcmp(fresh.socket_path, m->cfg.socket_path) != 0)
+		log_event(LOG_WARN, "reload_socket_unchanged", "s:reason",
+			  "socket_path changes need a restart; keeping the open socket", NULL);
+	count = config_worker_count(&fresh);
+	if (count > MAX_WORKERS)
+		count = MAX_WORKERS;
+
+	/* Retire the current generation; each finishes its request first. */
+	for (long i = 0; i < m->slot_count; i++) {
+		pid_t pid = m->slots[i].pid;
+
+		if (pid > 0 && m->retiring_count < MAX_RETIRING) {
+			m->retiring[m->retiring_count++] = pid;
+			kill(pid, SIGTERM);
+		}
+	}
+	config_free(&m->cfg);
+	m->cfg = fresh;
+	log_init((enum log_level)log_level_parse(m->cfg.log_level), "master");
+	memset(m->slots, 0, sizeof(m->slots));
+	m->slot_count = count;
+	for (long i = 0; i < count; i++)
+		start_slot(m, &m->slots[i]);
+	log_event(LOG_INFO, "reloaded", "i:workers", (int)count, NULL);
+}
+
+static size_t live_workers(const struct master *m)
+{
+	size_t n = m->retiring_count;
+
+	for (long i = 0; i < m->slot_count; i++)
+		n += m->slots[i].pid > 0;
+	return n;
+}
+
+static void signal_all(const struct master *m, int sig)
+{
+	for (long i = 0; i < m->slot_count; i++)
+		if (m->slots[i].pid > 0)
+			kill(m->slots[i].pid, sig);
+	for (size_t i = 0; i < m->retiring_count; i++)
+		kill(m->retiring[i], sig);
+}
+
+static void shut_down(struct master *m, const sigset_t *set)
+{
+	double deadline = now_seconds() + (double)m->cfg.shutdown_timeout_seconds;
+
+	log_event(LOG_INFO, "stopping", "i:workers", (int)live_workers(m), NULL);
+	signal_all(m, SIGTERM);
+	reap(m, true);
+	while (live_workers(m) > 0 && now_seconds() < deadline) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+
+		sigtimedwait(set, NULL, &ts);
+		reap(m, true);
+	}
+	if (live_workers(m) > 0) {
+		log_event(LOG_WARN, "stop_timeout_kill", "i:workers", (int)live_workers(m), NULL);
+		signal_all(m, SIGKILL);
+		while (live_workers(m) > 0 && waitpid(-1, NULL, 0) > 0)
+			reap(m, true);
+		m->retiring_count = 0;
+	}
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: hms [--config FILE] [--check-config]\n"
+		     "  --config FILE    key = value configuration (default: $HMS_CONFIG)\n"
+		     "  --check-config   validate the configuration and exit\n"
+		     "Every key can be overridden by an HMS_<KEY> environment variable.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct master m;
+	char err[CONFIG_ERROR_MAX];
+	bool check_only = false;
+	sigset_t set;
+	int opt;
+
+	m.config_path = getenv("HMS_CONFIG");
+	while ((opt = getopt_long(argc, argv, "c:kh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			m.config_path = optarg;
+			break;
+		case 'k':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	config_init(&m.cfg);
+	if (config_load(&m.cfg, m.config_path, err, sizeof(err)) != 0 ||
+	    config_validate(&m.cfg, CONFIG_FOR_SERVER, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hms: configuration error: %s\n", err);
+		config_free(&m.cfg);
+		return 2;
+	}
+	if (check_only) {
+		printf("hms: configuration is valid\n");
+		config_free(&m.cfg);
+		return 0;
+	}
+	log_init((enum log_level)log_level_parse(m.cfg.log_level), "master");
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	m.listen_fd = open_socket(&m.cfg, err, sizeof(err));
+	if (m.listen_fd < 0) {
+		fprintf(stderr, "hms: %s\n", err);
+		log_event(LOG_ERROR, "listen_failed", "s:reason", err, NULL);
+		config_free(&m.cfg);
+		return 1;
+	}
+	m.slot_count = config_worker_count(&m.cfg);
+	if (m.slot_count > MAX_WORKERS)
+		m.slot_count = MAX_WORKERS;
+	log_event(LOG_INFO, "started", "s:socket", m.cfg.socket_path, "i:workers",
+		  (int)m.slot_count, NULL);
+	for (long i = 0; i < m.slot_count; i++)
+		start_slot(&m, &m.slots[i]);
+
+	for (;;) {
+		double wait = next_wakeup(&m);
+		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+		int sig = sigtimedwait(&set, NULL, &ts);
+
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP)
+			reload(&m);
+		reap(&m, false);
+		restart_due(&m);
+	}
+	shut_down(&m, &set);
+	close(m.listen_fd);
+	unlink(m.cfg.socket_path);
+	log_event(LOG_INFO, "stopped", NULL);
+	config_free(&m.cfg);
+	return 0;
+}
