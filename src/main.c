@@ -365,6 +365,12 @@ int main(int argc, char **argv)
 	}
 	log_init((enum log_level)log_level_parse(m.cfg.log_level), "master");
 
+	/* Default dispositions first: an inherited SIG_IGN (nohup) would make
+	 * the kernel drop SIGHUP before sigtimedwait could take it. */
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);

@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# stack.sh - the local HMS stack: a project-local PostgreSQL cluster, nginx
+# with a self-signed certificate, and the hms master with its workers.
+#
+#   deploy/stack.sh run        start everything, stay in the foreground;
+#                              Ctrl-C stops what this run started
+#   deploy/stack.sh start      start everything in the background, return
+#                              once /api/health/ answers
+#   deploy/stack.sh stop       stop everything (by recorded PID)
+#   deploy/stack.sh pg-start | pg-stop | status
+#
+# Environment: HMS_STATE_DIR (default var/), HMS_BIN_DIR (default build/),
+# HMS_HTTPS_PORT (8443), HMS_HTTP_PORT (plain loopback listener, off unless
+# set; for benchmarks), HMS_PG_PORT (5432; the cluster listens only on a unix
+# socket under the state dir, so this never clashes with a system
+# PostgreSQL), HMS_DATABASE_URL (use that database instead of a local
+# cluster), HMS_ADMIN_USERNAME / HMS_ADMIN_PASSWORD (first admin).
+#
+# As root, PostgreSQL runs as the 'postgres' system user (initdb refuses
+# root) and nginx's workers as www-data; the FastCGI socket is group
+# www-data so they can reach it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=$(mkdir -p "${HMS_STATE_DIR:-$ROOT/var}" && cd "${HMS_STATE_DIR:-$ROOT/var}" && pwd)
+BIN=${HMS_BIN_DIR:-$ROOT/build}
+HTTPS_PORT=${HMS_HTTPS_PORT:-8443}
+HTTP_PORT=${HMS_HTTP_PORT:-}
+PG_PORT=${HMS_PG_PORT:-5432}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PGDATA_DIR=$STATE/pg/data
+PGSOCK=$STATE/pg/run
+NGX=$STATE/nginx
+
+say() { echo "stack: $*" >&2; }
+die() {
+	say "error: $*"
+	exit 1
+}
+is_root() { [ "$(id -u)" -eq 0 ]; }
+# Runs a PostgreSQL tool as the user that owns the cluster, from a directory
+# that user can read.
+as_pg() {
+	if is_root; then
+		(cd / && runuser -u postgres -- "$@")
+	else
+		(cd / && "$@")
+	fi
+}
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+local_db() { [ -z "${HMS_DATABASE_URL:-}" ]; }
+database_url() {
+	if local_db; then
+		echo "host=$PGSOCK port=$PG_PORT dbname=hms user=hms"
+	else
+		echo "$HMS_DATABASE_URL"
+	fi
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+
+pg_init() {
+	[ -n "$PGBIN" ] || die "PostgreSQL is not installed (run deploy/install-deps.sh)"
+	[ -f "$PGDATA_DIR/PG_VERSION" ] && return 0
+	say "creating a PostgreSQL cluster in $STATE/pg"
+	mkdir -p "$PGSOCK"
+	is_root && chown -R postgres:postgres "$STATE/pg"
+	chmod 700 "$STATE/pg"
+	as_pg test -w "$STATE/pg" ||
+		die "the postgres user cannot write $STATE/pg (a parent directory is closed to it); set HMS_STATE_DIR to a directory it can reach"
+	as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+		>"$STATE/pg/initdb.log" 2>&1 || die "initdb failed; see $STATE/pg/initdb.log"
+	echo "include_if_exists = 'hms-local.conf'" | as_pg tee -a "$PGDATA_DIR/postgresql.conf" >/dev/null
+}
+
+pg_running() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; }
+
+psql_admin() {
+	as_pg "$PGBIN/psql" -h "$PGSOCK" -p "$PG_PORT" -U postgres -d postgres -XqAt -v ON_ERROR_STOP=1 "$@"
+}
+
+pg_start() {
+	pg_init
+	# Written at every start so HMS_PG_PORT may change between runs. No TCP:
+	# only the unix socket in a directory closed to other users.
+	as_pg tee "$PGDATA_DIR/hms-local.conf" >/dev/null <<CONF
+listen_addresses = ''
+unix_socket_directories = '$PGSOCK'
+port = $PG_PORT
+max_connections = 200
+log_min_messages = warning
+${HMS_PG_EXTRA_CONF:-}
+CONF
+	if pg_running; then
+		return 0
+	fi
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$STATE/pg/postgres.log" -w -t 60 start >/dev/null ||
+		die "PostgreSQL did not start; see $STATE/pg/postgres.log"
+	echo started >"$STATE/pg/started-by-stack"
+	[ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'hms'")" = 1 ] ||
+		psql_admin -c "CREATE ROLE hms LOGIN"
+	[ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'hms'")" = 1 ] ||
+		psql_admin -c "CREATE DATABASE hms OWNER hms ENCODING 'UTF8' TEMPLATE template0"
+}
+
+pg_stop() {
+	[ -f "$PGDATA_DIR/PG_VERSION" ] || return 0
+	if pg_running; then
+		as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 stop >/dev/null
+	fi
+	rm -f "$STATE/pg/started-by-stack"
+}
+
+# --- hms ----------------------------------------------------------------------
+
+write_config() {
+	mkdir -p "$STATE/run" "$STATE/log" "$STATE/attachments" "$STATE/secrets"
+	chmod 700 "$STATE/secrets"
+	chmod 755 "$STATE" "$STATE/run"
+	if [ ! -s "$STATE/secrets/jwt.keys" ]; then
+		# A fresh random key per state directory; never a built-in one.
+		(umask 077 && echo "dev1:$(openssl rand -base64 48 | tr -d '\n')" >"$STATE/secrets/jwt.keys")
+	fi
+	local group_line="" mode=0600
+	if is_root && getent group www-data >/dev/null; then
+		group_line="socket_group = www-data"
+		mode=0660
+		chgrp www-data "$STATE/attachments"
+		chmod 750 "$STATE/attachments"
+	fi
+	cat >"$STATE/hms.conf" <<CONF
+# Generated by deploy/stack.sh at every start; edit conf/hms.conf.example
+# for the documentation of each key. HMS_* variables still override.
+database_url = $(database_url)
+jwt_keys_file = $STATE/secrets/jwt.keys
+attachment_dir = $STATE/attachments
+socket_path = $STATE/run/hms.sock
+socket_mode = $mode
+$group_line
+time_zone = ${HMS_TIME_ZONE:-Africa/Kampala}
+log_level = ${HMS_LOG_LEVEL:-info}
+schema_dir = $ROOT/schema
+workers = ${HMS_WORKERS:-0}
+CONF
+}
+
+hms_migrate() {
+	"$BIN/hmsctl" --config "$STATE/hms.conf" migrate >"$STATE/log/migrate.log" 2>&1 || {
+		cat "$STATE/log/migrate.log" >&2
+		die "migrations failed"
+	}
+}
+
+hms_start() {
+	if pid_alive "$STATE/run/hms.pid"; then
+		say "hms already running (pid $(cat "$STATE/run/hms.pid"))"
+		return 0
+	fi
+	"$BIN/hms" --config "$STATE/hms.conf" --check-config >/dev/null
+	if [ "${1:-}" = foreground ]; then
+		"$BIN/hms" --config "$STATE/hms.conf" 2> >(tee -a "$STATE/log/hms.log" >&2) &
+	else
+		# setsid: the pool must not get the terminal's SIGHUP (that means reload).
+		setsid "$BIN/hms" --config "$STATE/hms.conf" >>"$STATE/log/hms.log" 2>&1 </dev/null &
+	fi
+	echo $! >"$STATE/run/hms.pid"
+}
+
+hms_stop() {
+	pid_alive "$STATE/run/hms.pid" || {
+		rm -f "$STATE/run/hms.pid"
+		return 0
+	}
+	local pid
+	pid=$(cat "$STATE/run/hms.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$STATE/run/hms.pid"
+}
+
+# --- nginx ------------------------------------------------------------------
+
+make_certificate() {
+	[ -s "$STATE/tls/hms.crt" ] && return 0
+	mkdir -p "$STATE/tls"
+	(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-days 825 -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+		-keyout "$STATE/tls/hms.key" -out "$STATE/tls/hms.crt" 2>/dev/null)
+	chmod 644 "$STATE/tls/hms.crt"
+}
+
+nginx_config() {
+	mkdir -p "$NGX/tmp" "$NGX/logs"
+	make_certificate
+	local user_line="" plain=""
+	if is_root; then
+		user_line="user www-data;"
+		chown -R www-data "$NGX/tmp"
+	fi
+	[ -n "$HTTP_PORT" ] && plain="listen 127.0.0.1:$HTTP_PORT;"
+	# The site is the production file with local paths, ports and the
+	# prod-only lines removed.
+	sed -e '/# prod-only-begin/,/# prod-only-end/d' -e '/# prod-only$/d' \
+		-e "s|listen 443 ssl http2;|listen 127.0.0.1:$HTTPS_PORT ssl http2; $plain|" \
+		-e "s|server_name hms.example.org;|server_name localhost;|" \
+		-e "s|/run/hms/hms.sock|$STATE/run/hms.sock|g" \
+		-e "s|/etc/ssl/hms/|$STATE/tls/|g" \
+		-e "s|/var/lib/hms/attachments/|$STATE/attachments/|g" \
+		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
+		-e "s|rate=10r/m|rate=${HMS_TOKEN_RATE:-10r/m}|" \
+		"$ROOT/deploy/nginx/hms.conf" >"$NGX/hms-site.conf"
+	local bench=""
+	if [ -n "${HMS_BENCH_PORT:-}" ]; then
+		# Reference points for benchmarks, in the same nginx: a static
+		# answer and (when running) a bare FastCGI hello.
+		bench="server {
+		listen 127.0.0.1:$HMS_BENCH_PORT;
+		access_log off;
+		location = /static { default_type application/json; return 200 '{\"status\":\"ok\"}'; }
+		location = /hello { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$STATE/run/hello.sock; }
+	}"
+	fi
+	cat >"$NGX/nginx.conf" <<CONF
+# Generated by deploy/stack.sh; the site is deploy/nginx/hms.conf.
+$user_line
+worker_processes ${HMS_NGINX_WORKERS:-auto};
+pid $NGX/nginx.pid;
+error_log $NGX/logs/error.log warn;
+events { worker_connections 2048; }
+http {
+	include /etc/nginx/mime.types;
+	default_type application/octet-stream;
+	access_log ${HMS_NGINX_ACCESS_LOG:-$NGX/logs/access.log};
+	sendfile on;
+	keepalive_requests 100000;
+	client_body_temp_path $NGX/tmp/body;
+	fastcgi_temp_path $NGX/tmp/fastcgi;
+	proxy_temp_path $NGX/tmp/proxy;
+	uwsgi_temp_path $NGX/tmp/uwsgi;
+	scgi_temp_path $NGX/tmp/scgi;
+	include $NGX/hms-site.conf;
+	$bench
+}
+CONF
+	nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" 2>"$NGX/logs/config-test.log" || {
+		cat "$NGX/logs/config-test.log" >&2
+		die "the generated nginx configuration is invalid"
+	}
+}
+
+nginx_start() {
+	if pid_alive "$NGX/nginx.pid"; then
+		nginx -p "$NGX" -c "$NGX/nginx.conf" -s reload
+		sleep 0.5 # the new workers take over asynchronously
+		return 0
+	fi
+	port_in_use "$HTTPS_PORT" && die "port $HTTPS_PORT is in use; set HMS_HTTPS_PORT"
+	nginx -p "$NGX" -c "$NGX/nginx.conf" 2>>"$NGX/logs/error.log"
+}
+
+nginx_stop() {
+	pid_alive "$NGX/nginx.pid" || return 0
+	local pid
+	pid=$(cat "$NGX/nginx.pid")
+	kill -QUIT "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# --- the whole stack -----------------------------------------------------------
+
+wait_health() {
+	local url="https://127.0.0.1:$HTTPS_PORT/api/health/"
+	for _ in $(seq 1 300); do
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$STATE/tls/hms.crt" \
+			--resolve "localhost:$HTTPS_PORT:127.0.0.1" --max-time 2 \
+			"https://localhost:$HTTPS_PORT/api/health/")" = 200 ]; then
+			return 0
+		fi
+		if ! pid_alive "$STATE/run/hms.pid"; then
+			tail -n 20 "$STATE/log/hms.log" >&2 || true
+			die "hms exited during start-up"
+		fi
+		sleep 0.2
+	done
+	die "no healthy answer from $url after 60 s; see $STATE/log/hms.log"
+}
+
+create_first_admin() {
+	# The identity module provides 'hmsctl create-admin'; until it exists
+	# there are no accounts to create.
+	if "$BIN/hmsctl" --help 2>&1 | grep -q create-admin; then
+		HMS_ADMIN_USERNAME=${HMS_ADMIN_USERNAME:-admin} \
+			"$BIN/hmsctl" --config "$STATE/hms.conf" create-admin --if-none \
+			--username "${HMS_ADMIN_USERNAME:-admin}"
+	fi
+}
+
+bring_up() {
+	[ -x "$BIN/hms" ] || die "$BIN/hms is not built (run make)"
+	local_db && pg_start
+	write_config
+	hms_migrate
+	create_first_admin
+	nginx_config
+	hms_start "${1:-}"
+	nginx_start
+	wait_health
+}
+
+stop_all() {
+	hms_stop
+	nginx_stop
+	local_db && pg_stop
+	return 0
+}
+
+case "${1:-}" in
+run)
+	trap 'echo; say "stopping"; stop_all; exit 0' INT TERM
+	bring_up foreground
+	say "HMS is up: https://localhost:$HTTPS_PORT/api/health/ (Ctrl-C stops it)"
+	while pid_alive "$STATE/run/hms.pid"; do
+		sleep 1 &
+		wait $! || true
+	done
+	say "hms exited"
+	stop_all
+	;;
+start)
+	bring_up
+	say "HMS is up: https://localhost:$HTTPS_PORT/api/health/ (make stop ends it)"
+	;;
+stop) stop_all ;;
+pg-start) pg_start ;;
+pg-stop) pg_stop ;;
+status)
+	pid_alive "$STATE/run/hms.pid" && echo "hms: running (pid $(cat "$STATE/run/hms.pid"))" || echo "hms: stopped"
+	pid_alive "$NGX/nginx.pid" && echo "nginx: running" || echo "nginx: stopped"
+	local_db && { pg_running && echo "postgresql: running" || echo "postgresql: stopped"; }
+	;;
+*)
+	echo "usage: $0 run|start|stop|status|pg-start|pg-stop" >&2
+	exit 2
+	;;
+esac
