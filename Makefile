@@ -65,6 +65,9 @@ build/test/integration_tests: $(INTEG_SRC:%.c=build/test/obj/%.o) $(TOBJ)
 build/test/fault_tests: $(FAULT_SRC:%.c=build/test/obj/%.o) $(TOBJ)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
+# The API document and its page are compiled in (src/api/docs.c, .incbin).
+build/obj/src/api/docs.o build/test/obj/src/api/docs.o: docs/openapi.yaml docs/api.html
+
 TEST_BINS = build/test/hms build/test/hmsctl build/test/unit_tests \
 	    build/test/integration_tests build/test/fault_tests
 

@@ -293,6 +293,48 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 	return HMS_OK;
 }
 
+/* Reads to the end of input when there is no Content-Length, growing the
+ * buffer geometrically so a body-less GET costs a few bytes, not the limit. */
+static enum hms_err read_until_end(struct http_request *req, http_read_fn read, void *source,
+				   size_t max_bytes)
+{
+	size_t cap = 1024;
+	size_t got = 0;
+	char *buf = arena_alloc(req->arena, cap + 1);
+
+	if (buf == NULL)
+		return HMS_ERR_NOMEM;
+	for (;;) {
+		long n;
+
+		if (got == cap) {
+			size_t bigger = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
+			char *grown;
+
+			if (bigger <= cap)
+				return HMS_ERR_TOO_LARGE;
+			grown = arena_alloc(req->arena, bigger + 1);
+			if (grown == NULL)
+				return HMS_ERR_NOMEM;
+			memcpy(grown, buf, got);
+			buf = grown;
+			cap = bigger;
+		}
+		n = read(source, buf + got, cap - got);
+		if (n < 0)
+			return HMS_ERR_BAD_REQUEST;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > max_bytes)
+			return HMS_ERR_TOO_LARGE;
+	}
+	buf[got] = '\0';
+	req->body = buf;
+	req->body_len = got;
+	return HMS_OK;
+}
+
 enum hms_err http_request_read_body(struct http_request *req, http_read_fn read, void *source,
 				    size_t max_bytes)
 {
@@ -300,11 +342,11 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
 	size_t got = 0;
 	char probe;
 
+	if (req->content_length < 0)
+		return read_until_end(req, read, source, max_bytes);
 	if (req->content_length > (long long)max_bytes)
 		return HMS_ERR_TOO_LARGE;
-	/* Without a length we read to the end of input, one byte past the limit
-	 * at most, so an oversized body is detected without buffering it. */
-	want = req->content_length >= 0 ? (size_t)req->content_length : max_bytes + 1;
+	want = (size_t)req->content_length;
 	req->body = arena_alloc(req->arena, want + 1);
 	if (req->body == NULL)
 		return HMS_ERR_NOMEM;
@@ -319,11 +361,6 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
 	}
 	req->body[got] = '\0';
 	req->body_len = got;
-	if (req->content_length < 0) {
-		if (got > max_bytes)
-			return HMS_ERR_TOO_LARGE;
-		return HMS_OK;
-	}
 	if (got < want)
 		return HMS_ERR_BAD_REQUEST; /* shorter than its Content-Length */
 	if (read(source, &probe, 1) > 0)

@@ -86,11 +86,13 @@ void arena_reset(struct arena *a)
 		return;
 	/* Cleanup records live in the arena, so run them before freeing. */
 	run_cleanups(a);
+	/* Dedicated big blocks may sit behind the first one, so walk it all. */
 	b = a->head;
-	while (b != a->first) {
+	while (b != NULL) {
 		struct arena_block *next = b->next;
 
-		free(b);
+		if (b != a->first)
+			free(b);
 		b = next;
 	}
 	a->first->used = 0;

@@ -1,0 +1,255 @@
+/*
+ * test_faults.c - the process model under faults, through the real stack:
+ * a killed worker is replaced while requests keep succeeding, workers that
+ * die at once are restarted with a growing delay, SIGHUP swaps every worker
+ * without a failed request, and a PostgreSQL outage gives 503 and heals
+ * without restarting anything. Run serially (-j1): these tests disturb the
+ * shared stack.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define MAX_CHILDREN 64
+
+static pid_t master_pid(void)
+{
+	char path[512];
+	FILE *f;
+	int pid = 0;
+
+	snprintf(path, sizeof(path), "%s/run/hms.pid", client_env("HMS_TEST_STATE"));
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	cr_assert(kill(pid, 0) == 0, "the hms master %d is not running", pid);
+	return pid;
+}
+
+/* The live worker pids of the master, sorted. */
+static size_t workers(pid_t master, pid_t *out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL && n < MAX_CHILDREN) {
+		char path[300], state;
+		int pid, ppid;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		/* pid (comm) state ppid: comm is "hms" here, without spaces. */
+		if (fscanf(f, "%d %*s %c %d", &pid, &state, &ppid) == 3 && ppid == master &&
+		    state != 'Z')
+			out[n++] = pid;
+		fclose(f);
+	}
+	closedir(d);
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+			pid_t t = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static long health_status(void)
+{
+	struct client_response res;
+	long status;
+
+	client_get("/api/health/", &res);
+	status = res.status;
+	client_response_free(&res);
+	return status;
+}
+
+/* Waits until the master has `want` workers, none of them in `gone`. */
+static void wait_for_workers(pid_t master, size_t want, const pid_t *gone, size_t gone_count)
+{
+	for (int i = 0; i < 200; i++) {
+		pid_t now[MAX_CHILDREN];
+		size_t n = workers(master, now);
+		int stale = 0;
+
+		for (size_t a = 0; a < n; a++)
+			for (size_t b = 0; b < gone_count; b++)
+				stale |= now[a] == gone[b];
+		if (n == want && !stale)
+			return;
+		sleep_ms(100);
+	}
+	cr_assert_fail("the master did not get back to %zu fresh workers", want);
+}
+
+Test(faults, killed_worker_is_replaced_and_requests_keep_succeeding)
+{
+	pid_t master = master_pid();
+	pid_t before[MAX_CHILDREN];
+	size_t n = workers(master, before);
+
+	cr_assert_geq(n, 1);
+	cr_assert_eq(kill(before[0], SIGKILL), 0);
+	for (int i = 0; i < 30; i++)
+		cr_assert_eq(health_status(), 200, "request %d after the kill failed", i);
+	wait_for_workers(master, n, before, 1);
+	cr_assert_eq(master_pid(), master);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(health_status(), 200);
+}
+
+Test(faults, quick_deaths_are_restarted_with_backoff)
+{
+	pid_t master = master_pid();
+	pid_t now[MAX_CHILDREN];
+	size_t n = workers(master, now);
+	char cmd[1024];
+	char *out;
+
+	/* Kill whichever worker is newest, three times, each soon after its
+	 * start: the slot's delay grows 0.2 s, 0.4 s, 0.8 s. */
+	for (int round = 0; round < 3; round++) {
+		pid_t victims[MAX_CHILDREN];
+		size_t k = workers(master, victims);
+
+		cr_assert_geq(k, 1);
+		kill(victims[k - 1], SIGKILL);
+		wait_for_workers(master, n, &victims[k - 1], 1);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "grep '\"event\":\"worker_died\"' '%s/log/hms.log' | grep -c "
+		 "'\"restart_in_seconds\":0.[48]'",
+		 client_env("HMS_TEST_STATE"));
+	client_run(cmd, &out);
+	cr_assert_geq(atoi(out), 1, "no backed-off restart in the log (%s)", out);
+	free(out);
+	cr_assert_eq(health_status(), 200);
+}
+
+static atomic_int load_running;
+static atomic_int load_ok;
+static atomic_int load_failed;
+
+static void *load(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&load_running)) {
+		struct client_response res;
+
+		if (client_request("GET", "/api/health/", NULL, NULL, 0, &res) == 0 &&
+		    res.status == 200)
+			atomic_fetch_add(&load_ok, 1);
+		else
+			atomic_fetch_add(&load_failed, 1);
+		client_response_free(&res);
+	}
+	return NULL;
+}
+
+Test(faults, reload_replaces_every_worker_without_failed_requests)
+{
+	pid_t master = master_pid();
+	pid_t before[MAX_CHILDREN];
+	size_t n = workers(master, before);
+	pthread_t threads[4];
+
+	atomic_store(&load_running, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&threads[i], NULL, load, NULL);
+	sleep_ms(300);
+	cr_assert_eq(kill(master, SIGHUP), 0);
+	sleep_ms(600);
+	cr_assert_eq(kill(master, SIGHUP), 0);
+	sleep_ms(600);
+	atomic_store(&load_running, 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(threads[i], NULL);
+
+	cr_assert_gt(atomic_load(&load_ok), 20);
+	cr_assert_eq(atomic_load(&load_failed), 0, "%d requests failed during reload",
+		     atomic_load(&load_failed));
+	wait_for_workers(master, n, before, n);
+	cr_assert_eq(master_pid(), master);
+}
+
+static void stack(const char *what)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s/deploy/stack.sh' %s >/dev/null 2>&1",
+		 client_env("HMS_TEST_ROOT"), what);
+	cr_assert_eq(system(cmd), 0, "stack.sh %s failed", what);
+}
+
+static void restart_database(void)
+{
+	/* Whatever a failed assertion left behind, the next test needs it. */
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s/deploy/stack.sh' pg-start >/dev/null 2>&1",
+		 client_env("HMS_TEST_ROOT"));
+	if (system(cmd) != 0)
+		cr_log_error("could not restart PostgreSQL");
+}
+
+Test(faults, database_outage_gives_503_and_heals_without_restart, .fini = restart_database)
+{
+	pid_t master = master_pid();
+	pid_t before[MAX_CHILDREN], after[MAX_CHILDREN];
+	size_t n = workers(master, before);
+	struct client_response res;
+
+	cr_assert_eq(health_status(), 200);
+	stack("pg-stop");
+	for (int i = 0; i < 6; i++) {
+		struct json_object *v;
+
+		client_get("/api/health/", &res);
+		cr_assert_eq(res.status, 503, "%ld %s", res.status, res.body);
+		cr_assert_not_null(res.json);
+		cr_assert(json_object_object_get_ex(res.json, "detail", &v));
+		cr_assert(json_object_object_get_ex(res.json, "database", &v));
+		cr_assert_str_eq(json_object_get_string(v), "unavailable");
+		/* Nothing about the failure's internals reaches the client. */
+		cr_assert_null(strstr(res.body, "/"), "%s", res.body);
+		cr_assert_null(strstr(res.body, "connection"), "%s", res.body);
+		client_response_free(&res);
+	}
+	cr_assert_eq(workers(master, after), n);
+	cr_assert(memcmp(before, after, n * sizeof(pid_t)) == 0, "workers restarted");
+
+	stack("pg-start");
+	/* The very first request after the restart must already succeed. */
+	cr_assert_eq(health_status(), 200);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(health_status(), 200);
+	cr_assert_eq(workers(master, after), n);
+	cr_assert(memcmp(before, after, n * sizeof(pid_t)) == 0, "workers restarted");
+	cr_assert_eq(master_pid(), master);
+}

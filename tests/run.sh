@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# run.sh - `make test`: the unit tests, then a throwaway stack (its own
+# PostgreSQL cluster, nginx and hms, all on free ports, hms built with
+# ASan + UBSan) for the integration and fault tests. Everything started is
+# stopped by PID, also when a test fails. A sanitizer report in any server
+# log fails the run. The last line is "N passed, M failed".
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BIN=$ROOT/build/test
+REPORT=$(mktemp /tmp/hms-test-report.XXXXXX)
+failed_runs=0
+
+export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+run_suite() {
+	local name=$1
+	shift
+	echo "== $name"
+	"$@" 2>&1 | tee -a "$REPORT"
+	local rc=${PIPESTATUS[0]}
+	[ "$rc" -eq 0 ] || {
+		echo "== $name: exit status $rc"
+		failed_runs=$((failed_runs + 1))
+	}
+}
+
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
+			echo "$p"
+			return 0
+		}
+	done
+	return 1
+}
+
+run_suite "unit tests" "$BIN/unit_tests"
+
+STATE=$(mktemp -d /tmp/hms-test.XXXXXX)
+chmod 755 "$STATE"
+export HMS_STATE_DIR=$STATE HMS_BIN_DIR=$BIN
+export HMS_HTTPS_PORT=$(free_port) HMS_PG_PORT=$(free_port)
+export HMS_WORKERS=2 HMS_LOG_LEVEL=info HMS_NGINX_WORKERS=2
+export HMS_PG_EXTRA_CONF=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'
+unset HMS_DATABASE_URL HMS_CONFIG
+
+cleanup() {
+	"$ROOT/deploy/stack.sh" stop >/dev/null 2>&1
+	if [ -n "${HMS_KEEP_TEST_STATE:-}" ]; then
+		echo "test state kept in $STATE"
+	else
+		rm -rf "$STATE"
+	fi
+	rm -f "$REPORT"
+}
+trap cleanup EXIT
+
+echo "== starting the test stack in $STATE (https port $HMS_HTTPS_PORT)"
+if "$ROOT/deploy/stack.sh" start; then
+	export HMS_TEST_BASE_URL=https://localhost:$HMS_HTTPS_PORT
+	export HMS_TEST_CA=$STATE/tls/hms.crt HMS_TEST_ROOT=$ROOT HMS_TEST_STATE=$STATE
+	export HMS_TEST_ADMIN_URL="host=$STATE/pg/run port=$HMS_PG_PORT user=postgres"
+	export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
+	run_suite "integration tests" "$BIN/integration_tests"
+	run_suite "fault tests" "$BIN/fault_tests" --jobs 1
+	"$ROOT/deploy/stack.sh" stop
+else
+	echo "== the test stack did not start"
+	tail -n 40 "$STATE/log/hms.log" "$STATE/nginx/logs/error.log" "$STATE/pg/postgres.log" 2>/dev/null
+	failed_runs=$((failed_runs + 1))
+fi
+
+# Sanitizer findings in the server processes fail the run even when every
+# HTTP answer looked right.
+if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+	"$STATE"/log/*.log 2>/dev/null; then
+	echo "== sanitizer reports in the server logs:"
+	grep -h -A 30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/log/*.log | head -n 120
+	failed_runs=$((failed_runs + 1))
+fi
+
+# One closing line for the whole run, summed over Criterion's syntheses.
+passed=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' "$REPORT" | awk '{s+=$1} END {print s+0}')
+failing=$(sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p' "$REPORT" |
+	awk '{s+=$1+$2} END {print s+0}')
+if [ "$failed_runs" -gt 0 ] && [ "$failing" -eq 0 ]; then
+	failing=$failed_runs
+fi
+echo "$passed passed, $failing failed"
+[ "$failed_runs" -eq 0 ] && [ "$failing" -eq 0 ]
