@@ -34,7 +34,7 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 		return true;
 	if (!http_content_type_is_json(req->content_type)) {
 		http_respond_error(res, HMS_ERR_MEDIA_TYPE,
-				   "Unsupported media type in request; send application/json.");
+		                   "Unsupported media type in request; send application/json.");
 		return false;
 	}
 	err = http_json_parse(req->arena, req->body, req->body_len, depth, &req->json, &detail);
@@ -47,7 +47,7 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 		struct json_object *list = json_object_new_array();
 
 		json_object_array_add(
-			list, json_object_new_string("Invalid data. Expected a JSON object."));
+		    list, json_object_new_string("Invalid data. Expected a JSON object."));
 		json_object_object_add(errors, "non_field_errors", list);
 		http_respond_field_errors(res, errors);
 		return false;
@@ -56,19 +56,19 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 }
 
 void app_dispatch(struct http_request *req, struct http_response *res, const struct route *table,
-		  size_t count)
+                  size_t count)
 {
 	char allow[128];
 	const struct route *route;
 
 	switch (router_match(table, count, req->method, req->path, &route, req->ids, &req->id_count,
-			     allow, sizeof(allow))) {
+	                     allow, sizeof(allow))) {
 	case ROUTE_NOT_FOUND:
 		http_respond_error(res, HMS_ERR_NOT_FOUND, NULL);
 		return;
 	case ROUTE_METHOD_NOT_ALLOWED: {
-		const char *detail = arena_printf(req->arena, "Method \"%.16s\" not allowed.",
-						  req->method);
+		const char *detail =
+		    arena_printf(req->arena, "Method \"%.16s\" not allowed.", req->method);
 
 		http_response_header(res, "Allow", arena_strdup(req->arena, allow));
 		http_respond_error(res, HMS_ERR_METHOD, detail);

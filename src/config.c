@@ -32,31 +32,31 @@ struct config_key {
 	long min, max;
 };
 
-#define STR(field, def) #field, KEY_STRING, offsetof(struct hms_config, field), def, 0, 0
+#define STR(field, def)         #field, KEY_STRING, offsetof(struct hms_config, field), def, 0, 0
 #define INT(field, def, lo, hi) #field, KEY_INT, offsetof(struct hms_config, field), def, lo, hi
 
 static const struct config_key keys[] = {
-	{STR(database_url, NULL)},
-	{STR(jwt_keys, NULL)},
-	{STR(jwt_keys_file, NULL)},
-	{STR(jwt_issuer, "hms")},
-	{STR(jwt_audience, "hms-api")},
-	{INT(access_token_minutes, "10", 1, 60)},
-	{INT(refresh_token_days, "7", 1, 90)},
-	{STR(attachment_dir, "/var/lib/hms/attachments")},
-	{INT(max_upload_bytes, "10485760", 1024, 1073741824)},
-	{INT(max_body_bytes, "1048576", 1024, 67108864)},
-	{INT(json_max_depth, "32", 2, 512)},
-	{INT(workers, "0", 0, 256)},
-	{STR(socket_path, "/run/hms/hms.sock")},
-	{"socket_mode", KEY_OCTAL, offsetof(struct hms_config, socket_mode), "0660", 0, 0777},
-	{STR(socket_group, NULL)},
-	{INT(listen_backlog, "1024", 16, 65535)},
-	{STR(time_zone, "UTC")},
-	{STR(log_level, "info")},
-	{INT(shutdown_timeout_seconds, "10", 1, 600)},
-	{STR(schema_dir, HMS_SCHEMA_DIR)},
-	{NULL, KEY_STRING, 0, NULL, 0, 0},
+    {STR(database_url, NULL)},
+    {STR(jwt_keys, NULL)},
+    {STR(jwt_keys_file, NULL)},
+    {STR(jwt_issuer, "hms")},
+    {STR(jwt_audience, "hms-api")},
+    {INT(access_token_minutes, "10", 1, 60)},
+    {INT(refresh_token_days, "7", 1, 90)},
+    {STR(attachment_dir, "/var/lib/hms/attachments")},
+    {INT(max_upload_bytes, "10485760", 1024, 1073741824)},
+    {INT(max_body_bytes, "1048576", 1024, 67108864)},
+    {INT(json_max_depth, "32", 2, 512)},
+    {INT(workers, "0", 0, 256)},
+    {STR(socket_path, "/run/hms/hms.sock")},
+    {"socket_mode", KEY_OCTAL, offsetof(struct hms_config, socket_mode), "0660", 0, 0777},
+    {STR(socket_group, NULL)},
+    {INT(listen_backlog, "1024", 16, 65535)},
+    {STR(time_zone, "UTC")},
+    {STR(log_level, "info")},
+    {INT(shutdown_timeout_seconds, "10", 1, 600)},
+    {STR(schema_dir, HMS_SCHEMA_DIR)},
+    {NULL, KEY_STRING, 0, NULL, 0, 0},
 };
 
 static const struct config_key *find_key(const char *name)
@@ -67,8 +67,7 @@ static const struct config_key *find_key(const char *name)
 	return NULL;
 }
 
-int config_set(struct hms_config *cfg, const char *key, const char *value, char *err,
-	       size_t errlen)
+int config_set(struct hms_config *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
 	const struct config_key *k = find_key(key);
 	char *field;
@@ -99,11 +98,13 @@ int config_set(struct hms_config *cfg, const char *key, const char *value, char 
 		n = strtol(value, &end, k->type == KEY_OCTAL ? 8 : 10);
 		if (errno != 0 || end == value || *end != '\0' || n < k->min || n > k->max) {
 			if (k->type == KEY_OCTAL)
-				snprintf(err, errlen, "%s must be an octal file mode (e.g. 0660), not '%s'",
-					 key, value);
+				snprintf(err, errlen,
+				         "%s must be an octal file mode (e.g. 0660), not '%s'", key,
+				         value);
 			else
-				snprintf(err, errlen, "%s must be a whole number from %ld to %ld, not '%s'",
-					 key, k->min, k->max, value);
+				snprintf(err, errlen,
+				         "%s must be a whole number from %ld to %ld, not '%s'", key,
+				         k->min, k->max, value);
 			return -1;
 		}
 		*(long *)(void *)field = n;
@@ -141,7 +142,7 @@ static int load_file(struct hms_config *cfg, const char *path, char *err, size_t
 
 	if (f == NULL) {
 		snprintf(err, errlen, "cannot open configuration file %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -152,7 +153,7 @@ static int load_file(struct hms_config *cfg, const char *path, char *err, size_t
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			snprintf(err, errlen, "%s:%d: line is longer than %zu bytes", path, lineno,
-				 sizeof(line) - 2);
+			         sizeof(line) - 2);
 			fclose(f);
 			return -1;
 		}
@@ -232,7 +233,7 @@ static int kid_is_valid(const char *kid, size_t len)
 /* Parses "kid:secret" entries separated by sep characters. The error never
  * contains the secret itself. */
 static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *seps,
-			  const char *origin, char *err, size_t errlen)
+                          const char *origin, char *err, size_t errlen)
 {
 	const char *p = text;
 
@@ -264,15 +265,15 @@ static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *
 		secret_len = len - kid_len - 1;
 		if (!kid_is_valid(p, kid_len)) {
 			snprintf(err, errlen,
-				 "%s: a key id must be 1-%d characters of A-Z a-z 0-9 . _ -", origin,
-				 CONFIG_JWT_KID_MAX);
+			         "%s: a key id must be 1-%d characters of A-Z a-z 0-9 . _ -",
+			         origin, CONFIG_JWT_KID_MAX);
 			return -1;
 		}
 		if (secret_len < CONFIG_MIN_SECRET_BYTES) {
 			snprintf(err, errlen,
-				 "%s: the secret of key '%.*s' is %zu bytes; at least %d are "
-				 "required (generate one with: openssl rand -base64 48)",
-				 origin, (int)kid_len, p, secret_len, CONFIG_MIN_SECRET_BYTES);
+			         "%s: the secret of key '%.*s' is %zu bytes; at least %d are "
+			         "required (generate one with: openssl rand -base64 48)",
+			         origin, (int)kid_len, p, secret_len, CONFIG_MIN_SECRET_BYTES);
 			return -1;
 		}
 		if (cfg->jwt_key_count == CONFIG_MAX_JWT_KEYS) {
@@ -283,7 +284,7 @@ static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *
 			if (strlen(cfg->jwt[i].kid) == kid_len &&
 			    memcmp(cfg->jwt[i].kid, p, kid_len) == 0) {
 				snprintf(err, errlen, "%s: key id '%.*s' is used twice", origin,
-					 (int)kid_len, p);
+				         (int)kid_len, p);
 				return -1;
 			}
 		}
@@ -319,21 +320,21 @@ static int load_jwt_keys(struct hms_config *cfg, char *err, size_t errlen)
 		size_t n;
 
 		if (f == NULL) {
-			snprintf(err, errlen, "jwt_keys_file: cannot open %s: %s", cfg->jwt_keys_file,
-				 strerror(errno));
+			snprintf(err, errlen, "jwt_keys_file: cannot open %s: %s",
+			         cfg->jwt_keys_file, strerror(errno));
 			return -1;
 		}
 		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		if (n == sizeof(buf) - 1) {
 			snprintf(err, errlen, "jwt_keys_file: %s is larger than %zu bytes",
-				 cfg->jwt_keys_file, sizeof(buf) - 2);
+			         cfg->jwt_keys_file, sizeof(buf) - 2);
 			return -1;
 		}
 		buf[n] = '\0';
 		if (strlen(buf) != n) {
 			snprintf(err, errlen, "jwt_keys_file: %s contains a NUL byte",
-				 cfg->jwt_keys_file);
+			         cfg->jwt_keys_file);
 			return -1;
 		}
 		n = (size_t)parse_jwt_keys(cfg, buf, "\n", "jwt_keys_file", err, errlen);
@@ -343,10 +344,10 @@ static int load_jwt_keys(struct hms_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->jwt_key_count == 0) {
 		snprintf(err, errlen,
-			 "no JWT signing key: set jwt_keys = kid:secret (or jwt_keys_file, or "
-			 "HMS_JWT_KEYS) with a secret of at least %d bytes; there is no built-in "
-			 "key",
-			 CONFIG_MIN_SECRET_BYTES);
+		         "no JWT signing key: set jwt_keys = kid:secret (or jwt_keys_file, or "
+		         "HMS_JWT_KEYS) with a secret of at least %d bytes; there is no built-in "
+		         "key",
+		         CONFIG_MIN_SECRET_BYTES);
 		return -1;
 	}
 	return 0;
@@ -357,18 +358,17 @@ static int is_empty(const char *s)
 	return s == NULL || *s == '\0';
 }
 
-int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err,
-		    size_t errlen)
+int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen)
 {
 	if (is_empty(cfg->database_url)) {
 		snprintf(err, errlen,
-			 "no database: set database_url (a libpq conninfo such as 'host=db1 "
-			 "dbname=hms user=hms') or HMS_DATABASE_URL");
+		         "no database: set database_url (a libpq conninfo such as 'host=db1 "
+		         "dbname=hms user=hms') or HMS_DATABASE_URL");
 		return -1;
 	}
 	if (cfg->log_level == NULL || log_level_parse(cfg->log_level) < 0) {
 		snprintf(err, errlen, "log_level must be debug, info, warn or error, not '%s'",
-			 cfg->log_level == NULL ? "" : cfg->log_level);
+		         cfg->log_level == NULL ? "" : cfg->log_level);
 		return -1;
 	}
 	if (purpose == CONFIG_FOR_DATABASE)
@@ -383,8 +383,8 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 	if (is_empty(cfg->socket_path) || cfg->socket_path[0] != '/' ||
 	    strlen(cfg->socket_path) > 100) {
 		snprintf(err, errlen,
-			 "socket_path must be an absolute path of at most 100 bytes (it is a unix "
-			 "socket)");
+		         "socket_path must be an absolute path of at most 100 bytes (it is a unix "
+		         "socket)");
 		return -1;
 	}
 	if (!is_empty(cfg->socket_group) && getgrnam(cfg->socket_group) == NULL) {
@@ -402,12 +402,12 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 		if (is_empty(cfg->attachment_dir) || stat(cfg->attachment_dir, &st) != 0 ||
 		    !S_ISDIR(st.st_mode)) {
 			snprintf(err, errlen, "attachment_dir '%s' is not a directory",
-				 cfg->attachment_dir == NULL ? "" : cfg->attachment_dir);
+			         cfg->attachment_dir == NULL ? "" : cfg->attachment_dir);
 			return -1;
 		}
 		if (access(cfg->attachment_dir, W_OK | X_OK) != 0) {
 			snprintf(err, errlen, "attachment_dir '%s' is not writable by this user",
-				 cfg->attachment_dir);
+			         cfg->attachment_dir);
 			return -1;
 		}
 	}

@@ -15,16 +15,16 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: hmsctl [--config FILE] COMMAND [options]\n"
-		     "commands:\n"
-		     "  migrate [--schema-dir DIR]   apply schema/NNN_name.sql files in order\n"
-		     "Configuration: --config FILE or $HMS_CONFIG, then HMS_* variables.\n");
+	             "commands:\n"
+	             "  migrate [--schema-dir DIR]   apply schema/NNN_name.sql files in order\n"
+	             "Configuration: --config FILE or $HMS_CONFIG, then HMS_* variables.\n");
 }
 
 static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"schema-dir", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
+	    {"schema-dir", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = cfg->schema_dir;
 	struct migrate_result result;
@@ -64,9 +64,9 @@ static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = getenv("HMS_CONFIG");
 	struct hms_config cfg;

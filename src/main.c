@@ -33,8 +33,8 @@
 #include "hms/log.h"
 #include "hms/worker.h"
 
-#define MAX_WORKERS 256
-#define MAX_RETIRING (4 * MAX_WORKERS)
+#define MAX_WORKERS         256
+#define MAX_RETIRING        (4 * MAX_WORKERS)
 #define QUICK_DEATH_SECONDS 2.0
 #define MAX_BACKOFF_SECONDS 30.0
 
@@ -120,9 +120,9 @@ static pid_t spawn_worker(struct master *m)
 		exit(status);
 	}
 	if (pid < 0)
-		log_event(LOG_ERROR, "worker_fork_failed", "i:errno", errno, NULL);
+		log_event(LOG_ERROR, "worker_fork_failed", "i:errno", errno, LOG_END);
 	else
-		log_event(LOG_INFO, "worker_spawned", "i:worker_pid", (int)pid, NULL);
+		log_event(LOG_INFO, "worker_spawned", "i:worker_pid", (int)pid, LOG_END);
 	return pid;
 }
 
@@ -173,7 +173,7 @@ static void reap(struct master *m, bool stopping)
 
 		describe_exit(status, &how, &code);
 		if (forget_retiring(m, pid)) {
-			log_event(LOG_INFO, "worker_retired", "i:worker_pid", (int)pid, NULL);
+			log_event(LOG_INFO, "worker_retired", "i:worker_pid", (int)pid, LOG_END);
 			continue;
 		}
 		for (long i = 0; i < m->slot_count; i++) {
@@ -185,15 +185,16 @@ static void reap(struct master *m, bool stopping)
 				continue;
 			slot->pid = 0;
 			if (stopping) {
-				log_event(LOG_INFO, "worker_stopped", "i:worker_pid", (int)pid, NULL);
+				log_event(LOG_INFO, "worker_stopped", "i:worker_pid", (int)pid,
+				          LOG_END);
 				break;
 			}
 			lived = now_seconds() - slot->started_at;
 			if (lived < QUICK_DEATH_SECONDS) {
 				slot->quick_deaths++;
-				delay = 0.1 * (double)(1 << (slot->quick_deaths < 9
-								     ? slot->quick_deaths
-								     : 9));
+				delay =
+				    0.1 * (double)(1 << (slot->quick_deaths < 9 ? slot->quick_deaths
+				                                                : 9));
 				if (delay > MAX_BACKOFF_SECONDS)
 					delay = MAX_BACKOFF_SECONDS;
 			} else {
@@ -201,7 +202,7 @@ static void reap(struct master *m, bool stopping)
 			}
 			slot->restart_at = now_seconds() + delay;
 			log_event(LOG_WARN, "worker_died", "i:worker_pid", (int)pid, "s:how", how,
-				  "i:code", code, "f:restart_in_seconds", delay, NULL);
+			          "i:code", code, "f:restart_in_seconds", delay, LOG_END);
 			break;
 		}
 	}
@@ -242,13 +243,13 @@ static void reload(struct master *m)
 	config_init(&fresh);
 	if (config_load(&fresh, m->config_path, err, sizeof(err)) != 0 ||
 	    config_validate(&fresh, CONFIG_FOR_SERVER, err, sizeof(err)) != 0) {
-		log_event(LOG_ERROR, "reload_failed", "s:reason", err, NULL);
+		log_event(LOG_ERROR, "reload_failed", "s:reason", err, LOG_END);
 		config_free(&fresh);
 		return;
 	}
 	if (strcmp(fresh.socket_path, m->cfg.socket_path) != 0)
 		log_event(LOG_WARN, "reload_socket_unchanged", "s:reason",
-			  "socket_path changes need a restart; keeping the open socket", NULL);
+		          "socket_path changes need a restart; keeping the open socket", LOG_END);
 	count = config_worker_count(&fresh);
 	if (count > MAX_WORKERS)
 		count = MAX_WORKERS;
@@ -269,7 +270,7 @@ static void reload(struct master *m)
 	m->slot_count = count;
 	for (long i = 0; i < count; i++)
 		start_slot(m, &m->slots[i]);
-	log_event(LOG_INFO, "reloaded", "i:workers", (int)count, NULL);
+	log_event(LOG_INFO, "reloaded", "i:workers", (int)count, LOG_END);
 }
 
 static size_t live_workers(const struct master *m)
@@ -294,7 +295,7 @@ static void shut_down(struct master *m, const sigset_t *set)
 {
 	double deadline = now_seconds() + (double)m->cfg.shutdown_timeout_seconds;
 
-	log_event(LOG_INFO, "stopping", "i:workers", (int)live_workers(m), NULL);
+	log_event(LOG_INFO, "stopping", "i:workers", (int)live_workers(m), LOG_END);
 	signal_all(m, SIGTERM);
 	reap(m, true);
 	while (live_workers(m) > 0 && now_seconds() < deadline) {
@@ -304,7 +305,8 @@ static void shut_down(struct master *m, const sigset_t *set)
 		reap(m, true);
 	}
 	if (live_workers(m) > 0) {
-		log_event(LOG_WARN, "stop_timeout_kill", "i:workers", (int)live_workers(m), NULL);
+		log_event(LOG_WARN, "stop_timeout_kill", "i:workers", (int)live_workers(m),
+		          LOG_END);
 		signal_all(m, SIGKILL);
 		while (live_workers(m) > 0 && waitpid(-1, NULL, 0) > 0)
 			reap(m, true);
@@ -315,18 +317,18 @@ static void shut_down(struct master *m, const sigset_t *set)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: hms [--config FILE] [--check-config]\n"
-		     "  --config FILE    key = value configuration (default: $HMS_CONFIG)\n"
-		     "  --check-config   validate the configuration and exit\n"
-		     "Every key can be overridden by an HMS_<KEY> environment variable.\n");
+	             "  --config FILE    key = value configuration (default: $HMS_CONFIG)\n"
+	             "  --check-config   validate the configuration and exit\n"
+	             "Every key can be overridden by an HMS_<KEY> environment variable.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct master m;
 	char err[CONFIG_ERROR_MAX];
@@ -382,7 +384,7 @@ int main(int argc, char **argv)
 	m.listen_fd = open_socket(&m.cfg, err, sizeof(err));
 	if (m.listen_fd < 0) {
 		fprintf(stderr, "hms: %s\n", err);
-		log_event(LOG_ERROR, "listen_failed", "s:reason", err, NULL);
+		log_event(LOG_ERROR, "listen_failed", "s:reason", err, LOG_END);
 		config_free(&m.cfg);
 		return 1;
 	}
@@ -390,7 +392,7 @@ int main(int argc, char **argv)
 	if (m.slot_count > MAX_WORKERS)
 		m.slot_count = MAX_WORKERS;
 	log_event(LOG_INFO, "started", "s:socket", m.cfg.socket_path, "i:workers",
-		  (int)m.slot_count, NULL);
+	          (int)m.slot_count, LOG_END);
 	for (long i = 0; i < m.slot_count; i++)
 		start_slot(&m, &m.slots[i]);
 
@@ -409,7 +411,7 @@ int main(int argc, char **argv)
 	shut_down(&m, &set);
 	close(m.listen_fd);
 	unlink(m.cfg.socket_path);
-	log_event(LOG_INFO, "stopped", NULL);
+	log_event(LOG_INFO, "stopped", LOG_END);
 	config_free(&m.cfg);
 	return 0;
 }

@@ -27,7 +27,7 @@
 #include "hms/router.h"
 
 /* Room for request metadata and parsed JSON beyond the body itself. */
-#define ARENA_BLOCK_BYTES (64 * 1024)
+#define ARENA_BLOCK_BYTES    (64 * 1024)
 #define ARENA_OVERHEAD_BYTES (32 * 1024 * 1024)
 
 static volatile sig_atomic_t stop_requested;
@@ -56,7 +56,7 @@ static void drain_input(FCGX_Stream *in)
 }
 
 static void write_response(FCGX_Stream *out, const struct http_request *req,
-			   const struct http_response *res)
+                           const struct http_response *res)
 {
 	FCGX_FPrintF(out, "Status: %d %s\r\n", res->status, http_status_reason(res->status));
 	if (res->content_type != NULL)
@@ -73,8 +73,8 @@ static const char *input_error_detail(enum hms_err err, bool reading_body)
 {
 	if (err == HMS_ERR_BAD_REQUEST)
 		return reading_body ? "The request body ended before its Content-Length."
-				    : "Malformed request: the URL has an invalid percent-escape, a "
-				      "NUL byte or invalid UTF-8.";
+		                    : "Malformed request: the URL has an invalid percent-escape, a "
+		                      "NUL byte or invalid UTF-8.";
 	return NULL;
 }
 
@@ -88,7 +88,7 @@ static double elapsed_ms(const struct timespec *start)
 }
 
 static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db,
-		   struct arena *arena)
+                   struct arena *arena)
 {
 	struct http_request req;
 	struct http_response res;
@@ -119,9 +119,9 @@ static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db
 
 	/* The route pattern, never the path: paths and queries can hold PHI. */
 	log_event(res.status >= 500 ? LOG_WARN : LOG_DEBUG, "request", "s:request_id",
-		  req.request_id, "s:method", req.method != NULL ? req.method : "-", "s:route",
-		  req.route != NULL ? req.route->pattern : "-", "i:status", res.status,
-		  "f:duration_ms", elapsed_ms(&start), NULL);
+	          req.request_id, "s:method", req.method != NULL ? req.method : "-", "s:route",
+	          req.route != NULL ? req.route->pattern : "-", "i:status", res.status,
+	          "f:duration_ms", elapsed_ms(&start), LOG_END);
 }
 
 int worker_run(const struct hms_config *cfg, int listen_fd)
@@ -158,12 +158,12 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	db = db_new(cfg->database_url);
 	if (arena == NULL || db == NULL || FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
-		log_event(LOG_ERROR, "worker_init_failed", NULL);
+		log_event(LOG_ERROR, "worker_init_failed", LOG_END);
 		arena_free(arena);
 		db_free(db);
 		return 1;
 	}
-	log_event(LOG_INFO, "worker_started", NULL);
+	log_event(LOG_INFO, "worker_started", LOG_END);
 
 	while (!stop_requested) {
 		struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
@@ -172,14 +172,14 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
-			log_event(LOG_ERROR, "worker_poll_failed", "i:errno", errno, NULL);
+			log_event(LOG_ERROR, "worker_poll_failed", "i:errno", errno, LOG_END);
 			break;
 		}
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -ECONNABORTED || rc == -EINTR)
 			continue; /* another worker took it, or the client left */
 		if (rc < 0) {
-			log_event(LOG_ERROR, "worker_accept_failed", "i:error", -rc, NULL);
+			log_event(LOG_ERROR, "worker_accept_failed", "i:error", -rc, LOG_END);
 			break;
 		}
 		handle(&fr, cfg, db, arena);
@@ -191,6 +191,6 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	FCGX_Free(&fr, 1);
 	db_free(db);
 	arena_free(arena);
-	log_event(LOG_INFO, "worker_stopped", "l:requests", (long long)served, NULL);
+	log_event(LOG_INFO, "worker_stopped", "l:requests", (long long)served, LOG_END);
 	return stop_requested ? 0 : 1;
 }

@@ -14,6 +14,6 @@ struct route;
 
 /* Routes req through table and fills res. The body must already be read. */
 void app_dispatch(struct http_request *req, struct http_response *res, const struct route *table,
-		  size_t count);
+                  size_t count);
 
 #endif

@@ -13,10 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_MAX_JWT_KEYS	 8
-#define CONFIG_JWT_KID_MAX	 32
-#define CONFIG_MIN_SECRET_BYTES	 32
-#define CONFIG_ERROR_MAX	 512
+#define CONFIG_MAX_JWT_KEYS     8
+#define CONFIG_JWT_KID_MAX      32
+#define CONFIG_MIN_SECRET_BYTES 32
+#define CONFIG_ERROR_MAX        512
 
 struct config_jwt_key {
 	char kid[CONFIG_JWT_KID_MAX + 1];
@@ -53,7 +53,7 @@ struct hms_config {
 
 /* What the caller is about to do decides what must be configured. */
 enum config_purpose {
-	CONFIG_FOR_SERVER, /* everything */
+	CONFIG_FOR_SERVER,  /* everything */
 	CONFIG_FOR_DATABASE /* hmsctl: only the database (and schema dir) */
 };
 
@@ -66,11 +66,10 @@ int config_load(struct hms_config *cfg, const char *path, char *err, size_t errl
 
 /* Sets one key from text, as the file and the environment do. */
 int config_set(struct hms_config *cfg, const char *key, const char *value, char *err,
-	       size_t errlen);
+               size_t errlen);
 
 /* Checks what the purpose needs; fills the derived fields. */
-int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err,
-		    size_t errlen);
+int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen);
 
 /* The worker count to start: workers, or the CPU count when it is 0. */
 long config_worker_count(const struct hms_config *cfg);

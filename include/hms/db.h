@@ -36,11 +36,11 @@ enum hms_err db_ensure(struct db *db);
 /* Runs a prepared statement; NULL params are SQL NULL. On HMS_OK *out is a
  * result (tuples or command) owned by arena. */
 enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *stmt,
-		     const char *const *params, PGresult **out);
+                     const char *const *params, PGresult **out);
 
 /* Runs dynamic, parameterised SQL (for the list builder). */
 enum hms_err db_exec_sql(struct db *db, struct arena *arena, const char *sql, int param_count,
-			 const char *const *params, PGresult **out);
+                         const char *const *params, PGresult **out);
 
 enum hms_err db_begin(struct db *db);
 enum hms_err db_commit(struct db *db);

@@ -23,11 +23,11 @@ struct json_object;
 struct db;
 struct hms_config;
 
-#define HTTP_MAX_PATH_BYTES	    2048
-#define HTTP_MAX_QUERY_BYTES	    8192
-#define HTTP_MAX_QUERY_PARAMS	    64
-#define HTTP_REQUEST_ID_MAX	    64
-#define HTTP_MAX_RESPONSE_HEADERS   16
+#define HTTP_MAX_PATH_BYTES       2048
+#define HTTP_MAX_QUERY_BYTES      8192
+#define HTTP_MAX_QUERY_PARAMS     64
+#define HTTP_REQUEST_ID_MAX       64
+#define HTTP_MAX_RESPONSE_HEADERS 16
 
 struct http_param {
 	char *key;
@@ -88,13 +88,13 @@ const char *http_env_get(const char *const *envp, const char *name);
 /* Builds req from FastCGI parameters. On failure req->request_id is still
  * set so the error response carries it. */
 enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
-				const char *const *envp);
+                                const char *const *envp);
 
 /* Reads the body (Content-Length bytes, or to end of input without one):
  * over max_bytes or longer than its Content-Length -> HMS_ERR_TOO_LARGE;
  * shorter -> HMS_ERR_BAD_REQUEST. */
 enum hms_err http_request_read_body(struct http_request *req, http_read_fn read, void *source,
-				    size_t max_bytes);
+                                    size_t max_bytes);
 
 /* The first value of a query parameter, or NULL. */
 const char *http_request_param(const struct http_request *req, const char *key);
@@ -102,11 +102,11 @@ const char *http_request_param(const struct http_request *req, const char *key);
 /* Decodes %XX escapes (and '+' as space when plus_is_space). Refuses bad
  * escapes, NUL and invalid UTF-8. out must hold len + 1 bytes. */
 enum hms_err http_percent_decode(const char *in, size_t len, bool plus_is_space, char *out,
-				 size_t *out_len);
+                                 size_t *out_len);
 
 /* Splits and decodes a query string; repeated keys are kept in order. */
 enum hms_err http_parse_query(struct arena *arena, const char *query, size_t max_params,
-			      struct http_param **out, size_t *count);
+                              struct http_param **out, size_t *count);
 
 /* True for a client request id we echo: [A-Za-z0-9._-]{1,64}. */
 bool http_request_id_is_valid(const char *id);
@@ -120,7 +120,7 @@ bool http_content_type_is_json(const char *content_type);
 /* Parses a JSON document: valid UTF-8, no trailing data, at most max_depth
  * levels. The tree is owned by the arena. On failure *detail says why. */
 enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, int max_depth,
-			     struct json_object **out, const char **detail);
+                             struct json_object **out, const char **detail);
 
 /* True when s is well-formed UTF-8 (no overlongs, surrogates or NUL). */
 bool http_utf8_is_valid(const char *s, size_t len);

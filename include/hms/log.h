@@ -5,7 +5,7 @@
  * first two characters say the type: "s:" string, "i:" int, "l:" long long,
  * "f:" double. Example:
  *
- *	log_event(LOG_INFO, "worker_started", "i:pid", (int)pid, NULL);
+ *	log_event(LOG_INFO, "worker_started", "i:pid", (int)pid, LOG_END);
  *
  * Never log PHI: no names, bodies, query strings or raw paths.
  */
@@ -13,6 +13,9 @@
 #define HMS_LOG_H
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Ends the field list (a typed null pointer, as variadic sentinels must be). */
+#define LOG_END ((const char *)NULL)
 
 /* Sets the lowest level written and the component name ("master", "worker",
  * "hmsctl") put on every line. */

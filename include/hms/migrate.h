@@ -19,7 +19,7 @@ struct migrate_result {
 
 /* Applies the migrations in dir. Returns 0, or -1 with a message in err. */
 int migrate_run(PGconn *conn, const char *dir, struct migrate_result *result, char *err,
-		size_t errlen);
+                size_t errlen);
 
 /* True for a migration file name: NNN_name.sql (digits, then [a-z0-9_]). */
 int migrate_name_is_valid(const char *name);

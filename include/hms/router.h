@@ -39,8 +39,8 @@ enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_METHOD_NOT_ALLOWED };
  * and ids holds the {id} values; on ROUTE_METHOD_NOT_ALLOWED allow holds the
  * comma-separated methods of the path ("GET, POST"). */
 enum route_match router_match(const struct route *table, size_t count, const char *method,
-			      const char *path, const struct route **out, int64_t *ids,
-			      size_t *id_count, char *allow, size_t allow_size);
+                              const char *path, const struct route **out, int64_t *ids,
+                              size_t *id_count, char *allow, size_t allow_size);
 
 /* The API's routes (src/api/routes.c). */
 extern const struct route hms_routes[];

@@ -13,15 +13,15 @@
 #include "hms/http.h"
 
 __asm__(".section .rodata\n"
-	".balign 16\n"
-	"hms_openapi_start:\n"
-	".incbin \"docs/openapi.yaml\"\n"
-	".byte 0\n"
-	".balign 16\n"
-	"hms_docs_html_start:\n"
-	".incbin \"docs/api.html\"\n"
-	".byte 0\n"
-	".previous\n");
+        ".balign 16\n"
+        "hms_openapi_start:\n"
+        ".incbin \"docs/openapi.yaml\"\n"
+        ".byte 0\n"
+        ".balign 16\n"
+        "hms_docs_html_start:\n"
+        ".incbin \"docs/api.html\"\n"
+        ".byte 0\n"
+        ".previous\n");
 
 extern const char hms_openapi_start[] __asm__("hms_openapi_start");
 extern const char hms_docs_html_start[] __asm__("hms_docs_html_start");
@@ -48,8 +48,9 @@ void docs_page(struct http_request *req, struct http_response *res)
 	res->body = hms_docs_html_start;
 	res->body_len = strlen(hms_docs_html_start);
 	/* The page's script and style are inline and it fetches only our schema. */
-	http_response_header(res, "Content-Security-Policy",
-			     "default-src 'none'; script-src 'unsafe-inline'; style-src "
-			     "'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors "
-			     "'none'");
+	http_response_header(
+	    res, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'unsafe-inline'; style-src "
+	    "'unsafe-inline'; connect-src 'self'; base-uri 'none'; frame-ancestors "
+	    "'none'");
 }

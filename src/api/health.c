@@ -25,7 +25,7 @@ void health_get(struct http_request *req, struct http_response *res)
 		return;
 	}
 	json_object_object_add(body, "detail",
-			       json_object_new_string("The database cannot be reached."));
+	                       json_object_new_string("The database cannot be reached."));
 	json_object_object_add(body, "status", json_object_new_string("error"));
 	json_object_object_add(body, "database", json_object_new_string("unavailable"));
 	http_respond_json(res, 503, body);

@@ -8,9 +8,9 @@
 #include "hms/router.h"
 
 const struct route hms_routes[] = {
-	{"GET", "/api/health/", health_get, "public", ROUTE_BODY_NONE},
-	{"GET", "/api/schema/", docs_schema, "public", ROUTE_BODY_NONE},
-	{"GET", "/api/docs/", docs_page, "public", ROUTE_BODY_NONE},
+    {"GET", "/api/health/", health_get, "public", ROUTE_BODY_NONE},
+    {"GET", "/api/schema/", docs_schema, "public", ROUTE_BODY_NONE},
+    {"GET", "/api/docs/", docs_page, "public", ROUTE_BODY_NONE},
 };
 
 const size_t hms_route_count = sizeof(hms_routes) / sizeof(hms_routes[0]);

@@ -76,20 +76,19 @@ static enum hms_err connect_now(struct db *db)
 {
 	/* connect_timeout comes first so the operator's conninfo can override
 	 * it; expand_dbname makes "dbname" accept a whole conninfo or URI. */
-	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
-				    NULL};
+	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
 	const char *const values[] = {"5", "hms", db->conninfo, NULL};
 
 	drop_connection(db);
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		/* The libpq message can name hosts and users, so log only the fact. */
-		log_event(LOG_WARN, "db_connect_failed", NULL);
+		log_event(LOG_WARN, "db_connect_failed", LOG_END);
 		drop_connection(db);
 		return HMS_ERR_UNAVAILABLE;
 	}
 	PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
-	log_event(LOG_INFO, "db_connected", NULL);
+	log_event(LOG_INFO, "db_connected", LOG_END);
 	return HMS_OK;
 }
 
@@ -99,7 +98,7 @@ enum hms_err db_ensure(struct db *db)
 		/* Reads whatever the server sent while we were idle; a closed
 		 * socket turns the status bad here rather than mid-query. */
 		if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
-			log_event(LOG_WARN, "db_connection_lost", NULL);
+			log_event(LOG_WARN, "db_connection_lost", LOG_END);
 			drop_connection(db);
 		}
 	}
@@ -114,8 +113,7 @@ static void clear_result(void *res)
 }
 
 /* Keeps a result in the arena, or reports the error it carries. */
-static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *res,
-				  PGresult **out)
+static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *res, PGresult **out)
 {
 	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	enum hms_err err;
@@ -131,7 +129,7 @@ static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *
 		const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 		log_event(LOG_ERROR, "db_error", "s:sqlstate", state != NULL ? state : "none",
-			  "s:error", hms_err_name(err), NULL);
+		          "s:error", hms_err_name(err), LOG_END);
 	}
 	if (db->conn != NULL && PQstatus(db->conn) != CONNECTION_OK) {
 		drop_connection(db);
@@ -152,7 +150,7 @@ static bool is_prepared(const struct db *db, const struct db_stmt *stmt)
 }
 
 enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *stmt,
-		     const char *const *params, PGresult **out)
+                     const char *const *params, PGresult **out)
 {
 	enum hms_err err = db_ensure(db);
 
@@ -171,23 +169,21 @@ enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *s
 			return err;
 		db->prepared[db->prepared_count++] = stmt;
 	}
-	return finish_result(db, arena,
-			     PQexecPrepared(db->conn, stmt->name, stmt->param_count, params, NULL,
-					    NULL, 0),
-			     out);
+	return finish_result(
+	    db, arena,
+	    PQexecPrepared(db->conn, stmt->name, stmt->param_count, params, NULL, NULL, 0), out);
 }
 
 enum hms_err db_exec_sql(struct db *db, struct arena *arena, const char *sql, int param_count,
-			 const char *const *params, PGresult **out)
+                         const char *const *params, PGresult **out)
 {
 	enum hms_err err = db_ensure(db);
 
 	*out = NULL;
 	if (err != HMS_OK)
 		return err;
-	return finish_result(db, arena,
-			     PQexecParams(db->conn, sql, param_count, NULL, params, NULL, NULL, 0),
-			     out);
+	return finish_result(
+	    db, arena, PQexecParams(db->conn, sql, param_count, NULL, params, NULL, NULL, 0), out);
 }
 
 static enum hms_err simple_command(struct db *db, const char *sql)

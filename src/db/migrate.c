@@ -17,7 +17,7 @@
 
 #include "hms/sha256.h"
 
-#define MAX_MIGRATIONS 1000
+#define MAX_MIGRATIONS      1000
 #define MAX_MIGRATION_BYTES (4 * 1024 * 1024)
 /* Any constant works; it only has to be the same on every host. */
 #define MIGRATE_LOCK_KEY "7291044"
@@ -114,9 +114,9 @@ static int list_files(const char *dir, char ***names, size_t *count, char *err, 
 			continue;
 		if (!migrate_name_is_valid(e->d_name)) {
 			snprintf(err, errlen,
-				 "%s/%s: migration files are named NNN_name.sql (three digits, "
-				 "then lowercase letters, digits and _)",
-				 dir, e->d_name);
+			         "%s/%s: migration files are named NNN_name.sql (three digits, "
+			         "then lowercase letters, digits and _)",
+			         dir, e->d_name);
 			goto fail;
 		}
 		if (n == MAX_MIGRATIONS) {
@@ -134,7 +134,8 @@ static int list_files(const char *dir, char ***names, size_t *count, char *err, 
 	qsort(list, n, sizeof(*list), compare_names);
 	for (size_t i = 1; i < n; i++) {
 		if (strncmp(list[i - 1], list[i], 3) == 0) {
-			snprintf(err, errlen, "%s and %s have the same number", list[i - 1], list[i]);
+			snprintf(err, errlen, "%s and %s have the same number", list[i - 1],
+			         list[i]);
 			for (size_t k = 0; k < n; k++)
 				free(list[k]);
 			free(list);
@@ -153,8 +154,8 @@ fail:
 }
 
 /* Applies one file unless it is recorded; checks the checksum when it is. */
-static int apply_one(PGconn *conn, const char *dir, const char *name,
-		     struct migrate_result *result, char *err, size_t errlen)
+static int apply_one(PGconn *conn, const char *dir, const char *name, struct migrate_result *result,
+                     char *err, size_t errlen)
 {
 	char path[4096];
 	char version[4] = {name[0], name[1], name[2], '\0'};
@@ -173,18 +174,19 @@ static int apply_one(PGconn *conn, const char *dir, const char *name,
 
 	params[0] = version;
 	res = PQexecParams(conn, "SELECT checksum, name FROM schema_migrations WHERE version = $1",
-			   1, NULL, params, NULL, NULL, 0);
+	                   1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "%s", PQerrorMessage(conn));
 		goto out;
 	}
 	if (PQntuples(res) == 1) {
 		if (strcmp(PQgetvalue(res, 0, 0), sum) != 0) {
-			snprintf(err, errlen,
-				 "%s was changed after it was applied (recorded sha256 %.12s..., "
-				 "file now %.12s...). Applied migrations must not be edited: restore "
-				 "the file and put the change in a new migration.",
-				 name, PQgetvalue(res, 0, 0), sum);
+			snprintf(
+			    err, errlen,
+			    "%s was changed after it was applied (recorded sha256 %.12s..., "
+			    "file now %.12s...). Applied migrations must not be edited: restore "
+			    "the file and put the change in a new migration.",
+			    name, PQgetvalue(res, 0, 0), sum);
 			goto out;
 		}
 		result->skipped++;
@@ -207,9 +209,9 @@ static int apply_one(PGconn *conn, const char *dir, const char *name,
 	params[1] = name;
 	params[2] = sum;
 	res = PQexecParams(conn,
-			   "INSERT INTO schema_migrations (version, name, checksum) "
-			   "VALUES ($1, $2, $3)",
-			   3, NULL, params, NULL, NULL, 0);
+	                   "INSERT INTO schema_migrations (version, name, checksum) "
+	                   "VALUES ($1, $2, $3)",
+	                   3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "%s", PQerrorMessage(conn));
 		PQclear(PQexec(conn, "ROLLBACK"));
@@ -227,7 +229,7 @@ out:
 }
 
 int migrate_run(PGconn *conn, const char *dir, struct migrate_result *result, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	char **names = NULL;
 	size_t count = 0;
@@ -239,12 +241,12 @@ int migrate_run(PGconn *conn, const char *dir, struct migrate_result *result, ch
 	if (command(conn, "SET client_min_messages = warning", err, errlen) != 0 ||
 	    command(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) != 0 ||
 	    command(conn,
-		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		    " version text PRIMARY KEY,"
-		    " name text NOT NULL,"
-		    " checksum text NOT NULL,"
-		    " applied_at timestamptz NOT NULL DEFAULT now())",
-		    err, errlen) != 0) {
+	            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	            " version text PRIMARY KEY,"
+	            " name text NOT NULL,"
+	            " checksum text NOT NULL,"
+	            " applied_at timestamptz NOT NULL DEFAULT now())",
+	            err, errlen) != 0) {
 		rc = -1;
 		goto out;
 	}

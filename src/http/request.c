@@ -85,7 +85,7 @@ bool http_utf8_is_valid(const char *str, size_t len)
 }
 
 enum hms_err http_percent_decode(const char *in, size_t len, bool plus_is_space, char *out,
-				 size_t *out_len)
+                                 size_t *out_len)
 {
 	size_t o = 0;
 
@@ -132,7 +132,7 @@ static char *decode_part(struct arena *arena, const char *in, size_t len, enum h
 }
 
 enum hms_err http_parse_query(struct arena *arena, const char *query, size_t max_params,
-			      struct http_param **out, size_t *count)
+                              struct http_param **out, size_t *count)
 {
 	size_t n = 0;
 	size_t pairs = 1;
@@ -163,7 +163,8 @@ enum hms_err http_parse_query(struct arena *arena, const char *query, size_t max
 			if (params[n].key == NULL)
 				return err;
 			if (eq != NULL) {
-				params[n].value = decode_part(arena, eq + 1, len - key_len - 1, &err);
+				params[n].value =
+				    decode_part(arena, eq + 1, len - key_len - 1, &err);
 			} else {
 				params[n].value = arena_strdup(arena, "");
 				err = HMS_ERR_NOMEM;
@@ -221,7 +222,7 @@ static const char *nonempty(const char *s)
 }
 
 enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
-				const char *const *envp)
+                                const char *const *envp)
 {
 	const char *uri = http_env_get(envp, "REQUEST_URI");
 	const char *rid = http_env_get(envp, "HTTP_X_REQUEST_ID");
@@ -286,7 +287,7 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 		if (q == NULL)
 			return HMS_ERR_NOMEM;
 		err = http_parse_query(arena, q, HTTP_MAX_QUERY_PARAMS, &req->params,
-				       &req->param_count);
+		                       &req->param_count);
 		if (err != HMS_OK)
 			return err;
 	}
@@ -296,7 +297,7 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 /* Reads to the end of input when there is no Content-Length, growing the
  * buffer geometrically so a body-less GET costs a few bytes, not the limit. */
 static enum hms_err read_until_end(struct http_request *req, http_read_fn read, void *source,
-				   size_t max_bytes)
+                                   size_t max_bytes)
 {
 	size_t cap = 1024;
 	size_t got = 0;
@@ -336,7 +337,7 @@ static enum hms_err read_until_end(struct http_request *req, http_read_fn read, 
 }
 
 enum hms_err http_request_read_body(struct http_request *req, http_read_fn read, void *source,
-				    size_t max_bytes)
+                                    size_t max_bytes)
 {
 	size_t want;
 	size_t got = 0;
@@ -408,7 +409,7 @@ static void put_json(void *obj)
 }
 
 enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, int max_depth,
-			     struct json_object **out, const char **detail)
+                             struct json_object **out, const char **detail)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
@@ -444,8 +445,8 @@ enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, 
 	if (jerr != json_tokener_success) {
 		json_object_put(obj);
 		*detail = jerr == json_tokener_error_depth
-				  ? "JSON parse error - nested too deeply."
-				  : "JSON parse error - the body is not valid JSON.";
+		              ? "JSON parse error - nested too deeply."
+		              : "JSON parse error - the body is not valid JSON.";
 		return HMS_ERR_BAD_REQUEST;
 	}
 	/* Only white space may follow the document. */

@@ -30,8 +30,7 @@ static bool header_text_is_safe(const char *s)
 int http_response_header(struct http_response *res, const char *name, const char *value)
 {
 	if (name == NULL || value == NULL || res->header_count == HTTP_MAX_RESPONSE_HEADERS ||
-	    !header_text_is_safe(name) ||
-	    !header_text_is_safe(value) || strchr(name, ':') != NULL)
+	    !header_text_is_safe(name) || !header_text_is_safe(value) || strchr(name, ':') != NULL)
 		return -1;
 	res->headers[res->header_count].name = name;
 	res->headers[res->header_count].value = value;
@@ -51,7 +50,7 @@ void http_respond_json(struct http_response *res, int status, struct json_object
 	if (body == NULL)
 		return;
 	text = json_object_to_json_string_length(
-		body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	    body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	res->body = text != NULL ? arena_strndup(res->arena, text, len) : NULL;
 	json_object_put(body);
 	if (res->body == NULL) {
@@ -89,24 +88,43 @@ void http_respond_field_errors(struct http_response *res, struct json_object *er
 const char *http_status_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 205: return "Reset Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 205:
+		return "Reset Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }

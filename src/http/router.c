@@ -80,8 +80,8 @@ static bool path_matches(const char *pattern, const char *path, int64_t *ids, si
 }
 
 enum route_match router_match(const struct route *table, size_t count, const char *method,
-			      const char *path, const struct route **out, int64_t *ids,
-			      size_t *id_count, char *allow, size_t allow_size)
+                              const char *path, const struct route **out, int64_t *ids,
+                              size_t *id_count, char *allow, size_t allow_size)
 {
 	bool path_known = false;
 	size_t used = 0;
@@ -105,7 +105,7 @@ enum route_match router_match(const struct route *table, size_t count, const cha
 		path_known = true;
 		if (used < allow_size) {
 			int w = snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
-					 table[r].method);
+			                 table[r].method);
 
 			if (w > 0)
 				used += (size_t)w;

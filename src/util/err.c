@@ -6,27 +6,26 @@ static const struct {
 	const char *detail;
 	const char *name;
 } errors[] = {
-	[HMS_OK] = {200, "OK.", "ok"},
-	[HMS_ERR_BAD_REQUEST] = {400, "Bad request.", "bad_request"},
-	[HMS_ERR_UNAUTHORIZED] = {401, "Authentication credentials were not provided.",
-				  "unauthorized"},
-	[HMS_ERR_FORBIDDEN] = {403, "You do not have permission to perform this action.",
-			       "forbidden"},
-	[HMS_ERR_NOT_FOUND] = {404, "Not found.", "not_found"},
-	[HMS_ERR_METHOD] = {405, "Method not allowed.", "method_not_allowed"},
-	[HMS_ERR_CONFLICT] = {409, "The request conflicts with the current state.", "conflict"},
-	[HMS_ERR_PRECONDITION] = {412, "The resource was changed by someone else (If-Match).",
-				  "precondition_failed"},
-	[HMS_ERR_TOO_LARGE] = {413, "Request body is too large.", "too_large"},
-	[HMS_ERR_URI_TOO_LONG] = {414, "Request URI is too long.", "uri_too_long"},
-	[HMS_ERR_MEDIA_TYPE] = {415, "Unsupported media type; send application/json.",
-				"unsupported_media_type"},
-	[HMS_ERR_RATE_LIMITED] = {429, "Request was throttled.", "rate_limited"},
-	[HMS_ERR_INTERNAL] = {500, "Internal server error.", "internal"},
-	[HMS_ERR_NOMEM] = {500, "Internal server error.", "out_of_memory"},
-	[HMS_ERR_UNAVAILABLE] = {503, "Service temporarily unavailable; the database cannot be "
-				      "reached.",
-				 "unavailable"},
+    [HMS_OK] = {200, "OK.", "ok"},
+    [HMS_ERR_BAD_REQUEST] = {400, "Bad request.", "bad_request"},
+    [HMS_ERR_UNAUTHORIZED] = {401, "Authentication credentials were not provided.", "unauthorized"},
+    [HMS_ERR_FORBIDDEN] = {403, "You do not have permission to perform this action.", "forbidden"},
+    [HMS_ERR_NOT_FOUND] = {404, "Not found.", "not_found"},
+    [HMS_ERR_METHOD] = {405, "Method not allowed.", "method_not_allowed"},
+    [HMS_ERR_CONFLICT] = {409, "The request conflicts with the current state.", "conflict"},
+    [HMS_ERR_PRECONDITION] = {412, "The resource was changed by someone else (If-Match).",
+                              "precondition_failed"},
+    [HMS_ERR_TOO_LARGE] = {413, "Request body is too large.", "too_large"},
+    [HMS_ERR_URI_TOO_LONG] = {414, "Request URI is too long.", "uri_too_long"},
+    [HMS_ERR_MEDIA_TYPE] = {415, "Unsupported media type; send application/json.",
+                            "unsupported_media_type"},
+    [HMS_ERR_RATE_LIMITED] = {429, "Request was throttled.", "rate_limited"},
+    [HMS_ERR_INTERNAL] = {500, "Internal server error.", "internal"},
+    [HMS_ERR_NOMEM] = {500, "Internal server error.", "out_of_memory"},
+    [HMS_ERR_UNAVAILABLE] = {503,
+                             "Service temporarily unavailable; the database cannot be "
+                             "reached.",
+                             "unavailable"},
 };
 
 static int known(enum hms_err err)

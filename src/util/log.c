@@ -46,8 +46,8 @@ void log_event(enum log_level level, const char *event, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (long)(now.tv_nsec / 1000000) % 1000);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (long)(now.tv_nsec / 1000000) % 1000);
 
 	line = json_object_new_object();
 	json_object_object_add(line, "ts", json_object_new_string(ts));
@@ -86,9 +86,8 @@ void log_event(enum log_level level, const char *event, ...)
 	}
 	va_end(ap);
 out:
-	text = json_object_to_json_string_length(line, JSON_C_TO_STRING_PLAIN |
-							       JSON_C_TO_STRING_NOSLASHESCAPE,
-						 &len);
+	text = json_object_to_json_string_length(
+	    line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	{
 		char buf[4096];
 

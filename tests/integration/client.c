@@ -34,12 +34,12 @@ const char *client_env(const char *name)
 	const char *v = getenv(name);
 
 	cr_assert(v != NULL && *v != '\0', "%s is not set: run the tests through tests/run.sh",
-		  name);
+	          name);
 	return v;
 }
 
 int client_request(const char *method, const char *path, const char *const *headers,
-		   const char *body, size_t body_len, struct client_response *out)
+                   const char *body, size_t body_len, struct client_response *out)
 {
 	const char *base = client_env("HMS_TEST_BASE_URL");
 	struct buffer bbody = {0}, bhead = {0};

@@ -26,7 +26,7 @@ struct client_response {
  * with optional extra header lines ("Name: value", NULL-terminated) and
  * body. Returns 0, or -1 when the exchange itself failed. */
 int client_request(const char *method, const char *path, const char *const *headers,
-		   const char *body, size_t body_len, struct client_response *out);
+                   const char *body, size_t body_len, struct client_response *out);
 
 /* GET without headers; asserts the exchange worked. */
 void client_get(const char *path, struct client_response *out);

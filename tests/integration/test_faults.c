@@ -143,9 +143,9 @@ Test(faults, quick_deaths_are_restarted_with_backoff)
 		wait_for_workers(master, n, &victims[k - 1], 1);
 	}
 	snprintf(cmd, sizeof(cmd),
-		 "grep '\"event\":\"worker_died\"' '%s/log/hms.log' | grep -c "
-		 "'\"restart_in_seconds\":0.[48]'",
-		 client_env("HMS_TEST_STATE"));
+	         "grep '\"event\":\"worker_died\"' '%s/log/hms.log' | grep -c "
+	         "'\"restart_in_seconds\":0.[48]'",
+	         client_env("HMS_TEST_STATE"));
 	client_run(cmd, &out);
 	cr_assert_geq(atoi(out), 1, "no backed-off restart in the log (%s)", out);
 	free(out);
@@ -193,7 +193,7 @@ Test(faults, reload_replaces_every_worker_without_failed_requests)
 
 	cr_assert_gt(atomic_load(&load_ok), 20);
 	cr_assert_eq(atomic_load(&load_failed), 0, "%d requests failed during reload",
-		     atomic_load(&load_failed));
+	             atomic_load(&load_failed));
 	wait_for_workers(master, n, before, n);
 	cr_assert_eq(master_pid(), master);
 }
@@ -203,7 +203,7 @@ static void stack(const char *what)
 	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "'%s/deploy/stack.sh' %s >/dev/null 2>&1",
-		 client_env("HMS_TEST_ROOT"), what);
+	         client_env("HMS_TEST_ROOT"), what);
 	cr_assert_eq(system(cmd), 0, "stack.sh %s failed", what);
 }
 
@@ -213,7 +213,7 @@ static void restart_database(void)
 	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "'%s/deploy/stack.sh' pg-start >/dev/null 2>&1",
-		 client_env("HMS_TEST_ROOT"));
+	         client_env("HMS_TEST_ROOT"));
 	if (system(cmd) != 0)
 		cr_log_error("could not restart PostgreSQL");
 }

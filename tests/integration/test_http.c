@@ -16,10 +16,10 @@ static void assert_detail(const struct client_response *res, long status)
 	struct json_object *detail;
 
 	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-		     res->body);
+	             res->body);
 	cr_assert_not_null(res->json, "error body is not JSON: %s", res->body);
 	cr_assert(json_object_object_get_ex(res->json, "detail", &detail), "no detail: %s",
-		  res->body);
+	          res->body);
 	cr_assert(json_object_is_type(detail, json_type_string));
 	cr_assert_gt(json_object_get_string_len(detail), 0);
 	cr_assert_not_null(client_header(res, "Content-Type"));
@@ -92,7 +92,7 @@ Test(routing, unknown_api_path_is_404_json)
 	client_get("/api/no-such-thing/", &res);
 	assert_detail(&res, 404);
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(res.json, "detail")),
-			 "Not found.");
+	                 "Not found.");
 	client_response_free(&res);
 }
 
@@ -199,9 +199,9 @@ Test(limits, too_many_query_parameters_is_400)
 Test(decoding, bad_escapes_in_query_are_400)
 {
 	const char *paths[] = {
-		"/api/health/?q=%zz", "/api/health/?q=%4",    "/api/health/?q=%",
-		"/api/health/?q=%00", "/api/health/?q=%C3%28", "/api/health/?%ff=1",
-		"/api/health/?q=%ED%A0%80", /* a UTF-16 surrogate */
+	    "/api/health/?q=%zz",       "/api/health/?q=%4",     "/api/health/?q=%",
+	    "/api/health/?q=%00",       "/api/health/?q=%C3%28", "/api/health/?%ff=1",
+	    "/api/health/?q=%ED%A0%80", /* a UTF-16 surrogate */
 	};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -261,7 +261,7 @@ Test(request_id, insane_client_id_is_replaced)
 {
 	char long_id[100] = "X-Request-ID: ";
 	const char *bad[] = {"X-Request-ID: has space", "X-Request-ID: semi;colon",
-			     "X-Request-ID: <script>", long_id};
+	                     "X-Request-ID: <script>", long_id};
 
 	memset(long_id + strlen(long_id), 'a', 65);
 	for (size_t i = 0; i < 4; i++) {
@@ -312,8 +312,8 @@ Test(docs, schema_is_the_repository_document)
 	client_get("/api/schema/", &res);
 	cr_assert_eq(res.status, 200);
 	cr_assert_not_null(res.json, "the schema must parse as JSON (JSON-subset YAML)");
-	cr_assert_not_null(json_object_object_get(json_object_object_get(res.json, "paths"),
-						  "/api/health/"));
+	cr_assert_not_null(
+	    json_object_object_get(json_object_object_get(res.json, "paths"), "/api/health/"));
 	snprintf(path, sizeof(path), "%s/docs/openapi.yaml", client_env("HMS_TEST_ROOT"));
 	f = fopen(path, "rb");
 	cr_assert_not_null(f);

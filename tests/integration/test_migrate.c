@@ -31,7 +31,7 @@ static void sql(PGconn *conn, const char *text)
 	PGresult *res = PQexec(conn, text);
 
 	cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,
-		  "%s: %s", text, PQerrorMessage(conn));
+	          "%s: %s", text, PQerrorMessage(conn));
 	PQclear(res);
 }
 
@@ -66,9 +66,9 @@ static int migrate(char **output)
 	char cmd[2048];
 
 	snprintf(cmd, sizeof(cmd),
-		 "HMS_CONFIG= HMS_DATABASE_URL='%s dbname=%s' '%s' migrate --schema-dir '%s' 2>&1",
-		 client_env("HMS_TEST_ADMIN_URL"), dbname, client_env("HMS_TEST_HMSCTL_BIN"),
-		 schema_dir);
+	         "HMS_CONFIG= HMS_DATABASE_URL='%s dbname=%s' '%s' migrate --schema-dir '%s' 2>&1",
+	         client_env("HMS_TEST_ADMIN_URL"), dbname, client_env("HMS_TEST_HMSCTL_BIN"),
+	         schema_dir);
 	return client_run(cmd, output);
 }
 
@@ -88,7 +88,7 @@ static void setup(void)
 	PQfinish(admin);
 	write_migration("001_first.sql", "CREATE TABLE first_table (id int PRIMARY KEY);\n");
 	write_migration("002_second.sql",
-			"CREATE TABLE second_table (id int REFERENCES first_table);\n");
+	                "CREATE TABLE second_table (id int REFERENCES first_table);\n");
 }
 
 static void teardown(void)
@@ -114,10 +114,11 @@ Test(migrate, applies_in_order_and_records_checksums)
 	cr_assert_not_null(strstr(out, "applied 001_first.sql"), "%s", out);
 	free(out);
 	cr_assert_eq(count("SELECT count(*) FROM schema_migrations"), 2);
-	cr_assert_eq(count("SELECT count(*) FROM schema_migrations WHERE length(checksum) = 64"), 2);
+	cr_assert_eq(count("SELECT count(*) FROM schema_migrations WHERE length(checksum) = 64"),
+	             2);
 	cr_assert_eq(count("SELECT count(*) FROM information_schema.tables WHERE table_name IN "
-			   "('first_table', 'second_table')"),
-		     2);
+	                   "('first_table', 'second_table')"),
+	             2);
 }
 
 Test(migrate, second_run_does_nothing)
@@ -138,15 +139,15 @@ Test(migrate, failing_file_leaves_nothing_behind)
 	char *out;
 
 	write_migration("003_broken.sql", "CREATE TABLE third_table (id int);\n"
-					  "SELECT no_such_column FROM first_table;\n");
+	                                  "SELECT no_such_column FROM first_table;\n");
 	cr_assert_neq(migrate(&out), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "003_broken.sql"), "%s", out);
 	free(out);
 	/* The earlier files stay applied; nothing of 003 does. */
 	cr_assert_eq(count("SELECT count(*) FROM schema_migrations"), 2);
 	cr_assert_eq(count("SELECT count(*) FROM information_schema.tables WHERE table_name = "
-			   "'third_table'"),
-		     0);
+	                   "'third_table'"),
+	             0);
 }
 
 Test(migrate, edited_applied_file_stops_the_run)
@@ -159,7 +160,7 @@ Test(migrate, edited_applied_file_stops_the_run)
 	write_migration("003_later.sql", "CREATE TABLE later_table (id int);\n");
 	cr_assert_neq(migrate(&out), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "001_first.sql was changed after it was applied"), "%s",
-			   out);
+	                   out);
 	free(out);
 	/* Nothing after the edited file ran. */
 	cr_assert_eq(count("SELECT count(*) FROM schema_migrations"), 2);

@@ -16,9 +16,10 @@ static int check_config(const char *env, char **output)
 {
 	char cmd[2048];
 
-	snprintf(cmd, sizeof(cmd),
-		 "env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=1 %s '%s' --check-config 2>&1",
-		 env, client_env("HMS_TEST_HMS_BIN"));
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=1 %s '%s' --check-config 2>&1",
+	    env, client_env("HMS_TEST_HMS_BIN"));
 	return client_run(cmd, output);
 }
 
@@ -27,9 +28,9 @@ Test(startup, valid_configuration_passes)
 	char *out;
 
 	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
-				  " HMS_ATTACHMENT_DIR=/tmp",
-				  &out),
-		     0, "%s", out);
+	                          " HMS_ATTACHMENT_DIR=/tmp",
+	                          &out),
+	             0, "%s", out);
 	free(out);
 }
 
@@ -56,9 +57,9 @@ Test(startup, weak_secret_is_refused_without_echoing_it)
 	char *out;
 
 	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=k1:tooshortsecret31 "
-				  "HMS_ATTACHMENT_DIR=/tmp",
-				  &out),
-		     2);
+	                          "HMS_ATTACHMENT_DIR=/tmp",
+	                          &out),
+	             2);
 	cr_assert_not_null(strstr(out, "at least 32"), "%s", out);
 	cr_assert_null(strstr(out, "tooshortsecret31"), "the secret leaked: %s", out);
 	free(out);
@@ -69,15 +70,15 @@ Test(startup, unusable_attachment_dir_is_refused)
 	char *out;
 
 	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
-				  " HMS_ATTACHMENT_DIR=/nonexistent/hms",
-				  &out),
-		     2);
+	                          " HMS_ATTACHMENT_DIR=/nonexistent/hms",
+	                          &out),
+	             2);
 	cr_assert_not_null(strstr(out, "attachment_dir"), "%s", out);
 	free(out);
 	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
-				  " HMS_ATTACHMENT_DIR=/etc/hostname",
-				  &out),
-		     2);
+	                          " HMS_ATTACHMENT_DIR=/etc/hostname",
+	                          &out),
+	             2);
 	cr_assert_not_null(strstr(out, "not a directory"), "%s", out);
 	free(out);
 }
@@ -87,9 +88,9 @@ Test(startup, bad_number_is_refused_with_its_bounds)
 	char *out;
 
 	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
-				  " HMS_ATTACHMENT_DIR=/tmp HMS_WORKERS=lots",
-				  &out),
-		     2);
+	                          " HMS_ATTACHMENT_DIR=/tmp HMS_WORKERS=lots",
+	                          &out),
+	             2);
 	cr_assert_not_null(strstr(out, "HMS_WORKERS"), "%s", out);
 	cr_assert_not_null(strstr(out, "from 0 to 256"), "%s", out);
 	free(out);
