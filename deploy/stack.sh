@@ -31,6 +31,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PGDATA_DIR=$STATE/pg/data
 PGSOCK=$STATE/pg/run
 NGX=$STATE/nginx
+PG_STARTED_HERE=0
 
 say() { echo "stack: $*" >&2; }
 die() {
@@ -98,7 +99,7 @@ CONF
 	fi
 	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$STATE/pg/postgres.log" -w -t 60 start >/dev/null ||
 		die "PostgreSQL did not start; see $STATE/pg/postgres.log"
-	echo started >"$STATE/pg/started-by-stack"
+	PG_STARTED_HERE=1
 	[ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'hms'")" = 1 ] ||
 		psql_admin -c "CREATE ROLE hms LOGIN"
 	[ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'hms'")" = 1 ] ||
@@ -110,7 +111,6 @@ pg_stop() {
 	if pg_running; then
 		as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 stop >/dev/null
 	fi
-	rm -f "$STATE/pg/started-by-stack"
 }
 
 # --- hms ----------------------------------------------------------------------
@@ -327,7 +327,15 @@ stop_all() {
 
 case "${1:-}" in
 run)
-	trap 'echo; say "stopping"; stop_all; exit 0' INT TERM
+	pid_alive "$STATE/run/hms.pid" && die "the stack is already running in the background (make stop first)"
+	# Ctrl-C stops what this run started; a PostgreSQL that was already
+	# running (another user of the same cluster) is left alone.
+	stop_run() {
+		hms_stop
+		nginx_stop
+		if [ "$PG_STARTED_HERE" = 1 ]; then pg_stop; fi
+	}
+	trap 'echo; say "stopping"; stop_run; exit 0' INT TERM
 	bring_up foreground
 	say "HMS is up: https://localhost:$HTTPS_PORT/api/health/ (Ctrl-C stops it)"
 	while pid_alive "$STATE/run/hms.pid"; do
@@ -335,7 +343,7 @@ run)
 		wait $! || true
 	done
 	say "hms exited"
-	stop_all
+	stop_run
 	;;
 start)
 	bring_up

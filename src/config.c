@@ -41,7 +41,7 @@ static const struct config_key keys[] = {
     {STR(jwt_keys_file, NULL)},
     {STR(jwt_issuer, "hms")},
     {STR(jwt_audience, "hms-api")},
-    {INT(access_token_minutes, "10", 1, 60)},
+    {INT(access_token_minutes, "10", 5, 15)},
     {INT(refresh_token_days, "7", 1, 90)},
     {STR(attachment_dir, "/var/lib/hms/attachments")},
     {INT(max_upload_bytes, "10485760", 1024, 1073741824)},
@@ -110,6 +110,16 @@ int config_set(struct hms_config *cfg, const char *key, const char *value, char 
 		*(long *)(void *)field = n;
 	}
 	return 0;
+}
+
+const char *config_default_path(void)
+{
+	static const char *const candidates[] = {"/etc/hms/hms.conf", "conf/hms.conf"};
+
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (access(candidates[i], R_OK) == 0)
+			return candidates[i];
+	return NULL;
 }
 
 void config_init(struct hms_config *cfg)
@@ -427,6 +437,8 @@ long config_worker_count(const struct hms_config *cfg)
 void config_free(struct hms_config *cfg)
 {
 	free_jwt_keys(cfg);
+	if (cfg->jwt_keys != NULL)
+		explicit_bzero(cfg->jwt_keys, strlen(cfg->jwt_keys)); /* holds secrets */
 	for (const struct config_key *k = keys; k->name != NULL; k++) {
 		if (k->type == KEY_STRING) {
 			char **slot = (char **)(void *)((char *)cfg + k->offset);

@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *config_path = getenv("HMS_CONFIG");
+	const char *config_path =
+		getenv("HMS_CONFIG") != NULL ? getenv("HMS_CONFIG") : config_default_path();
 	struct hms_config cfg;
 	char err[CONFIG_ERROR_MAX];
 	int opt;

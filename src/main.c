@@ -317,7 +317,8 @@ static void shut_down(struct master *m, const sigset_t *set)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: hms [--config FILE] [--check-config]\n"
-	             "  --config FILE    key = value configuration (default: $HMS_CONFIG)\n"
+	             "  --config FILE    key = value configuration (default: $HMS_CONFIG, else\n"
+		     "                   /etc/hms/hms.conf, else conf/hms.conf)\n"
 	             "  --check-config   validate the configuration and exit\n"
 	             "Every key can be overridden by an HMS_<KEY> environment variable.\n");
 }
@@ -337,6 +338,8 @@ int main(int argc, char **argv)
 	int opt;
 
 	m.config_path = getenv("HMS_CONFIG");
+	if (m.config_path == NULL)
+		m.config_path = config_default_path();
 	while ((opt = getopt_long(argc, argv, "c:kh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

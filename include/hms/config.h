@@ -57,6 +57,10 @@ enum config_purpose {
 	CONFIG_FOR_DATABASE /* hmsctl: only the database (and schema dir) */
 };
 
+/* The file to read when neither --config nor HMS_CONFIG names one:
+ * /etc/hms/hms.conf, else conf/hms.conf (a checkout), else NULL. */
+const char *config_default_path(void);
+
 /* Fills cfg with defaults. */
 void config_init(struct hms_config *cfg);
 
