@@ -10,6 +10,7 @@
 #include "hms/http.h"
 
 #include <errno.h>
+#include <math.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,71 @@ bool http_content_type_is_json(const char *ct)
 	       strcasecmp(ct, "utf8") == 0;
 }
 
+/* json-c, even in strict mode, takes some text that is not JSON ('single'
+ * quotes, NaN, Infinity). Outside strings RFC 8259 allows only structure,
+ * numbers and the three literals, so one pass over the text settles it. */
+static bool json_text_is_strict(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\') {
+				/* "\u0000" would put a NUL into a C string: refused. */
+				if (i + 5 < len && text[i + 1] == 'u' &&
+				    strncmp(text + i + 2, "0000", 4) == 0)
+					return false;
+				i++;
+			} else if (c == '"') {
+				in_string = false;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			continue;
+		}
+		if (strchr(" \t\r\n{}[]:,-+.0123456789eE", c) != NULL)
+			continue;
+		if (strchr("truefalsn", c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Values json-c accepted but our handlers must never see: non-finite
+ * numbers (1e999 overflows to infinity) and strings with an embedded NUL,
+ * which C code would cut short. Recursion is bounded by the depth limit. */
+static bool json_values_are_sane(struct json_object *obj)
+{
+	switch (json_object_get_type(obj)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(obj));
+	case json_type_string:
+		return strlen(json_object_get_string(obj)) ==
+		       (size_t)json_object_get_string_len(obj);
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(obj); i++)
+			if (!json_values_are_sane(json_object_array_get_idx(obj, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		struct json_object_iterator it = json_object_iter_begin(obj);
+		struct json_object_iterator end = json_object_iter_end(obj);
+
+		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+			if (!json_values_are_sane(json_object_iter_peek_value(&it)))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
 static void put_json(void *obj)
 {
 	json_object_put(obj);
@@ -429,6 +495,10 @@ enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, 
 		*detail = "Request body is too large.";
 		return HMS_ERR_TOO_LARGE;
 	}
+	if (!json_text_is_strict(text, len)) {
+		*detail = "JSON parse error - the body is not valid JSON.";
+		return HMS_ERR_BAD_REQUEST;
+	}
 	tok = json_tokener_new_ex(max_depth);
 	if (tok == NULL)
 		return HMS_ERR_NOMEM;
@@ -436,6 +506,13 @@ enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, 
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* A document ending in a bare number or literal ("42") is only
+		 * complete once json-c sees the end of input. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		used = len;
+	}
 	json_tokener_free(tok);
 
 	if (jerr == json_tokener_success && obj == NULL) {
@@ -461,6 +538,10 @@ enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, 
 	}
 	if (arena_defer(arena, put_json, obj) != 0)
 		return HMS_ERR_NOMEM;
+	if (!json_values_are_sane(obj)) {
+		*detail = "JSON parse error - the body is not valid JSON.";
+		return HMS_ERR_BAD_REQUEST;
+	}
 	*out = obj;
 	return HMS_OK;
 }

@@ -30,7 +30,7 @@ static size_t heap_bytes(void)
 	return __sanitizer_get_current_allocated_bytes();
 }
 #define LEAK_CHECK_OFF() __lsan_disable()
-#define LEAK_CHECK_ON()	 __lsan_enable()
+#define LEAK_CHECK_ON()  __lsan_enable()
 #else
 #include <malloc.h>
 
@@ -39,7 +39,7 @@ static size_t heap_bytes(void)
 	return mallinfo2().uordblks;
 }
 #define LEAK_CHECK_OFF() ((void)0)
-#define LEAK_CHECK_ON()	 ((void)0)
+#define LEAK_CHECK_ON()  ((void)0)
 #endif
 
 /* Fills the first block completely so later blocks are chained in front of
@@ -68,7 +68,8 @@ Test(arena, allocations_are_16_byte_aligned_and_rounded)
 		unsigned char *p = arena_alloc(a, sizes[i]);
 
 		cr_assert_not_null(p);
-		cr_assert_eq((uintptr_t)p % 16, 0, "allocation of %zu bytes is misaligned", sizes[i]);
+		cr_assert_eq((uintptr_t)p % 16, 0, "allocation of %zu bytes is misaligned",
+		             sizes[i]);
 		memset(p, 0xab, sizes[i]);
 		expect_used += (sizes[i] + 15) / 16 * 16;
 		cr_assert_eq(arena_used(a), expect_used);
@@ -114,7 +115,7 @@ Test(arena, allocations_across_many_blocks_do_not_overlap)
 	for (size_t i = 0; i < 300; i++)
 		for (size_t k = 0; k < 40; k++)
 			cr_assert_eq(ptrs[i][k], (unsigned char)(i & 0xff),
-				     "allocation %zu was overwritten", i);
+			             "allocation %zu was overwritten", i);
 	cr_assert_eq(arena_used(a), 300 * 48);
 	arena_free(a);
 }
@@ -263,16 +264,14 @@ Test(arena, reset_releases_blocks_beyond_the_first)
 	arena_free(a);
 	/* 32 rounds of ~24 KB each would be ~770 KB if blocks were kept. */
 	cr_assert_lt(after > before ? after - before : 0, 16384,
-		     "heap grew by %zu bytes across resets", after - before);
+	             "heap grew by %zu bytes across resets", after - before);
 }
 
 /*
- * KNOWN BUG (src/util/arena.c, arena_alloc/arena_reset): this test fails
- * until it is fixed. When the head block is the first block and an
- * allocation larger than block_size/4 does not fit, arena_alloc() links the
- * dedicated block *behind* the head (first->next = big). arena_reset() only
- * frees from head until it reaches first, then sets first->next = NULL, so
- * that block is never freed: every such request leaks it.
+ * Regression: while the head block is the first block, an allocation larger
+ * than block_size/4 gets a dedicated block linked *behind* the head
+ * (first->next). arena_reset() used to free only from head up to first, so
+ * such blocks were lost on every request that made one.
  */
 Test(arena, reset_releases_big_block_allocated_while_head_is_first)
 {
@@ -280,8 +279,8 @@ Test(arena, reset_releases_big_block_allocated_while_head_is_first)
 	size_t after;
 	struct arena *a;
 
-	/* The lost blocks are measured below; keep LeakSanitizer from
-	 * reporting them a second time at exit. */
+	/* Should blocks be lost again, they are measured below; keep
+	 * LeakSanitizer from reporting them a second time at exit. */
 	LEAK_CHECK_OFF();
 	before = heap_bytes();
 	a = arena_new(1024, 0);
@@ -294,9 +293,9 @@ Test(arena, reset_releases_big_block_allocated_while_head_is_first)
 	after = heap_bytes();
 	LEAK_CHECK_ON();
 	cr_assert_lt(after > before ? after - before : 0, 16384,
-		     "arena leaked %zu bytes: the big blocks linked behind the first block "
-		     "are not freed by arena_reset/arena_free",
-		     after - before);
+	             "arena leaked %zu bytes: the big blocks linked behind the first block "
+	             "are not freed by arena_reset/arena_free",
+	             after - before);
 }
 
 static int cleanup_log[8];

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hms/arena.h"
@@ -66,7 +67,7 @@ static void assert_refused(const char *in)
 	size_t out_len;
 
 	cr_assert_eq(decode(in, true, &out, &out_len), HMS_ERR_BAD_REQUEST,
-		     "'%s' should be refused", in);
+	             "'%s' should be refused", in);
 }
 
 Test(percent_decode, plain_text_is_copied)
@@ -123,12 +124,12 @@ Test(percent_decode, nul_is_refused_escaped_or_raw)
 Test(percent_decode, invalid_utf8_is_refused)
 {
 	assert_refused("%FF");
-	assert_refused("%C3");         /* truncated */
-	assert_refused("%C3%28");      /* bad continuation */
-	assert_refused("%C0%AF");      /* overlong '/' */
-	assert_refused("%ED%A0%80");   /* surrogate */
+	assert_refused("%C3");          /* truncated */
+	assert_refused("%C3%28");       /* bad continuation */
+	assert_refused("%C0%AF");       /* overlong '/' */
+	assert_refused("%ED%A0%80");    /* surrogate */
 	assert_refused("%F4%90%80%80"); /* past U+10FFFF */
-	assert_refused("caf\xe9");     /* raw Latin-1 */
+	assert_refused("caf\xe9");      /* raw Latin-1 */
 }
 
 Test(percent_decode, only_len_bytes_are_read)
@@ -303,8 +304,8 @@ Test(query, bad_encoding_is_refused)
 
 Test(env, lookup_by_exact_name)
 {
-	const char *const envp[] = {"REQUEST_METHODX=no", "REQUEST_METHOD=GET", "EMPTY=",
-				    "WITH_EQ=a=b", NULL};
+	const char *const envp[] = {"REQUEST_METHODX=no", "REQUEST_METHOD=GET",
+	                            "EMPTY=", "WITH_EQ=a=b", NULL};
 
 	cr_assert_str_eq(http_env_get(envp, "REQUEST_METHOD"), "GET");
 	cr_assert_str_eq(http_env_get(envp, "EMPTY"), "");
@@ -333,17 +334,17 @@ static bool is_hex32(const char *s)
 Test(request_parse, full_request)
 {
 	const char *const envp[] = {
-		"REQUEST_METHOD=POST",
-		"REQUEST_URI=/api/patients/?search=J%C3%A9r%C3%B4me&ordering=-id&page=2",
-		"CONTENT_TYPE=application/json",
-		"CONTENT_LENGTH=13",
-		"HTTP_AUTHORIZATION=Bearer abc.def.ghi",
-		"HTTP_IF_MATCH=\"3\"",
-		"REMOTE_ADDR=10.0.0.7",
-		"HTTP_HOST=hms.example.org",
-		"REQUEST_SCHEME=https",
-		"HTTP_X_REQUEST_ID=req-123_A.b",
-		NULL,
+	    "REQUEST_METHOD=POST",
+	    "REQUEST_URI=/api/patients/?search=J%C3%A9r%C3%B4me&ordering=-id&page=2",
+	    "CONTENT_TYPE=application/json",
+	    "CONTENT_LENGTH=13",
+	    "HTTP_AUTHORIZATION=Bearer abc.def.ghi",
+	    "HTTP_IF_MATCH=\"3\"",
+	    "REMOTE_ADDR=10.0.0.7",
+	    "HTTP_HOST=hms.example.org",
+	    "REQUEST_SCHEME=https",
+	    "HTTP_X_REQUEST_ID=req-123_A.b",
+	    NULL,
 	};
 
 	cr_assert_eq(parse(envp), HMS_OK);
@@ -387,9 +388,9 @@ Test(request_parse, minimal_request_defaults)
 
 Test(request_parse, empty_headers_count_as_absent)
 {
-	const char *const envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a/", "CONTENT_TYPE=",
-				    "CONTENT_LENGTH=", "HTTP_AUTHORIZATION=", "HTTP_IF_MATCH=",
-				    "REQUEST_SCHEME=", NULL};
+	const char *const envp[] = {
+	    "REQUEST_METHOD=GET",  "REQUEST_URI=/a/", "CONTENT_TYPE=",   "CONTENT_LENGTH=",
+	    "HTTP_AUTHORIZATION=", "HTTP_IF_MATCH=",  "REQUEST_SCHEME=", NULL};
 
 	cr_assert_eq(parse(envp), HMS_OK);
 	cr_assert_null(req.content_type);
@@ -410,7 +411,7 @@ Test(request_parse, https_flag_sets_scheme)
 Test(request_parse, path_is_decoded_plus_stays_literal)
 {
 	const char *const envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/api/a%20b/c+d/?q=c+d",
-				    NULL};
+	                            NULL};
 
 	cr_assert_eq(parse(envp), HMS_OK);
 	cr_assert_str_eq(req.path, "/api/a b/c+d/");
@@ -419,8 +420,7 @@ Test(request_parse, path_is_decoded_plus_stays_literal)
 
 Test(request_parse, fragment_is_not_query)
 {
-	const char *const envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/x/?a=1&b=2#frag&c=3",
-				    NULL};
+	const char *const envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/x/?a=1&b=2#frag&c=3", NULL};
 
 	cr_assert_eq(parse(envp), HMS_OK);
 	cr_assert_eq(req.param_count, 2);
@@ -471,7 +471,7 @@ Test(request_parse, request_id_is_set_even_on_failure)
 Test(request_parse, invalid_client_request_id_is_replaced)
 {
 	const char *const envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a/",
-				    "HTTP_X_REQUEST_ID=bad id\"<script>", NULL};
+	                            "HTTP_X_REQUEST_ID=bad id\"<script>", NULL};
 
 	cr_assert_eq(parse(envp), HMS_OK);
 	cr_assert(is_hex32(req.request_id), "got '%s'", req.request_id);
@@ -484,17 +484,17 @@ Test(request_parse, content_length_values)
 		enum hms_err err;
 		long long length;
 	} cases[] = {
-		{"0", HMS_OK, 0},
-		{"42", HMS_OK, 42},
-		{"9223372036854775807", HMS_OK, 9223372036854775807LL},
-		{"abc", HMS_ERR_BAD_REQUEST, 0},
-		{"-1", HMS_ERR_BAD_REQUEST, 0},
-		{"+5", HMS_ERR_BAD_REQUEST, 0},
-		{" 5", HMS_ERR_BAD_REQUEST, 0},
-		{"5 ", HMS_ERR_BAD_REQUEST, 0},
-		{"5x", HMS_ERR_BAD_REQUEST, 0},
-		{"0x10", HMS_ERR_BAD_REQUEST, 0},
-		{"99999999999999999999999", HMS_ERR_TOO_LARGE, 0},
+	    {"0", HMS_OK, 0},
+	    {"42", HMS_OK, 42},
+	    {"9223372036854775807", HMS_OK, 9223372036854775807LL},
+	    {"abc", HMS_ERR_BAD_REQUEST, 0},
+	    {"-1", HMS_ERR_BAD_REQUEST, 0},
+	    {"+5", HMS_ERR_BAD_REQUEST, 0},
+	    {" 5", HMS_ERR_BAD_REQUEST, 0},
+	    {"5 ", HMS_ERR_BAD_REQUEST, 0},
+	    {"5x", HMS_ERR_BAD_REQUEST, 0},
+	    {"0x10", HMS_ERR_BAD_REQUEST, 0},
+	    {"99999999999999999999999", HMS_ERR_TOO_LARGE, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -582,9 +582,9 @@ Test(request_parse, query_parameter_count_limit)
 Test(request_parse, bad_path_or_query_encoding_is_bad_request)
 {
 	static const char *const uris[] = {
-		"REQUEST_URI=/api/%zz/", "REQUEST_URI=/api/a%00b/", "REQUEST_URI=/api/%FF/",
-		"REQUEST_URI=/api/%C0%AF/", "REQUEST_URI=/api/%",    "REQUEST_URI=/x/?a=%G0",
-		"REQUEST_URI=/x/?a=%00",    "REQUEST_URI=/x/?%ED%A0%80=1",
+	    "REQUEST_URI=/api/%zz/",    "REQUEST_URI=/api/a%00b/",     "REQUEST_URI=/api/%FF/",
+	    "REQUEST_URI=/api/%C0%AF/", "REQUEST_URI=/api/%",          "REQUEST_URI=/x/?a=%G0",
+	    "REQUEST_URI=/x/?a=%00",    "REQUEST_URI=/x/?%ED%A0%80=1",
 	};
 
 	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
@@ -627,7 +627,7 @@ static void post_with_length(const char *length)
 {
 	const char *cl = length != NULL ? arena_printf(arena, "CONTENT_LENGTH=%s", length) : NULL;
 	const char *const envp[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/api/x/",
-				    "CONTENT_TYPE=application/json", cl, NULL};
+	                            "CONTENT_TYPE=application/json", cl, NULL};
 
 	cr_assert_eq(parse(envp), HMS_OK);
 }
@@ -737,8 +737,48 @@ Test(read_body, without_length_stops_one_byte_past_the_limit)
 	struct fake_input in = {.data = big, .len = 100000};
 
 	post_with_length(NULL);
-	cr_assert_eq(http_request_read_body(&req, fake_read, &in, 100), HMS_ERR_TOO_LARGE);
-	cr_assert_leq(in.pos, 101, "read %zu bytes of an oversized body", in.pos);
+	cr_assert_eq(http_request_read_body(&req, fake_read, &in, 4096), HMS_ERR_TOO_LARGE);
+	cr_assert_leq(in.pos, 4097, "read %zu bytes of an oversized body", in.pos);
+}
+
+Test(read_body, without_length_body_grows_past_first_buffer)
+{
+	char *text = repeat('q', 5000);
+	struct fake_input in = {.data = text, .len = 5000, .chunk = 700};
+
+	text[0] = 'A';
+	text[4999] = 'Z';
+	post_with_length(NULL);
+	cr_assert_eq(http_request_read_body(&req, fake_read, &in, 8192), HMS_OK);
+	cr_assert_eq(req.body_len, 5000);
+	cr_assert_eq(memcmp(req.body, text, 5000), 0);
+	cr_assert_eq(req.body[5000], '\0');
+}
+
+Test(read_body, without_length_exactly_the_limit_after_growth)
+{
+	char *text = repeat('r', 4096);
+	struct fake_input in = {.data = text, .len = 4096};
+
+	post_with_length(NULL);
+	cr_assert_eq(http_request_read_body(&req, fake_read, &in, 4096), HMS_OK);
+	cr_assert_eq(req.body_len, 4096);
+	cr_assert_eq(req.body[4096], '\0');
+}
+
+Test(read_body, without_length_empty_body_is_cheap)
+{
+	struct fake_input in = {.data = "", .len = 0};
+	size_t before;
+
+	post_with_length(NULL);
+	before = arena_used(arena);
+	cr_assert_eq(http_request_read_body(&req, fake_read, &in, 64 * 1024 * 1024), HMS_OK);
+	cr_assert_eq(req.body_len, 0);
+	cr_assert_str_eq(req.body, "");
+	/* A body-less GET must not reserve the body limit. */
+	cr_assert_lt(arena_used(arena) - before, 4096, "used %zu bytes",
+	             arena_used(arena) - before);
 }
 
 /* --- request ids --- */

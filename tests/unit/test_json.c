@@ -1,0 +1,255 @@
+/*
+ * test_json.c - http_json_parse (src/http/request.c): the one entry point
+ * for request bodies. Checks the refusals (empty, NUL, invalid UTF-8,
+ * trailing data, too deep, null) and that a parsed tree belongs to the
+ * arena (LeakSanitizer would report it otherwise).
+ */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hms/arena.h"
+#include "hms/http.h"
+
+static struct arena *arena;
+static struct json_object *out;
+static const char *detail;
+
+static void setup(void)
+{
+	arena = arena_new(64 * 1024, 0);
+	cr_assert_not_null(arena);
+	out = NULL;
+	detail = NULL;
+}
+
+static void teardown(void)
+{
+	arena_free(arena);
+	arena = NULL;
+}
+
+TestSuite(json, .init = setup, .fini = teardown);
+
+static enum hms_err parse_len(const char *text, size_t len, int depth)
+{
+	out = (struct json_object *)&out; /* must be overwritten */
+	detail = NULL;
+	return http_json_parse(arena, text, len, depth, &out, &detail);
+}
+
+static enum hms_err parse(const char *text)
+{
+	return parse_len(text, strlen(text), 32);
+}
+
+/* n nested arrays: "[[[]]]" for n = 3. */
+static char *nested_arrays(int n)
+{
+	char *s = arena_alloc(arena, 2 * (size_t)n + 1);
+
+	memset(s, '[', (size_t)n);
+	memset(s + n, ']', (size_t)n);
+	s[2 * n] = '\0';
+	return s;
+}
+
+static void assert_refused(const char *text, size_t len, const char *detail_part)
+{
+	cr_assert_eq(parse_len(text, len, 32), HMS_ERR_BAD_REQUEST, "'%.*s' should be refused",
+	             (int)len, text);
+	cr_assert_null(out, "no tree on failure");
+	cr_assert_not_null(detail);
+	cr_assert_not_null(strstr(detail, detail_part), "detail '%s' should mention '%s'", detail,
+	                   detail_part);
+}
+
+Test(json, valid_object)
+{
+	struct json_object *name;
+	struct json_object *age;
+	struct json_object *tags;
+
+	cr_assert_eq(parse("{\"name\": \"J\xc3\xa9r\xc3\xb4me\", \"age\": 30, "
+	                   "\"tags\": [\"a\", \"b\"], \"active\": true, \"note\": null}"),
+	             HMS_OK);
+	cr_assert_not_null(out);
+	cr_assert(json_object_is_type(out, json_type_object));
+	cr_assert(json_object_object_get_ex(out, "name", &name));
+	cr_assert_str_eq(json_object_get_string(name), "J\xc3\xa9r\xc3\xb4me");
+	cr_assert(json_object_object_get_ex(out, "age", &age));
+	cr_assert_eq(json_object_get_int(age), 30);
+	cr_assert(json_object_object_get_ex(out, "tags", &tags));
+	cr_assert_eq(json_object_array_length(tags), 2);
+	cr_assert_eq(json_object_object_length(out), 5);
+	/* The tree is released by the arena (checked by LeakSanitizer). */
+	arena_reset(arena);
+}
+
+Test(json, arrays_are_parsed_too)
+{
+	/* Whether a route accepts a non-object is app_dispatch's business. */
+	cr_assert_eq(parse("[1, 2, 3]"), HMS_OK);
+	cr_assert(json_object_is_type(out, json_type_array));
+	cr_assert_eq(json_object_array_length(out), 3);
+}
+
+Test(json, surrounding_white_space_is_allowed)
+{
+	cr_assert_eq(parse(" \t\r\n{\"a\": 1} \t\r\n"), HMS_OK);
+	cr_assert(json_object_is_type(out, json_type_object));
+}
+
+Test(json, empty_body)
+{
+	assert_refused("", 0, "empty");
+	/* A non-empty buffer whose length is 0 is still empty. */
+	assert_refused("{}", 0, "empty");
+}
+
+Test(json, white_space_only_is_refused)
+{
+	assert_refused("   \n", 4, "JSON parse error");
+}
+
+Test(json, null_document_is_refused)
+{
+	assert_refused("null\n", 5, "null");
+	assert_refused(" null ", 6, "null");
+	/* Without trailing white space: refused as well (see the scalar test
+	 * below for the detail it gets). */
+	cr_assert_eq(parse("null"), HMS_ERR_BAD_REQUEST);
+	cr_assert_null(out);
+}
+
+Test(json, nul_bytes_are_refused)
+{
+	static const char inside_string[] = "{\"a\":\"x\0y\"}";
+	static const char after_doc[] = "{}\0";
+
+	assert_refused(inside_string, sizeof(inside_string) - 1, "UTF-8");
+	assert_refused(after_doc, sizeof(after_doc) - 1, "UTF-8");
+}
+
+Test(json, invalid_utf8_is_refused)
+{
+	assert_refused("{\"a\":\"\xff\"}", 8, "UTF-8");
+	assert_refused("{\"a\":\"\xc0\xaf\"}", 9, "UTF-8");
+	assert_refused("{\"a\":\"\xed\xa0\x80\"}", 10, "UTF-8");
+	assert_refused("{\"\xc3\":1}", 7, "UTF-8");
+}
+
+Test(json, trailing_data_is_refused)
+{
+	assert_refused("{} x", 4, "JSON parse error");
+	assert_refused("{}{}", 4, "JSON parse error");
+	assert_refused("{\"a\":1}}", 8, "JSON parse error");
+	assert_refused("[1] ]", 5, "JSON parse error");
+	assert_refused("{}\n,", 4, "JSON parse error");
+}
+
+Test(json, malformed_json_is_refused)
+{
+	static const char *const bad[] = {"{",          "}",    "{\"a\":}", "{\"a\" 1}", "[1,]",
+	                                  "{\"a\":1,}", "[01]", "{a:1}",    "\"unterm",  "tru"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused(bad[i], strlen(bad[i]), "not valid JSON");
+}
+
+Test(json, depth_limit_is_inclusive)
+{
+	cr_assert_eq(parse_len(nested_arrays(4), 8, 4), HMS_OK);
+	cr_assert_eq(parse_len(nested_arrays(5), 10, 4), HMS_ERR_BAD_REQUEST);
+	cr_assert_null(out);
+	cr_assert_str_eq(detail, "JSON parse error - nested too deeply.");
+}
+
+Test(json, depth_limit_counts_objects_and_values)
+{
+	const char *two = "{\"a\":{}}";
+	const char *three = "{\"a\":{\"b\":{}}}";
+	const char *leaf = "{\"a\":{\"b\":1}}";
+
+	cr_assert_eq(parse_len(two, strlen(two), 2), HMS_OK);
+	cr_assert_eq(parse_len(three, strlen(three), 2), HMS_ERR_BAD_REQUEST);
+	cr_assert_str_eq(detail, "JSON parse error - nested too deeply.");
+	/* A scalar inside the second object is a third level. */
+	cr_assert_eq(parse_len(leaf, strlen(leaf), 2), HMS_ERR_BAD_REQUEST);
+	cr_assert_eq(parse_len(leaf, strlen(leaf), 3), HMS_OK);
+}
+
+Test(json, default_depth_of_32)
+{
+	char *ok = nested_arrays(32);
+	char *deep = nested_arrays(33);
+
+	cr_assert_eq(parse_len(ok, strlen(ok), 32), HMS_OK);
+	cr_assert_eq(parse_len(deep, strlen(deep), 32), HMS_ERR_BAD_REQUEST);
+	cr_assert_str_eq(detail, "JSON parse error - nested too deeply.");
+}
+
+Test(json, very_deep_input_is_refused_without_crashing)
+{
+	size_t n = 100000;
+	char *deep = malloc(2 * n);
+	enum hms_err err;
+
+	cr_assert_not_null(deep);
+	memset(deep, '[', n);
+	memset(deep + n, ']', n);
+	err = parse_len(deep, 2 * n, 32);
+	free(deep);
+	cr_assert_eq(err, HMS_ERR_BAD_REQUEST);
+	cr_assert_str_eq(detail, "JSON parse error - nested too deeply.");
+}
+
+Test(json, failure_then_success_on_same_arena)
+{
+	/* A refused body must not leave a dangling cleanup in the arena. */
+	cr_assert_eq(parse("{\"a\": [1, 2"), HMS_ERR_BAD_REQUEST);
+	cr_assert_eq(parse("{\"a\": [1, 2]}"), HMS_OK);
+	arena_reset(arena);
+	cr_assert_eq(parse("{}"), HMS_OK);
+	cr_assert_eq(json_object_object_length(out), 0);
+}
+
+/* A document ending in a bare scalar is complete at the end of input. */
+Test(json, scalar_document_without_trailing_space)
+{
+	cr_assert_eq(parse("42"), HMS_OK, "'42' is a complete JSON document (detail: %s)",
+	             detail != NULL ? detail : "none");
+	cr_assert(json_object_is_type(out, json_type_int));
+	cr_assert_eq(json_object_get_int(out), 42);
+	cr_assert_eq(parse("true"), HMS_OK);
+	cr_assert_eq(parse("null"), HMS_ERR_BAD_REQUEST);
+	cr_assert_str_eq(detail, "JSON parse error - the body is null.");
+}
+
+Test(json, text_json_c_tolerates_but_json_forbids_is_refused)
+{
+	const char *bad[] = {
+	    "{'a': 1}",               /* single quotes */
+	    "{\"a\": NaN}",           /* not a JSON number */
+	    "{\"a\": Infinity}",      /* idem */
+	    "{\"a\": -Infinity}",     /* idem */
+	    "{\"a\": nan}",           /* idem, lower case */
+	    "{\"a\": 1e999}",         /* overflows to infinity */
+	    "{\"a\": \"x\\u0000y\"}", /* would be cut at the NUL */
+	    "{\"a\\u0000b\": 1}",     /* a key cut at the NUL */
+	    "{a: 1}",                 /* bare key */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(parse(bad[i]), HMS_ERR_BAD_REQUEST, "accepted: %s", bad[i]);
+}
+
+Test(json, escapes_that_are_json_still_parse)
+{
+	cr_assert_eq(
+	    parse("{\"a\": \"\\u00e9\\\"\\\\\\n\", \"b\": -1.5e3, \"c\": [true, false, null]}"),
+	    HMS_OK, "%s", detail != NULL ? detail : "");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(out, "a")),
+	                 "\xc3\xa9\"\\\n");
+}
