@@ -13,7 +13,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS     = fcgi libpq json-c libcrypto
+PKGS     = fcgi libpq json-c libcrypto libargon2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 TEST_PKGS  = criterion libcurl
@@ -37,11 +37,13 @@ all: build/hms build/hmsctl
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 build/test/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) $(shell pkg-config --cflags $(TEST_PKGS)) -c $< -o $@
+	@echo "  CC san  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) $(shell pkg-config --cflags $(TEST_PKGS)) -c $< -o $@
 
 build/hms: build/obj/src/main.o $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -117,3 +119,4 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+include tests/fuzz/fuzz.mk

@@ -6,8 +6,9 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config openssl ca-certificates curl
-	libfcgi-dev libpq-dev libjson-c-dev libssl-dev
-	libcriterion-dev libcurl4-openssl-dev
+	libfcgi-dev libpq-dev libjson-c-dev libssl-dev libargon2-dev
+	libcriterion-dev libcurl4-openssl-dev python3-jwt
+	clang libclang-rt-14-dev
 	nginx postgresql postgresql-contrib
 	wrk
 )

@@ -12,8 +12,11 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/audit.h"
+#include "hms/auth.h"
 #include "hms/config.h"
 #include "hms/http.h"
+#include "hms/permissions.h"
 #include "hms/router.h"
 
 static bool method_has_body(const char *method)
@@ -55,6 +58,44 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 	return true;
 }
 
+/* The entity a permission key is about ("patients.read" -> "patients"),
+ * for the audit row of a denial. */
+static const char *entity_of(struct arena *arena, const char *key)
+{
+	const char *dot = strchr(key, '.');
+
+	return dot != NULL ? arena_strndup(arena, key, (size_t)(dot - key)) : key;
+}
+
+/* Authentication (401) and the role table (403, audited). Returns false
+ * when an error response has been written. */
+static bool authorize(struct http_request *req, struct http_response *res)
+{
+	const struct permission *perm = permission_find(req->route->permission);
+	const char *detail = NULL;
+	enum hms_err err;
+
+	if (perm == NULL) {
+		/* A route without a row in the table: refuse rather than guess. */
+		http_respond_error(res, HMS_ERR_FORBIDDEN, NULL);
+		return false;
+	}
+	if (perm->is_public)
+		return true;
+	err = auth_authenticate(req, &detail);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, err == HMS_ERR_UNAUTHORIZED ? detail : NULL);
+		return false;
+	}
+	if (!permission_allows(perm, (enum role)req->user.role)) {
+		audit_record(req, "denied", entity_of(req->arena, perm->key),
+			     req->id_count > 0 ? req->ids[0] : 0, AUDIT_DENIED);
+		http_respond_error(res, HMS_ERR_FORBIDDEN, NULL);
+		return false;
+	}
+	return true;
+}
+
 void app_dispatch(struct http_request *req, struct http_response *res, const struct route *table,
                   size_t count)
 {
@@ -78,6 +119,8 @@ void app_dispatch(struct http_request *req, struct http_response *res, const str
 		break;
 	}
 	req->route = route;
+	if (!authorize(req, res))
+		return;
 	if (route->body == ROUTE_BODY_JSON && !parse_json_body(req, res))
 		return;
 	route->handler(req, res);

@@ -1,16 +1,22 @@
 /*
- * hmsctl.c - the operator's command line: database migrations now; account
- * and demo-data commands join it as their modules arrive.
+ * hmsctl.c - the operator's command line: migrations, the first admin
+ * account, and the audit chain check.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "hms/arena.h"
+#include "hms/audit.h"
 #include "hms/config.h"
 #include "hms/db.h"
+#include "hms/http.h"
 #include "hms/log.h"
 #include "hms/migrate.h"
+#include "hms/password.h"
+#include "hms/users.h"
 
 static void usage(FILE *out)
 {
@@ -18,6 +24,173 @@ static void usage(FILE *out)
 	             "commands:\n"
 	             "  migrate [--schema-dir DIR]   apply schema/NNN_name.sql files in order\n"
 	             "Configuration: --config FILE or $HMS_CONFIG, then HMS_* variables.\n");
+}
+
+/* hmsctl works as the owner role (migrations need it); admin_database_url
+ * names it, else database_url. */
+static struct db *open_db(const struct hms_config *cfg)
+{
+	const char *url = cfg->admin_database_url != NULL && *cfg->admin_database_url != '\0'
+				  ? cfg->admin_database_url
+				  : cfg->database_url;
+	struct db *db = db_new(url);
+
+	if (db == NULL || db_conn(db) == NULL) {
+		fprintf(stderr, "hmsctl: cannot connect to the database (check database_url)\n");
+		db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+static int read_password(char *out, size_t size)
+{
+	const char *env = getenv("HMS_ADMIN_PASSWORD");
+	size_t len;
+
+	if (env != NULL && *env != '\0') {
+		snprintf(out, size, "%s", env);
+		return 0;
+	}
+	if (isatty(STDIN_FILENO) || fgets(out, (int)size, stdin) == NULL)
+		return -1;
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	return len > 0 ? 0 : -1;
+}
+
+static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"username", required_argument, NULL, 'u'},
+		{"email", required_argument, NULL, 'e'},
+		{"if-none", no_argument, NULL, 'n'},
+		{"generate-password", no_argument, NULL, 'g'},
+		{NULL, 0, NULL, 0},
+	};
+	struct password_cost cost = {(unsigned)cfg->password_memory_kib,
+				     (unsigned)cfg->password_iterations,
+				     (unsigned)cfg->password_parallelism};
+	const char *username = NULL, *email = "";
+	bool if_none = false, generate = false, generated = false;
+	char password[PASSWORD_MAX_BYTES + 2] = "";
+	char hash[PASSWORD_HASH_MAX];
+	struct http_request req;
+	PGresult *res = NULL;
+	enum hms_err err;
+	struct db *db;
+	bool exists;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "u:e:ng", options, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			username = optarg;
+			break;
+		case 'e':
+			email = optarg;
+			break;
+		case 'n':
+			if_none = true;
+			break;
+		case 'g':
+			generate = true;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (username == NULL || *username == '\0') {
+		fprintf(stderr, "hmsctl: create-admin needs --username\n");
+		return 2;
+	}
+	db = open_db(cfg);
+	if (db == NULL)
+		return 1;
+	memset(&req, 0, sizeof(req));
+	req.arena = arena_new(16 * 1024, 0);
+	req.db = db;
+	snprintf(req.request_id, sizeof(req.request_id), "hmsctl-create-admin");
+	if (if_none && users_admin_exists(db, req.arena, &exists) == HMS_OK && exists) {
+		printf("an admin account already exists; nothing to do\n");
+		goto done;
+	}
+	if (read_password(password, sizeof(password)) != 0) {
+		if (!generate || password_generate(password) != 0) {
+			fprintf(stderr, "hmsctl: give the password in HMS_ADMIN_PASSWORD or on "
+					"stdin (or use --generate-password)\n");
+			err = HMS_ERR_BAD_REQUEST;
+			goto fail;
+		}
+		generated = true;
+	}
+	if (strlen(password) < PASSWORD_MIN_LENGTH || strlen(password) > PASSWORD_MAX_BYTES) {
+		fprintf(stderr, "hmsctl: the password must have 10 to 1024 characters\n");
+		err = HMS_ERR_BAD_REQUEST;
+		goto fail;
+	}
+	if (password_hash(&cost, password, hash) != 0) {
+		fprintf(stderr, "hmsctl: hashing the password failed\n");
+		err = HMS_ERR_INTERNAL;
+		goto fail;
+	}
+	err = db_begin(db);
+	if (err == HMS_OK)
+		err = users_insert(db, req.arena, username, hash, email, "", "", "admin", &res);
+	if (err == HMS_ERR_BAD_REQUEST && db_result_is(res, "23505")) {
+		fprintf(stderr, "hmsctl: the username '%s' is taken\n", username);
+		goto fail;
+	}
+	if (err == HMS_ERR_BAD_REQUEST) {
+		fprintf(stderr, "hmsctl: usernames are 1-150 letters, digits and @.+_-\n");
+		goto fail;
+	}
+	if (err == HMS_OK)
+		err = audit_record_as(&req, 0, NULL, "create", "user",
+				      atoll(PQgetvalue(res, 0, 0)), AUDIT_SUCCESS);
+	if (err == HMS_OK)
+		err = db_commit(db);
+	if (err != HMS_OK) {
+		fprintf(stderr, "hmsctl: creating the account failed (%s)\n", hms_err_name(err));
+		goto fail;
+	}
+	printf("created admin account '%s'\n", username);
+	if (generated)
+		printf("its password (shown once, store it now): %s\n", password);
+done:
+	explicit_bzero(password, sizeof(password));
+	arena_free(req.arena);
+	db_free(db);
+	return 0;
+fail:
+	db_rollback(db);
+	explicit_bzero(password, sizeof(password));
+	arena_free(req.arena);
+	db_free(db);
+	return 1;
+}
+
+static int cmd_audit_verify(struct hms_config *cfg)
+{
+	struct db *db = open_db(cfg);
+	long long rows;
+	char head[65];
+	char err[512];
+	int rc;
+
+	if (db == NULL)
+		return 1;
+	rc = audit_verify_chain(db_conn(db), &rows, head, err, sizeof(err));
+	if (rc == 0)
+		printf("audit chain intact: %lld rows; head hash %s\n", rows, head);
+	else if (rc == 1)
+		printf("AUDIT CHAIN BROKEN after %lld intact rows: %s\n", rows, err);
+	else
+		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
+	db_free(db);
+	return rc == 0 ? 0 : 1;
 }
 
 static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
@@ -42,13 +215,10 @@ static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
 		}
 		dir = optarg;
 	}
-	db = db_new(cfg->database_url);
-	conn = db != NULL ? db_conn(db) : NULL;
-	if (conn == NULL) {
-		fprintf(stderr, "hmsctl: cannot connect to the database (check database_url)\n");
-		db_free(db);
+	db = open_db(cfg);
+	if (db == NULL)
 		return 1;
-	}
+	conn = db_conn(db);
 	rc = migrate_run(conn, dir, &result, err, sizeof(err));
 	if (rc != 0)
 		fprintf(stderr, "hmsctl: migrate: %s\n", err);
@@ -105,6 +275,10 @@ int main(int argc, char **argv)
 	argc -= optind;
 	if (strcmp(argv[0], "migrate") == 0) {
 		rc = cmd_migrate(&cfg, argc, argv);
+	} else if (strcmp(argv[0], "create-admin") == 0) {
+		rc = cmd_create_admin(&cfg, argc, argv);
+	} else if (strcmp(argv[0], "audit-verify") == 0) {
+		rc = cmd_audit_verify(&cfg);
 	} else {
 		fprintf(stderr, "hmsctl: unknown command '%s'\n", argv[0]);
 		usage(stderr);

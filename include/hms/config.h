@@ -30,6 +30,11 @@ struct hms_config {
 	char *jwt_keys_file; /* same, one key per line */
 	char *jwt_issuer;
 	char *jwt_audience;
+	char *admin_database_url; /* hmsctl (migrations, accounts); defaults to database_url */
+	long password_memory_kib;  /* argon2id cost */
+	long password_iterations;
+	long password_parallelism;
+	long login_failures_before_backoff;
 	long access_token_minutes;
 	long refresh_token_days;
 	char *attachment_dir;

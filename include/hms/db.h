@@ -19,6 +19,9 @@
 struct arena;
 struct db;
 
+/* A timestamptz column as the API writes times: UTC, "2025-12-06T12:00:00Z". */
+#define SQL_UTC(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 /* A statement prepared on first use under name. */
 struct db_stmt {
 	const char *name;
@@ -53,6 +56,12 @@ enum hms_err db_error_from_result(const PGresult *res);
 
 /* Maps a SQLSTATE ("23505") to an error. */
 enum hms_err db_error_from_sqlstate(const char *sqlstate);
+
+/* True when res failed with this SQLSTATE ("23505"). NULL res is false. */
+bool db_result_is(const PGresult *res, const char *sqlstate);
+
+/* The constraint a failed result names, or "" (maps errors to fields). */
+const char *db_result_constraint(const PGresult *res);
 
 /* The raw connection, for hmsctl (migrations, COPY). */
 PGconn *db_conn(struct db *db);

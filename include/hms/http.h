@@ -34,6 +34,13 @@ struct http_param {
 	char *value;
 };
 
+/* Who is asking, once the pipeline has authenticated the request. */
+struct request_user {
+	int64_t id;
+	unsigned role; /* enum role (permissions.h) */
+	bool authenticated;
+};
+
 struct http_request {
 	struct arena *arena;
 	const char *method;
@@ -46,7 +53,8 @@ struct http_request {
 	const char *if_match;
 	const char *client_ip;
 	const char *scheme; /* "https" or "http", as nginx saw it */
-	const char *host;   /* the Host header nginx passed on */
+	const char *host;   /* the host nginx passed on (without port) */
+	const char *port;   /* the port the client connected to */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 
 	char *body; /* NUL-terminated copy; body_len excludes the NUL */
@@ -54,6 +62,7 @@ struct http_request {
 	struct json_object *json; /* the parsed body; owned by the arena */
 
 	const struct route *route;
+	struct request_user user;
 	int64_t ids[ROUTE_MAX_IDS]; /* the {id} segments of the path, in order */
 	size_t id_count;
 
@@ -95,6 +104,10 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
  * shorter -> HMS_ERR_BAD_REQUEST. */
 enum hms_err http_request_read_body(struct http_request *req, http_read_fn read, void *source,
                                     size_t max_bytes);
+
+/* "https://host[:port]" as the client addressed us, for absolute links;
+ * "" when the host is missing or not a plain host name. */
+const char *http_request_origin(const struct http_request *req);
 
 /* The first value of a query parameter, or NULL. */
 const char *http_request_param(const struct http_request *req, const char *key);

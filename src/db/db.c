@@ -270,3 +270,17 @@ enum hms_err db_error_from_result(const PGresult *res)
 		return HMS_ERR_UNAVAILABLE;
 	return db_error_from_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 }
+
+bool db_result_is(const PGresult *res, const char *sqlstate)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && strcmp(state, sqlstate) == 0;
+}
+
+const char *db_result_constraint(const PGresult *res)
+{
+	const char *name = res != NULL ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+
+	return name != NULL ? name : "";
+}

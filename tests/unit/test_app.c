@@ -48,11 +48,11 @@ static void item_handler(struct http_request *req, struct http_response *res)
 }
 
 static const struct route table[] = {
-    {"GET", "/api/echo/", echo_handler, "test.read", ROUTE_BODY_JSON},
-    {"POST", "/api/echo/", echo_handler, "test.write", ROUTE_BODY_JSON},
-    {"PATCH", "/api/echo/", echo_handler, "test.write", ROUTE_BODY_JSON},
-    {"GET", "/api/items/{id}/", item_handler, "test.read", ROUTE_BODY_NONE},
-    {"POST", "/api/items/{id}/ping/", item_handler, "test.write", ROUTE_BODY_NONE},
+    {"GET", "/api/echo/", echo_handler, "public", ROUTE_BODY_JSON},
+    {"POST", "/api/echo/", echo_handler, "public", ROUTE_BODY_JSON},
+    {"PATCH", "/api/echo/", echo_handler, "public", ROUTE_BODY_JSON},
+    {"GET", "/api/items/{id}/", item_handler, "public", ROUTE_BODY_NONE},
+    {"POST", "/api/items/{id}/ping/", item_handler, "public", ROUTE_BODY_NONE},
 };
 
 static struct arena *arena;
@@ -359,4 +359,62 @@ Test(app, body_is_ignored_on_routes_without_json)
 	cr_assert_eq(handler_calls, 1);
 	cr_assert_not(json_object_get_boolean(field(body, "has_json")));
 	cr_assert_eq(json_object_get_int64(field(body, "id")), 5);
+}
+
+/* --- authentication and the role table, before any handler runs ---------- */
+
+static const struct route guarded[] = {
+	{"GET", "/api/me/", item_handler, "self", ROUTE_BODY_NONE},
+	{"GET", "/api/nokey/", item_handler, "no.such.key", ROUTE_BODY_NONE},
+};
+
+static void guarded_request(const char *uri, const char *authorization)
+{
+	static struct hms_config cfg;
+	const char *envp[4];
+	size_t n = 0;
+	struct fake_input in = {"", 0, 0};
+
+	config_init(&cfg);
+	envp[n++] = "REQUEST_METHOD=GET";
+	envp[n++] = arena_printf(arena, "REQUEST_URI=%s", uri);
+	if (authorization != NULL)
+		envp[n++] = arena_printf(arena, "HTTP_AUTHORIZATION=%s", authorization);
+	envp[n] = NULL;
+	cr_assert_eq(http_request_parse(&req, arena, envp), HMS_OK);
+	cr_assert_eq(http_request_read_body(&req, fake_read, &in, MAX_BODY), HMS_OK);
+	req.config = &cfg;
+	http_response_init(&res, arena);
+	app_dispatch(&req, &res, guarded, sizeof(guarded) / sizeof(guarded[0]));
+	json_object_put(body);
+	body = json_tokener_parse(res.body);
+	config_free(&cfg);
+}
+
+Test(app, missing_token_is_401_with_challenge_and_no_handler)
+{
+	guarded_request("/api/me/", NULL);
+	cr_assert_eq(res.status, 401);
+	cr_assert_not_null(header("WWW-Authenticate"));
+	cr_assert_str_eq(detail_only(), "Authentication credentials were not provided.");
+	cr_assert_eq(handler_calls, 0);
+}
+
+Test(app, malformed_or_foreign_scheme_is_401)
+{
+	const char *values[] = {"Bearer not.a.jwt", "Basic dXNlcjpwYXNz", "Bearer ", "bearer x"};
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		guarded_request("/api/me/", values[i]);
+		cr_assert_eq(res.status, 401, "%s", values[i]);
+		cr_assert_not_null(header("WWW-Authenticate"));
+	}
+	cr_assert_eq(handler_calls, 0);
+}
+
+Test(app, route_without_a_permission_row_is_refused)
+{
+	guarded_request("/api/nokey/", NULL);
+	cr_assert_eq(res.status, 403);
+	cr_assert_eq(handler_calls, 0);
 }

@@ -1,0 +1,80 @@
+/*
+ * validate.h - declared field tables and the one validator that walks them.
+ *
+ * A resource lists its writable fields once (type, required, bounds,
+ * choices, a custom check); validate_body() reads a JSON object against the
+ * table and either fills one text value per field, ready to bind as a SQL
+ * parameter, or returns DRF field errors ({"field": ["message"]}). Unknown
+ * fields and fields marked read_only are ignored, as DRF does. For PATCH
+ * only the fields given are checked; for POST and PUT every required field
+ * must be present.
+ */
+#ifndef HMS_VALIDATE_H
+#define HMS_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct json_object;
+
+enum field_type {
+	FIELD_STRING,
+	FIELD_INT,
+	FIELD_BOOL,
+	FIELD_EMAIL,
+	FIELD_CHOICE,
+	FIELD_DATE,
+	FIELD_DATETIME,
+	FIELD_ID, /* a positive 64-bit id */
+	FIELD_JSON, /* any JSON value, checked by `check` and bound as its text */
+};
+
+enum validate_mode {
+	VALIDATE_CREATE,  /* POST: required fields must be present */
+	VALIDATE_REPLACE, /* PUT: likewise */
+	VALIDATE_UPDATE,  /* PATCH: only what is given */
+};
+
+struct field {
+	const char *name; /* NULL ends the table */
+	enum field_type type;
+	bool required;
+	bool read_only; /* accepted from the client and ignored */
+	bool nullable;
+	bool allow_blank; /* "" allowed for strings (stored as "") */
+	size_t max_len;	  /* strings: characters (not bytes) */
+	int64_t min, max; /* ints: bounds when min < max */
+	const char *const *choices;
+	/* Extra rule: returns NULL when the value is fine, else a message. The
+	 * value is the text that would be bound. */
+	const char *(*check)(const char *value, struct json_object *raw);
+};
+
+/* The values of one validated body, parallel to the field table. */
+struct validated {
+	const char **values; /* NULL = SQL NULL */
+	bool *present;	     /* whether the client gave the field */
+	size_t count;
+};
+
+/* Validates body against fields. Returns NULL and fills out on success;
+ * otherwise a new error object for http_respond_field_errors(). */
+struct json_object *validate_body(struct arena *arena, const struct field *fields,
+				  struct json_object *body, enum validate_mode mode,
+				  struct validated *out);
+
+/* The index of a field by name in a table, or -1. */
+int validate_field_index(const struct field *fields, const char *name);
+
+/* Adds message to errors[field] (creating both as needed). */
+void validate_add_error(struct json_object **errors, const char *field, const char *message);
+
+/* Value checks shared with query filters. */
+bool validate_parse_id(const char *text, int64_t *out);
+bool validate_date(const char *text);	  /* YYYY-MM-DD, a real calendar day */
+bool validate_datetime(const char *text); /* ISO 8601 with Z or +HH:MM */
+bool validate_email(const char *text);
+
+#endif

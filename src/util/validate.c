@@ -1,0 +1,296 @@
+/*
+ * validate.c - the field-table validator (see include/hms/validate.h).
+ * Messages follow DRF's wording so existing API clients understand them.
+ */
+#include "hms/validate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hms/arena.h"
+
+void validate_add_error(struct json_object **errors, const char *field, const char *message)
+{
+	struct json_object *list;
+
+	if (*errors == NULL)
+		*errors = json_object_new_object();
+	if (!json_object_object_get_ex(*errors, field, &list)) {
+		list = json_object_new_array();
+		json_object_object_add(*errors, field, list);
+	}
+	json_object_array_add(list, json_object_new_string(message));
+}
+
+int validate_field_index(const struct field *fields, const char *name)
+{
+	for (int i = 0; fields[i].name != NULL; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+bool validate_parse_id(const char *text, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (text == NULL || *text < '1' || *text > '9' || strlen(text) > 19)
+		return false;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static int number(const char *s, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+static bool day_exists(int year, int month, int day)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	if (year < 1 || month < 1 || month > 12 || day < 1)
+		return false;
+	return day <= days[month - 1] + (month == 2 && leap);
+}
+
+bool validate_date(const char *s)
+{
+	return s != NULL && strlen(s) == 10 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) &&
+	       s[7] == '-' && digits(s + 8, 2) &&
+	       day_exists(number(s, 4), number(s + 5, 2), number(s + 8, 2));
+}
+
+bool validate_datetime(const char *s)
+{
+	size_t i = 16;
+	size_t len;
+
+	if (s == NULL || (len = strlen(s)) < 17 || len > 40)
+		return false;
+	if (!validate_date((char[11]){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9],
+				      '\0'}))
+		return false;
+	if ((s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' ||
+	    !digits(s + 14, 2) || number(s + 11, 2) > 23 || number(s + 14, 2) > 59)
+		return false;
+	if (s[i] == ':') {
+		if (!digits(s + i + 1, 2) || number(s + i + 1, 2) > 59)
+			return false;
+		i += 3;
+		if (s[i] == '.') {
+			size_t f = 0;
+
+			i++;
+			while (isdigit((unsigned char)s[i + f]))
+				f++;
+			if (f == 0 || f > 6)
+				return false;
+			i += f;
+		}
+	}
+	/* An offset is required: a time without one is ambiguous. */
+	if (s[i] == 'Z' && s[i + 1] == '\0')
+		return true;
+	if ((s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) && s[i + 3] == ':' &&
+	    digits(s + i + 4, 2) && s[i + 6] == '\0')
+		return number(s + i + 1, 2) <= 14 && number(s + i + 4, 2) <= 59;
+	return false;
+}
+
+bool validate_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	const char *dot;
+	size_t len = strlen(s);
+
+	/* Deliberately simple: one @, a non-empty local part, a dotted domain of
+	 * letters, digits and hyphens, no spaces or control characters. */
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL || len > 254)
+		return false;
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ',' || *p == ';' || *p == '<' ||
+		    *p == '>' || *p == '(' || *p == ')' || *p == '"' || *p == '\\')
+			return false;
+	dot = strrchr(at + 1, '.');
+	if (dot == NULL || dot == at + 1 || dot[1] == '\0' || strlen(dot + 1) < 2)
+		return false;
+	for (const char *p = at + 1; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && (unsigned char)*p < 0x80)
+			return false;
+	return strstr(at, "..") == NULL && at[1] != '.' && at[1] != '-';
+}
+
+/* Characters, not bytes: the body is known to be valid UTF-8. */
+static size_t utf8_length(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static const char *check_value(struct arena *arena, const struct field *f, struct json_object *v,
+			       const char **message)
+{
+	static char buf[128];
+
+	switch (f->type) {
+	case FIELD_STRING:
+	case FIELD_EMAIL: {
+		const char *s;
+
+		if (!json_object_is_type(v, json_type_string)) {
+			*message = "Not a valid string.";
+			return NULL;
+		}
+		s = json_object_get_string(v);
+		if (*s == '\0' && !f->allow_blank) {
+			*message = "This field may not be blank.";
+			return NULL;
+		}
+		if (f->max_len > 0 && utf8_length(s) > f->max_len) {
+			snprintf(buf, sizeof(buf),
+				 "Ensure this field has no more than %zu characters.", f->max_len);
+			*message = buf;
+			return NULL;
+		}
+		if (f->type == FIELD_EMAIL && *s != '\0' && !validate_email(s)) {
+			*message = "Enter a valid email address.";
+			return NULL;
+		}
+		return s;
+	}
+	case FIELD_INT:
+	case FIELD_ID: {
+		int64_t n;
+
+		errno = 0;
+		if (!json_object_is_type(v, json_type_int) ||
+		    ((n = json_object_get_int64(v)), errno != 0)) {
+			*message = "A valid integer is required.";
+			return NULL;
+		}
+		if (f->type == FIELD_ID && n <= 0) {
+			*message = "Invalid pk - object does not exist.";
+			return NULL;
+		}
+		if (f->min < f->max && (n < f->min || n > f->max)) {
+			snprintf(buf, sizeof(buf), "Ensure this value is between %lld and %lld.",
+				 (long long)f->min, (long long)f->max);
+			*message = buf;
+			return NULL;
+		}
+		return arena_printf(arena, "%lld", (long long)n);
+	}
+	case FIELD_BOOL:
+		if (!json_object_is_type(v, json_type_boolean)) {
+			*message = "Must be a valid boolean.";
+			return NULL;
+		}
+		return json_object_get_boolean(v) ? "true" : "false";
+	case FIELD_CHOICE: {
+		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+									  : NULL;
+
+		for (size_t i = 0; s != NULL && f->choices[i] != NULL; i++)
+			if (strcmp(s, f->choices[i]) == 0)
+				return s;
+		*message = "Select a valid choice.";
+		return NULL;
+	}
+	case FIELD_DATE:
+		if (!json_object_is_type(v, json_type_string) ||
+		    !validate_date(json_object_get_string(v))) {
+			*message = "Date has wrong format. Use one of these formats instead: "
+				   "YYYY-MM-DD.";
+			return NULL;
+		}
+		return json_object_get_string(v);
+	case FIELD_DATETIME:
+		if (!json_object_is_type(v, json_type_string) ||
+		    !validate_datetime(json_object_get_string(v))) {
+			*message = "Datetime has wrong format. Use ISO 8601 with an offset, e.g. "
+				   "2025-12-06T12:00:00Z.";
+			return NULL;
+		}
+		return json_object_get_string(v);
+	case FIELD_JSON:
+		return arena_strdup(arena, json_object_to_json_string_ext(
+						   v, JSON_C_TO_STRING_PLAIN));
+	}
+	*message = "Invalid value.";
+	return NULL;
+}
+
+struct json_object *validate_body(struct arena *arena, const struct field *fields,
+				  struct json_object *body, enum validate_mode mode,
+				  struct validated *out)
+{
+	struct json_object *errors = NULL;
+	size_t n = 0;
+
+	while (fields[n].name != NULL)
+		n++;
+	out->count = n;
+	out->values = arena_calloc(arena, n + 1, sizeof(*out->values));
+	out->present = arena_calloc(arena, n + 1, sizeof(*out->present));
+	if (out->values == NULL || out->present == NULL) {
+		validate_add_error(&errors, "non_field_errors", "Out of memory.");
+		return errors;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct field *f = &fields[i];
+		struct json_object *v;
+		const char *message = NULL;
+		const char *value;
+
+		if (f->read_only)
+			continue;
+		if (!json_object_object_get_ex(body, f->name, &v)) {
+			if (f->required && mode != VALIDATE_UPDATE)
+				validate_add_error(&errors, f->name, "This field is required.");
+			continue;
+		}
+		if (v == NULL) { /* JSON null */
+			if (!f->nullable)
+				validate_add_error(&errors, f->name, "This field may not be null.");
+			else
+				out->present[i] = true;
+			continue;
+		}
+		value = check_value(arena, f, v, &message);
+		if (value != NULL && f->check != NULL)
+			message = f->check(value, v);
+		if (value == NULL || message != NULL) {
+			validate_add_error(&errors, f->name, message);
+			continue;
+		}
+		out->values[i] = value;
+		out->present[i] = true;
+	}
+	return errors;
+}
