@@ -96,8 +96,12 @@ check: $(TEST_BINS)
 unit: build/test/unit_tests
 	@build/test/unit_tests
 
+build/bench/jwt_bench: build/obj/tests/bench/jwt_bench.o $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/bench/jwt_bench
 	@tests/bench/bench.sh
 
 install: all

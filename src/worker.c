@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -148,6 +149,12 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_SETMASK, &block, NULL);
 	sigemptyset(&wait_mask);
+
+	/* A fixed mmap threshold: big transient buffers (argon2id's 19 MiB,
+	 * large bodies) are mapped and returned to the system when freed.
+	 * glibc's default raises the threshold after the first such free, and
+	 * the next one would then stay in the heap and in the worker's RSS. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	/* A worker never outlives its master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
