@@ -23,12 +23,12 @@ enum audit_outcome { AUDIT_SUCCESS, AUDIT_FAILURE, AUDIT_DENIED };
 /* Records an action by the request's authenticated user (or an anonymous
  * caller). entity_type may be NULL; entity_id 0 means none. */
 enum hms_err audit_record(struct http_request *req, const char *action, const char *entity_type,
-			  int64_t entity_id, enum audit_outcome outcome);
+                          int64_t entity_id, enum audit_outcome outcome);
 
 /* The same with an explicit actor (a login, before there is a session). */
 enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char *actor_role,
-			     const char *action, const char *entity_type, int64_t entity_id,
-			     enum audit_outcome outcome);
+                             const char *action, const char *entity_type, int64_t entity_id,
+                             enum audit_outcome outcome);
 
 /* Walks the whole chain in id order, recomputing each row's hash from its
  * columns and checking each row links to the one before. Returns 0 when

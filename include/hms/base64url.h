@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Bytes needed to encode len bytes, including the NUL. */
-#define BASE64URL_ENCODED_SIZE(len) (((len) * 4 + 2) / 3 + 1)
+#define BASE64URL_ENCODED_SIZE(len) (((len)*4 + 2) / 3 + 1)
 
 /* Encodes; out must hold BASE64URL_ENCODED_SIZE(len). Returns the length. */
 size_t base64url_encode(const unsigned char *in, size_t len, char *out);

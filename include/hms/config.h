@@ -31,7 +31,7 @@ struct hms_config {
 	char *jwt_issuer;
 	char *jwt_audience;
 	char *admin_database_url; /* hmsctl (migrations, accounts); defaults to database_url */
-	long password_memory_kib;  /* argon2id cost */
+	long password_memory_kib; /* argon2id cost */
 	long password_iterations;
 	long password_parallelism;
 	long login_failures_before_backoff;

@@ -20,7 +20,7 @@ struct arena;
 struct db;
 
 /* A timestamptz column as the API writes times: UTC, "2025-12-06T12:00:00Z". */
-#define SQL_UTC(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define SQL_UTC(column) "to_char((" column ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* A statement prepared on first use under name. */
 struct db_stmt {

@@ -18,16 +18,16 @@
 
 struct arena;
 
-#define JWT_MAX_BYTES	   4096
+#define JWT_MAX_BYTES      4096
 #define JWT_LEEWAY_SECONDS 30
-#define JWT_JTI_LEN	   36 /* a UUID in text form */
+#define JWT_JTI_LEN        36 /* a UUID in text form */
 
 enum jwt_type { JWT_ACCESS, JWT_REFRESH };
 
 enum jwt_error {
 	JWT_OK = 0,
-	JWT_MALFORMED,	   /* not three base64url segments of JSON objects */
-	JWT_TOO_LARGE,	   /* over JWT_MAX_BYTES */
+	JWT_MALFORMED,     /* not three base64url segments of JSON objects */
+	JWT_TOO_LARGE,     /* over JWT_MAX_BYTES */
 	JWT_BAD_ALGORITHM, /* alg is not HS256 */
 	JWT_UNKNOWN_KEY,   /* kid missing or not configured */
 	JWT_BAD_SIGNATURE,
@@ -36,7 +36,7 @@ enum jwt_error {
 	JWT_BAD_ISSUER,
 	JWT_BAD_AUDIENCE,
 	JWT_WRONG_TYPE, /* an access token where a refresh token belongs, or back */
-	JWT_BAD_CLAIMS,	/* a required claim missing or of the wrong type */
+	JWT_BAD_CLAIMS, /* a required claim missing or of the wrong type */
 };
 
 struct jwt_claims {
@@ -61,11 +61,11 @@ struct jwt_keyring jwt_keyring_from_config(const struct hms_config *cfg);
 /* Signs claims (iss and aud from the keyring) into out. Returns 0, or -1
  * when out is too small or crypto fails. */
 int jwt_sign(const struct jwt_keyring *ring, const struct jwt_claims *claims, char *out,
-	     size_t out_size);
+             size_t out_size);
 
 /* Verifies token as of now (Unix seconds) and fills claims. */
 enum jwt_error jwt_verify(const struct jwt_keyring *ring, struct arena *arena, const char *token,
-			  enum jwt_type expected, int64_t now, struct jwt_claims *claims);
+                          enum jwt_type expected, int64_t now, struct jwt_claims *claims);
 
 /* A short stable name for logs and tests. */
 const char *jwt_error_name(enum jwt_error err);

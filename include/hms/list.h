@@ -10,7 +10,8 @@
  * {"count", "next", "previous", "results"}. User text only ever travels as
  * a bound parameter; SQL fragments come only from these declarations.
  *
- * In SQL fragments, "$?" stands for the next parameter.
+ * In SQL fragments, "$?" stands for the fragment's one parameter (it may
+ * appear several times).
  */
 #ifndef HMS_LIST_H
 #define HMS_LIST_H
@@ -53,8 +54,12 @@ struct list_spec {
 	const char *where;   /* a fixed condition, or NULL */
 	const struct list_filter *filters;
 	const struct list_ordering *orderings;
+	/* ?search=: a condition where every "$?" is the user's text, e.g.
+	 * "search_vector @@ hms_prefix_query($?) OR mrn = upper($?)"; NULL for
+	 * a resource without search. */
+	const char *search;
 	const char *default_order; /* "id DESC" */
-	const char *tiebreak;	   /* a unique column appended to every order: "id" */
+	const char *tiebreak;      /* a unique column appended to every order: "id" */
 	struct json_object *(*row)(const PGresult *res, int row);
 };
 
@@ -65,8 +70,7 @@ struct list_condition {
 };
 
 /* Answers the request with one page of spec, narrowed by extra[0..count). */
-void list_respond(struct http_request *req, struct http_response *res,
-		  const struct list_spec *spec, const struct list_condition *extra,
-		  size_t extra_count);
+void list_respond(struct http_request *req, struct http_response *res, const struct list_spec *spec,
+                  const struct list_condition *extra, size_t extra_count);
 
 #endif

@@ -21,7 +21,7 @@ struct password_cost {
 
 /* Hashes password with a fresh random salt into out. Returns 0 or -1. */
 int password_hash(const struct password_cost *cost, const char *password,
-		  char out[PASSWORD_HASH_MAX]);
+                  char out[PASSWORD_HASH_MAX]);
 
 /* Constant-time check of password against an encoded hash. */
 bool password_verify(const char *encoded, const char *password);

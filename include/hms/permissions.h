@@ -26,8 +26,8 @@ enum role {
 
 struct permission {
 	const char *key;
-	bool is_public;	   /* no token needed */
-	unsigned roles;	   /* roles allowed at all */
+	bool is_public;    /* no token needed */
+	unsigned roles;    /* roles allowed at all */
 	unsigned own_only; /* of those, roles limited to their own records */
 };
 

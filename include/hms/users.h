@@ -27,8 +27,8 @@ void users_patch(struct http_request *req, struct http_response *res);
  * new row (users_row_json shape); a taken username is HMS_ERR_BAD_REQUEST
  * with SQLSTATE 23505 in *out. */
 enum hms_err users_insert(struct db *db, struct arena *arena, const char *username,
-			  const char *password_hash, const char *email, const char *first_name,
-			  const char *last_name, const char *role, PGresult **out);
+                          const char *password_hash, const char *email, const char *first_name,
+                          const char *last_name, const char *role, PGresult **out);
 
 /* True when an active admin account exists. */
 enum hms_err users_admin_exists(struct db *db, struct arena *arena, bool *exists);

@@ -27,7 +27,7 @@ enum field_type {
 	FIELD_CHOICE,
 	FIELD_DATE,
 	FIELD_DATETIME,
-	FIELD_ID, /* a positive 64-bit id */
+	FIELD_ID,   /* a positive 64-bit id */
 	FIELD_JSON, /* any JSON value, checked by `check` and bound as its text */
 };
 
@@ -44,26 +44,31 @@ struct field {
 	bool read_only; /* accepted from the client and ignored */
 	bool nullable;
 	bool allow_blank; /* "" allowed for strings (stored as "") */
-	size_t max_len;	  /* strings: characters (not bytes) */
+	size_t max_len;   /* strings: characters (not bytes) */
 	int64_t min, max; /* ints: bounds when min < max */
 	const char *const *choices;
 	/* Extra rule: returns NULL when the value is fine, else a message. The
 	 * value is the text that would be bound. */
 	const char *(*check)(const char *value, struct json_object *raw);
+	/* Storage (resource.h): the column when it differs from name, and the
+	 * SQL value expression with "$?" for the bound text (default: "$?"
+	 * with a cast that fits the type). */
+	const char *column;
+	const char *sql;
 };
 
 /* The values of one validated body, parallel to the field table. */
 struct validated {
 	const char **values; /* NULL = SQL NULL */
-	bool *present;	     /* whether the client gave the field */
+	bool *present;       /* whether the client gave the field */
 	size_t count;
 };
 
 /* Validates body against fields. Returns NULL and fills out on success;
  * otherwise a new error object for http_respond_field_errors(). */
 struct json_object *validate_body(struct arena *arena, const struct field *fields,
-				  struct json_object *body, enum validate_mode mode,
-				  struct validated *out);
+                                  struct json_object *body, enum validate_mode mode,
+                                  struct validated *out);
 
 /* The index of a field by name in a table, or -1. */
 int validate_field_index(const struct field *fields, const char *name);
@@ -73,7 +78,7 @@ void validate_add_error(struct json_object **errors, const char *field, const ch
 
 /* Value checks shared with query filters. */
 bool validate_parse_id(const char *text, int64_t *out);
-bool validate_date(const char *text);	  /* YYYY-MM-DD, a real calendar day */
+bool validate_date(const char *text);     /* YYYY-MM-DD, a real calendar day */
 bool validate_datetime(const char *text); /* ISO 8601 with Z or +HH:MM */
 bool validate_email(const char *text);
 

@@ -24,66 +24,65 @@
 #include "hms/permissions.h"
 #include "hms/validate.h"
 
-#define BAD_CREDENTIALS "No active account found with the given credentials"
-#define BAD_TOKEN	"Token is invalid or expired"
+#define BAD_CREDENTIALS     "No active account found with the given credentials"
+#define BAD_TOKEN           "Token is invalid or expired"
 #define MAX_BACKOFF_SECONDS 900
 
 static const struct db_stmt blocked_for = {
-	"tokens_blocked_for",
-	"SELECT ceil(extract(epoch FROM blocked_until - now()))::bigint FROM login_failures "
-	"WHERE username_key = $1 AND blocked_until > now()",
-	1};
+    "tokens_blocked_for",
+    "SELECT ceil(extract(epoch FROM blocked_until - now()))::bigint FROM login_failures "
+    "WHERE username_key = $1 AND blocked_until > now()",
+    1};
 static const struct db_stmt account_by_name = {
-	"tokens_account",
-	"SELECT id, role, is_active, password_hash FROM users WHERE lower(username) = $1", 1};
+    "tokens_account",
+    "SELECT id, role, is_active, password_hash FROM users WHERE lower(username) = $1", 1};
 /* Counts a failure; from the threshold on, blocks for 30 s doubling up to
  * 15 min. A quiet hour starts the count again. */
 static const struct db_stmt count_failure = {
-	"tokens_count_failure",
-	"INSERT INTO login_failures AS f (username_key, failures, last_failure_at) "
-	"VALUES ($1, 1, now()) ON CONFLICT (username_key) DO UPDATE SET "
-	"failures = CASE WHEN f.last_failure_at < now() - interval '1 hour' THEN 1 "
-	"ELSE f.failures + 1 END, last_failure_at = now() "
-	"RETURNING failures",
-	1};
+    "tokens_count_failure",
+    "INSERT INTO login_failures AS f (username_key, failures, last_failure_at) "
+    "VALUES ($1, 1, now()) ON CONFLICT (username_key) DO UPDATE SET "
+    "failures = CASE WHEN f.last_failure_at < now() - interval '1 hour' THEN 1 "
+    "ELSE f.failures + 1 END, last_failure_at = now() "
+    "RETURNING failures",
+    1};
 static const struct db_stmt block_account = {
-	"tokens_block",
-	"UPDATE login_failures SET blocked_until = now() + make_interval(secs => $2::int) "
-	"WHERE username_key = $1",
-	2};
+    "tokens_block",
+    "UPDATE login_failures SET blocked_until = now() + make_interval(secs => $2::int) "
+    "WHERE username_key = $1",
+    2};
 static const struct db_stmt clear_failures = {
-	"tokens_clear_failures", "DELETE FROM login_failures WHERE username_key = $1", 1};
+    "tokens_clear_failures", "DELETE FROM login_failures WHERE username_key = $1", 1};
 static const struct db_stmt insert_refresh = {
-	"tokens_insert_refresh",
-	"INSERT INTO refresh_tokens (jti, user_id, family, expires_at) "
-	"VALUES ($1::uuid, $2, $3::uuid, to_timestamp($4::bigint))",
-	4};
+    "tokens_insert_refresh",
+    "INSERT INTO refresh_tokens (jti, user_id, family, expires_at) "
+    "VALUES ($1::uuid, $2, $3::uuid, to_timestamp($4::bigint))",
+    4};
 static const struct db_stmt lock_refresh = {
-	"tokens_lock_refresh",
-	"SELECT t.user_id, t.family, t.revoked_at IS NOT NULL, t.expires_at <= now(), "
-	"u.is_active, u.role FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
-	"WHERE t.jti = $1::uuid FOR UPDATE OF t",
-	1};
+    "tokens_lock_refresh",
+    "SELECT t.user_id, t.family, t.revoked_at IS NOT NULL, t.expires_at <= now(), "
+    "u.is_active, u.role FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
+    "WHERE t.jti = $1::uuid FOR UPDATE OF t",
+    1};
 static const struct db_stmt revoke_family = {
-	"tokens_revoke_family",
-	"UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1::uuid AND revoked_at IS NULL",
-	1};
+    "tokens_revoke_family",
+    "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1::uuid AND revoked_at IS NULL",
+    1};
 static const struct db_stmt spend_refresh = {
-	"tokens_spend_refresh",
-	"UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2::uuid WHERE jti = $1::uuid",
-	2};
+    "tokens_spend_refresh",
+    "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2::uuid WHERE jti = $1::uuid", 2};
 static const struct db_stmt revoke_one = {
-	"tokens_revoke_one",
-	"UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
-	"WHERE jti = $1::uuid AND user_id = $2",
-	2};
+    "tokens_revoke_one",
+    "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
+    "WHERE jti = $1::uuid AND user_id = $2",
+    2};
 
 /* Signs a new access and refresh token for the user and records the
  * refresh token in family (a new family when NULL). Adds {"access",
  * "refresh"} to body; new_jti is the refresh token's id. */
 static enum hms_err issue_pair(struct http_request *req, int64_t user_id, const char *role,
-			       const char *family, struct json_object *body,
-			       char new_jti[JWT_JTI_LEN + 1])
+                               const char *family, struct json_object *body,
+                               char new_jti[JWT_JTI_LEN + 1])
 {
 	struct jwt_keyring ring = jwt_keyring_from_config(req->config);
 	struct jwt_claims claims = {.sub = user_id, .type = JWT_ACCESS};
@@ -120,10 +119,10 @@ static enum hms_err issue_pair(struct http_request *req, int64_t user_id, const 
 }
 
 static const struct field login_fields[] = {
-	{"username", FIELD_STRING, .required = true, .max_len = 150},
-	{"password", FIELD_STRING, .required = true, .allow_blank = true,
-	 .max_len = PASSWORD_MAX_BYTES},
-	{NULL},
+    {"username", FIELD_STRING, .required = true, .max_len = 150},
+    {"password", FIELD_STRING, .required = true, .allow_blank = true,
+     .max_len = PASSWORD_MAX_BYTES},
+    {NULL},
 };
 
 static char *username_key(struct arena *arena, const char *username)
@@ -138,7 +137,7 @@ static char *username_key(struct arena *arena, const char *username)
 /* Counts a failed login and audits it; blocks the account name once the
  * threshold is passed. */
 static void record_failure(struct http_request *req, const char *key, int64_t user_id,
-			   const char *role)
+                           const char *role)
 {
 	const char *params[2] = {key, NULL};
 	PGresult *res;
@@ -153,7 +152,7 @@ static void record_failure(struct http_request *req, const char *key, int64_t us
 			long delay = 30L << (over < 5 ? over : 5);
 
 			snprintf(secs, sizeof(secs), "%ld",
-				 delay > MAX_BACKOFF_SECONDS ? MAX_BACKOFF_SECONDS : delay);
+			         delay > MAX_BACKOFF_SECONDS ? MAX_BACKOFF_SECONDS : delay);
 			params[1] = secs;
 			db_exec(req->db, req->arena, &block_account, params, &res);
 		}
@@ -164,8 +163,8 @@ static void record_failure(struct http_request *req, const char *key, int64_t us
 void tokens_obtain(struct http_request *req, struct http_response *res)
 {
 	struct password_cost cost = {(unsigned)req->config->password_memory_kib,
-				     (unsigned)req->config->password_iterations,
-				     (unsigned)req->config->password_parallelism};
+	                             (unsigned)req->config->password_iterations,
+	                             (unsigned)req->config->password_parallelism};
 	struct json_object *errors, *body;
 	char new_jti[JWT_JTI_LEN + 1];
 	struct validated v;
@@ -194,11 +193,12 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 
 		audit_record_as(req, 0, NULL, "login_failed", "user", 0, AUDIT_DENIED);
 		http_response_header(res, "Retry-After", wait);
-		http_respond_error(res, HMS_ERR_RATE_LIMITED,
-				   arena_printf(req->arena,
-						"Too many failed logins for this account; try again "
-						"in %s seconds.",
-						wait));
+		http_respond_error(
+		    res, HMS_ERR_RATE_LIMITED,
+		    arena_printf(req->arena,
+		                 "Too many failed logins for this account; try again "
+		                 "in %s seconds.",
+		                 wait));
 		return;
 	}
 	err = db_exec(req->db, req->arena, &account_by_name, params, &result);
@@ -243,11 +243,11 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 
 /* Reads and verifies {"refresh": token}; 400/401 written on failure. */
 static bool read_refresh(struct http_request *req, struct http_response *res,
-			 struct jwt_claims *claims)
+                         struct jwt_claims *claims)
 {
 	static const struct field fields[] = {
-		{"refresh", FIELD_STRING, .required = true, .max_len = JWT_MAX_BYTES},
-		{NULL},
+	    {"refresh", FIELD_STRING, .required = true, .max_len = JWT_MAX_BYTES},
+	    {NULL},
 	};
 	struct jwt_keyring ring = jwt_keyring_from_config(req->config);
 	struct json_object *errors;
@@ -302,7 +302,7 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 		err = db_exec(req->db, req->arena, &revoke_family, params, &ignored);
 		if (err == HMS_OK)
 			err = audit_record_as(req, user_id, role, "token_reuse", "user", user_id,
-					      AUDIT_DENIED);
+			                      AUDIT_DENIED);
 		if (err == HMS_OK)
 			err = db_commit(req->db);
 		if (err != HMS_OK)
@@ -325,7 +325,7 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 	}
 	if (err == HMS_OK)
 		err = audit_record_as(req, user_id, role, "token_refresh", "user", user_id,
-				      AUDIT_SUCCESS);
+		                      AUDIT_SUCCESS);
 	if (err == HMS_OK)
 		err = db_commit(req->db);
 	if (err != HMS_OK) {

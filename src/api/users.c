@@ -19,12 +19,12 @@
 #include "hms/permissions.h"
 #include "hms/validate.h"
 
-#define USERS_COLUMNS                                                                      \
-	"id, username, email, first_name, last_name, role, is_active, " SQL_UTC("created_at") \
-		", " SQL_UTC("updated_at")
+#define USERS_COLUMNS                                                                              \
+	"id, username, email, first_name, last_name, role, is_active, " SQL_UTC(                   \
+	    "created_at") ", " SQL_UTC("updated_at")
 
-static const char *const role_choices[] = {"admin", "doctor", "nurse", "receptionist", "billing",
-					   NULL};
+static const char *const role_choices[] = {"admin",        "doctor",  "nurse",
+                                           "receptionist", "billing", NULL};
 
 static const char *check_username(const char *value, struct json_object *raw)
 {
@@ -56,55 +56,54 @@ static const char *check_password(const char *value, struct json_object *raw)
 
 enum { F_USERNAME, F_PASSWORD, F_EMAIL, F_FIRST, F_LAST, F_ROLE };
 static const struct field register_fields[] = {
-	[F_USERNAME] = {"username", FIELD_STRING, .required = true, .max_len = 150,
-			.check = check_username},
-	[F_PASSWORD] = {"password", FIELD_STRING, .required = true, .allow_blank = true,
-			.check = check_password},
-	[F_EMAIL] = {"email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
-	[F_FIRST] = {"first_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
-	[F_LAST] = {"last_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
-	[F_ROLE] = {"role", FIELD_CHOICE, .required = true, .choices = role_choices},
-	{NULL},
+    [F_USERNAME] = {"username", FIELD_STRING, .required = true, .max_len = 150,
+                    .check = check_username},
+    [F_PASSWORD] = {"password", FIELD_STRING, .required = true, .allow_blank = true,
+                    .check = check_password},
+    [F_EMAIL] = {"email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
+    [F_FIRST] = {"first_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
+    [F_LAST] = {"last_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
+    [F_ROLE] = {"role", FIELD_CHOICE, .required = true, .choices = role_choices},
+    {NULL},
 };
 
 /* PATCH /api/users/{id}/: the columns an admin may change. The names are
  * the column names, so the UPDATE is built from this table only. */
 enum { P_EMAIL, P_FIRST, P_LAST, P_ROLE, P_ACTIVE };
 static const struct field patch_fields[] = {
-	[P_EMAIL] = {"email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
-	[P_FIRST] = {"first_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
-	[P_LAST] = {"last_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
-	[P_ROLE] = {"role", FIELD_CHOICE, .choices = role_choices},
-	[P_ACTIVE] = {"is_active", FIELD_BOOL},
-	{NULL},
+    [P_EMAIL] = {"email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
+    [P_FIRST] = {"first_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
+    [P_LAST] = {"last_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
+    [P_ROLE] = {"role", FIELD_CHOICE, .choices = role_choices},
+    [P_ACTIVE] = {"is_active", FIELD_BOOL},
+    {NULL},
 };
 
 static const struct db_stmt insert_user = {
-	"users_insert",
-	"INSERT INTO users (username, password_hash, email, first_name, last_name, role) "
-	"VALUES ($1, $2, $3, $4, $5, $6) RETURNING " USERS_COLUMNS,
-	6};
-static const struct db_stmt user_by_id = {
-	"users_by_id", "SELECT " USERS_COLUMNS " FROM users WHERE id = $1", 1};
-static const struct db_stmt hash_by_id = {
-	"users_hash_by_id", "SELECT password_hash FROM users WHERE id = $1", 1};
+    "users_insert",
+    "INSERT INTO users (username, password_hash, email, first_name, last_name, role) "
+    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING " USERS_COLUMNS,
+    6};
+static const struct db_stmt user_by_id = {"users_by_id",
+                                          "SELECT " USERS_COLUMNS " FROM users WHERE id = $1", 1};
+static const struct db_stmt hash_by_id = {"users_hash_by_id",
+                                          "SELECT password_hash FROM users WHERE id = $1", 1};
 static const struct db_stmt set_password = {
-	"users_set_password",
-	"UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() "
-	"WHERE id = $1",
-	2};
+    "users_set_password",
+    "UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() "
+    "WHERE id = $1",
+    2};
 static const struct db_stmt revoke_user_tokens = {
-	"users_revoke_tokens",
-	"UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-	1};
+    "users_revoke_tokens",
+    "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", 1};
 
 static const struct db_stmt admin_exists = {
-	"users_admin_exists",
-	"SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND is_active)", 0};
+    "users_admin_exists", "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND is_active)",
+    0};
 
 enum hms_err users_insert(struct db *db, struct arena *arena, const char *username,
-			  const char *password_hash, const char *email, const char *first_name,
-			  const char *last_name, const char *role, PGresult **out)
+                          const char *password_hash, const char *email, const char *first_name,
+                          const char *last_name, const char *role, PGresult **out)
 {
 	const char *params[6] = {username, password_hash, email, first_name, last_name, role};
 
@@ -131,7 +130,7 @@ struct json_object *users_row_json(const PGresult *res, int row)
 	json_object_object_add(o, "last_name", json_object_new_string(PQgetvalue(res, row, 4)));
 	json_object_object_add(o, "role", json_object_new_string(PQgetvalue(res, row, 5)));
 	json_object_object_add(o, "is_active",
-			       json_object_new_boolean(PQgetvalue(res, row, 6)[0] == 't'));
+	                       json_object_new_boolean(PQgetvalue(res, row, 6)[0] == 't'));
 	json_object_object_add(o, "created_at", json_object_new_string(PQgetvalue(res, row, 7)));
 	json_object_object_add(o, "updated_at", json_object_new_string(PQgetvalue(res, row, 8)));
 	return o;
@@ -140,14 +139,13 @@ struct json_object *users_row_json(const PGresult *res, int row)
 static struct password_cost cost_of(const struct http_request *req)
 {
 	struct password_cost cost = {(unsigned)req->config->password_memory_kib,
-				     (unsigned)req->config->password_iterations,
-				     (unsigned)req->config->password_parallelism};
+	                             (unsigned)req->config->password_iterations,
+	                             (unsigned)req->config->password_parallelism};
 
 	return cost;
 }
 
-static void respond_single_error(struct http_response *res, const char *field,
-				 const char *message)
+static void respond_single_error(struct http_response *res, const char *field, const char *message)
 {
 	struct json_object *errors = NULL;
 
@@ -176,10 +174,10 @@ void users_register(struct http_request *req, struct http_response *res)
 	err = db_begin(req->db);
 	if (err == HMS_OK)
 		err = users_insert(req->db, req->arena, v.values[F_USERNAME], hash,
-				   v.values[F_EMAIL] != NULL ? v.values[F_EMAIL] : "",
-				   v.values[F_FIRST] != NULL ? v.values[F_FIRST] : "",
-				   v.values[F_LAST] != NULL ? v.values[F_LAST] : "",
-				   v.values[F_ROLE], &result);
+		                   v.values[F_EMAIL] != NULL ? v.values[F_EMAIL] : "",
+		                   v.values[F_FIRST] != NULL ? v.values[F_FIRST] : "",
+		                   v.values[F_LAST] != NULL ? v.values[F_LAST] : "",
+		                   v.values[F_ROLE], &result);
 	if (err == HMS_ERR_BAD_REQUEST && db_result_is(result, "23505")) {
 		db_rollback(req->db);
 		respond_single_error(res, "username", "A user with that username already exists.");
@@ -187,7 +185,7 @@ void users_register(struct http_request *req, struct http_response *res)
 	}
 	if (err == HMS_OK)
 		err = audit_record(req, "create", "user", atoll(PQgetvalue(result, 0, 0)),
-				   AUDIT_SUCCESS);
+		                   AUDIT_SUCCESS);
 	if (err == HMS_OK)
 		err = db_commit(req->db);
 	if (err != HMS_OK) {
@@ -229,11 +227,11 @@ void users_get(struct http_request *req, struct http_response *res)
 void users_change_password(struct http_request *req, struct http_response *res)
 {
 	static const struct field fields[] = {
-		{"old_password", FIELD_STRING, .required = true, .allow_blank = true,
-		 .max_len = PASSWORD_MAX_BYTES},
-		{"new_password", FIELD_STRING, .required = true, .allow_blank = true,
-		 .check = check_password},
-		{NULL},
+	    {"old_password", FIELD_STRING, .required = true, .allow_blank = true,
+	     .max_len = PASSWORD_MAX_BYTES},
+	    {"new_password", FIELD_STRING, .required = true, .allow_blank = true,
+	     .check = check_password},
+	    {NULL},
 	};
 	struct password_cost cost = cost_of(req);
 	char id[24], hash[PASSWORD_HASH_MAX];
@@ -259,7 +257,7 @@ void users_change_password(struct http_request *req, struct http_response *res)
 	if (!password_verify(PQgetvalue(result, 0, 0), v.values[0])) {
 		audit_record(req, "password_change", "user", req->user.id, AUDIT_FAILURE);
 		respond_single_error(res, "old_password",
-				     "Your old password was entered incorrectly.");
+		                     "Your old password was entered incorrectly.");
 		return;
 	}
 	if (password_hash(&cost, v.values[1], hash) != 0) {
@@ -284,27 +282,27 @@ void users_change_password(struct http_request *req, struct http_response *res)
 }
 
 static const struct list_filter user_filters[] = {
-	{"role", LIST_CHOICE, "role = $?", role_choices},
-	{"is_active", LIST_BOOL, "is_active = $?::boolean", NULL},
-	{"username", LIST_TEXT, "lower(username) = lower($?)", NULL},
-	{NULL, LIST_TEXT, NULL, NULL},
+    {"role", LIST_CHOICE, "role = $?", role_choices},
+    {"is_active", LIST_BOOL, "is_active = $?::boolean", NULL},
+    {"username", LIST_TEXT, "lower(username) = lower($?)", NULL},
+    {NULL, LIST_TEXT, NULL, NULL},
 };
 
 static const struct list_ordering user_orderings[] = {
-	{"id", "id"},
-	{"username", "lower(username)"},
-	{"created_at", "created_at"},
-	{NULL, NULL},
+    {"id", "id"},
+    {"username", "lower(username)"},
+    {"created_at", "created_at"},
+    {NULL, NULL},
 };
 
 static const struct list_spec users_spec = {
-	.columns = USERS_COLUMNS,
-	.from = "users",
-	.filters = user_filters,
-	.orderings = user_orderings,
-	.default_order = "id ASC",
-	.tiebreak = "id",
-	.row = users_row_json,
+    .columns = USERS_COLUMNS,
+    .from = "users",
+    .filters = user_filters,
+    .orderings = user_orderings,
+    .default_order = "id ASC",
+    .tiebreak = "id",
+    .row = users_row_json,
 };
 
 void users_list(struct http_request *req, struct http_response *res)
@@ -329,7 +327,7 @@ void users_patch(struct http_request *req, struct http_response *res)
 		/* An admin cannot lock themselves out (or leave no admin). */
 		if (v.present[P_ACTIVE] && strcmp(v.values[P_ACTIVE], "false") == 0)
 			validate_add_error(&errors, "is_active",
-					   "You cannot deactivate your own account.");
+			                   "You cannot deactivate your own account.");
 		if (v.present[P_ROLE] && strcmp(v.values[P_ROLE], "admin") != 0)
 			validate_add_error(&errors, "role", "You cannot change your own role.");
 	}
@@ -345,7 +343,7 @@ void users_patch(struct http_request *req, struct http_response *res)
 			continue;
 		params[n++] = v.values[i];
 		sql = arena_printf(req->arena, "%s, %s = $%d%s", sql, patch_fields[i].name, n,
-				   patch_fields[i].type == FIELD_BOOL ? "::boolean" : "");
+		                   patch_fields[i].type == FIELD_BOOL ? "::boolean" : "");
 	}
 	if (sql == NULL) {
 		http_respond_error(res, HMS_ERR_NOMEM, NULL);

@@ -22,8 +22,8 @@
 #include "hms/validate.h"
 
 #define MAX_ORDER_FIELDS 4
-#define MAX_PAGE	 10000000L
-#define MAX_FILTER_TEXT	 200
+#define MAX_PAGE         10000000L
+#define MAX_FILTER_TEXT  200
 
 struct builder {
 	struct arena *arena;
@@ -82,7 +82,7 @@ static void append_condition(struct builder *b, const char *sql, const char *val
 
 /* Checks a filter value; returns the text to bind, or NULL with an error. */
 static const char *filter_value(struct http_request *req, const struct list_filter *f,
-				const char *raw, const char **message)
+                                const char *raw, const char **message)
 {
 	switch (f->type) {
 	case LIST_INT: {
@@ -101,11 +101,9 @@ static const char *filter_value(struct http_request *req, const struct list_filt
 		}
 		return raw;
 	case LIST_BOOL:
-		if (strcmp(raw, "true") == 0 || strcmp(raw, "1") == 0 ||
-		    strcmp(raw, "True") == 0)
+		if (strcmp(raw, "true") == 0 || strcmp(raw, "1") == 0 || strcmp(raw, "True") == 0)
 			return "true";
-		if (strcmp(raw, "false") == 0 || strcmp(raw, "0") == 0 ||
-		    strcmp(raw, "False") == 0)
+		if (strcmp(raw, "false") == 0 || strcmp(raw, "0") == 0 || strcmp(raw, "False") == 0)
 			return "false";
 		*message = "Must be a valid boolean.";
 		return NULL;
@@ -164,7 +162,7 @@ static bool read_paging(const struct http_request *req, long *page, long *size)
 
 /* Builds ORDER BY from ?ordering=; false (with a message) on unknown names. */
 static bool append_ordering(struct builder *b, const struct http_request *req,
-			    const struct list_spec *spec, const char **bad)
+                            const struct list_spec *spec, const char **bad)
 {
 	const char *ordering = http_request_param(req, "ordering");
 	char *copy, *save = NULL, *name;
@@ -254,9 +252,8 @@ static struct json_object *page_url(struct http_request *req, long page)
 	return url != NULL ? json_object_new_string(url) : NULL;
 }
 
-void list_respond(struct http_request *req, struct http_response *res,
-		  const struct list_spec *spec, const struct list_condition *extra,
-		  size_t extra_count)
+void list_respond(struct http_request *req, struct http_response *res, const struct list_spec *spec,
+                  const struct list_condition *extra, size_t extra_count)
 {
 	struct builder b = {.arena = req->arena};
 	struct json_object *errors = NULL;
@@ -306,10 +303,22 @@ void list_respond(struct http_request *req, struct http_response *res,
 		append_condition(&b, f->sql, value);
 		any = true;
 	}
+	if (spec->search != NULL) {
+		const char *text = http_request_param(req, "search");
+
+		if (text != NULL && strlen(text) > MAX_FILTER_TEXT) {
+			validate_add_error(&errors, "search",
+			                   "Ensure this value has at most 200 characters.");
+		} else if (text != NULL && *text != '\0') {
+			append(&b, any ? " AND " : " WHERE ");
+			append_condition(&b, spec->search, text);
+			any = true;
+		}
+	}
 	if (!append_ordering(&b, req, spec, &bad_order))
-		validate_add_error(&errors, "ordering",
-				arena_printf(req->arena, "Unknown ordering field: '%.64s'.",
-					     bad_order));
+		validate_add_error(
+		    &errors, "ordering",
+		    arena_printf(req->arena, "Unknown ordering field: '%.64s'.", bad_order));
 	if (errors != NULL) {
 		http_respond_field_errors(res, errors);
 		return;
@@ -343,7 +352,7 @@ void list_respond(struct http_request *req, struct http_response *res,
 		json_object_array_add(results, spec->row(result, r));
 	json_object_object_add(body, "count", json_object_new_int64(count));
 	json_object_object_add(body, "next",
-			       (long long)page * size < count ? page_url(req, page + 1) : NULL);
+	                       (long long)page * size < count ? page_url(req, page + 1) : NULL);
 	json_object_object_add(body, "previous", page > 1 ? page_url(req, page - 1) : NULL);
 	json_object_object_add(body, "results", results);
 	http_respond_json(res, 200, body);

@@ -90,8 +90,8 @@ bool validate_datetime(const char *s)
 
 	if (s == NULL || (len = strlen(s)) < 17 || len > 40)
 		return false;
-	if (!validate_date((char[11]){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9],
-				      '\0'}))
+	if (!validate_date(
+	        (char[11]){s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], '\0'}))
 		return false;
 	if ((s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' ||
 	    !digits(s + 14, 2) || number(s + 11, 2) > 23 || number(s + 14, 2) > 59)
@@ -138,7 +138,8 @@ bool validate_email(const char *s)
 	if (dot == NULL || dot == at + 1 || dot[1] == '\0' || strlen(dot + 1) < 2)
 		return false;
 	for (const char *p = at + 1; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && (unsigned char)*p < 0x80)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    (unsigned char)*p < 0x80)
 			return false;
 	return strstr(at, "..") == NULL && at[1] != '.' && at[1] != '-';
 }
@@ -154,7 +155,7 @@ static size_t utf8_length(const char *s)
 }
 
 static const char *check_value(struct arena *arena, const struct field *f, struct json_object *v,
-			       const char **message)
+                               const char **message)
 {
 	static char buf[128];
 
@@ -174,7 +175,7 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 		}
 		if (f->max_len > 0 && utf8_length(s) > f->max_len) {
 			snprintf(buf, sizeof(buf),
-				 "Ensure this field has no more than %zu characters.", f->max_len);
+			         "Ensure this field has no more than %zu characters.", f->max_len);
 			*message = buf;
 			return NULL;
 		}
@@ -200,7 +201,7 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 		}
 		if (f->min < f->max && (n < f->min || n > f->max)) {
 			snprintf(buf, sizeof(buf), "Ensure this value is between %lld and %lld.",
-				 (long long)f->min, (long long)f->max);
+			         (long long)f->min, (long long)f->max);
 			*message = buf;
 			return NULL;
 		}
@@ -213,8 +214,8 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 		}
 		return json_object_get_boolean(v) ? "true" : "false";
 	case FIELD_CHOICE: {
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									  : NULL;
+		const char *s =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 
 		for (size_t i = 0; s != NULL && f->choices[i] != NULL; i++)
 			if (strcmp(s, f->choices[i]) == 0)
@@ -226,7 +227,7 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 		if (!json_object_is_type(v, json_type_string) ||
 		    !validate_date(json_object_get_string(v))) {
 			*message = "Date has wrong format. Use one of these formats instead: "
-				   "YYYY-MM-DD.";
+			           "YYYY-MM-DD.";
 			return NULL;
 		}
 		return json_object_get_string(v);
@@ -234,21 +235,21 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 		if (!json_object_is_type(v, json_type_string) ||
 		    !validate_datetime(json_object_get_string(v))) {
 			*message = "Datetime has wrong format. Use ISO 8601 with an offset, e.g. "
-				   "2025-12-06T12:00:00Z.";
+			           "2025-12-06T12:00:00Z.";
 			return NULL;
 		}
 		return json_object_get_string(v);
 	case FIELD_JSON:
-		return arena_strdup(arena, json_object_to_json_string_ext(
-						   v, JSON_C_TO_STRING_PLAIN));
+		return arena_strdup(arena,
+		                    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	}
 	*message = "Invalid value.";
 	return NULL;
 }
 
 struct json_object *validate_body(struct arena *arena, const struct field *fields,
-				  struct json_object *body, enum validate_mode mode,
-				  struct validated *out)
+                                  struct json_object *body, enum validate_mode mode,
+                                  struct validated *out)
 {
 	struct json_object *errors = NULL;
 	size_t n = 0;
