@@ -16,6 +16,7 @@
 #include "hms/log.h"
 #include "hms/migrate.h"
 #include "hms/password.h"
+#include "hms/seed.h"
 #include "hms/users.h"
 
 static void usage(FILE *out)
@@ -31,8 +32,8 @@ static void usage(FILE *out)
 static struct db *open_db(const struct hms_config *cfg)
 {
 	const char *url = cfg->admin_database_url != NULL && *cfg->admin_database_url != '\0'
-				  ? cfg->admin_database_url
-				  : cfg->database_url;
+	                      ? cfg->admin_database_url
+	                      : cfg->database_url;
 	struct db *db = db_new(url);
 
 	if (db == NULL || db_conn(db) == NULL) {
@@ -62,15 +63,15 @@ static int read_password(char *out, size_t size)
 static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"username", required_argument, NULL, 'u'},
-		{"email", required_argument, NULL, 'e'},
-		{"if-none", no_argument, NULL, 'n'},
-		{"generate-password", no_argument, NULL, 'g'},
-		{NULL, 0, NULL, 0},
+	    {"username", required_argument, NULL, 'u'},
+	    {"email", required_argument, NULL, 'e'},
+	    {"if-none", no_argument, NULL, 'n'},
+	    {"generate-password", no_argument, NULL, 'g'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct password_cost cost = {(unsigned)cfg->password_memory_kib,
-				     (unsigned)cfg->password_iterations,
-				     (unsigned)cfg->password_parallelism};
+	                             (unsigned)cfg->password_iterations,
+	                             (unsigned)cfg->password_parallelism};
 	const char *username = NULL, *email = "";
 	bool if_none = false, generate = false, generated = false;
 	char password[PASSWORD_MAX_BYTES + 2] = "";
@@ -120,7 +121,7 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	if (read_password(password, sizeof(password)) != 0) {
 		if (!generate || password_generate(password) != 0) {
 			fprintf(stderr, "hmsctl: give the password in HMS_ADMIN_PASSWORD or on "
-					"stdin (or use --generate-password)\n");
+			                "stdin (or use --generate-password)\n");
 			err = HMS_ERR_BAD_REQUEST;
 			goto fail;
 		}
@@ -148,8 +149,8 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 		goto fail;
 	}
 	if (err == HMS_OK)
-		err = audit_record_as(&req, 0, NULL, "create", "user",
-				      atoll(PQgetvalue(res, 0, 0)), AUDIT_SUCCESS);
+		err = audit_record_as(&req, 0, NULL, "create", "user", atoll(PQgetvalue(res, 0, 0)),
+		                      AUDIT_SUCCESS);
 	if (err == HMS_OK)
 		err = db_commit(db);
 	if (err != HMS_OK) {
@@ -189,6 +190,59 @@ static int cmd_audit_verify(struct hms_config *cfg)
 		printf("AUDIT CHAIN BROKEN after %lld intact rows: %s\n", rows, err);
 	else
 		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
+	db_free(db);
+	return rc == 0 ? 0 : 1;
+}
+
+static int parse_count(const char *text, long *out)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	if (*text == '\0' || *end != '\0' || v < 0 || v > 100000000)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int cmd_seed(struct hms_config *cfg, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"patients", required_argument, NULL, 'p'},
+	    {"doctors", required_argument, NULL, 'd'},
+	    {"random-seed", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
+	};
+	long patients = 0, doctors = 0, seed = 0;
+	char err[1024];
+	struct db *db;
+	int opt, rc = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:d:s:", options, NULL)) != -1) {
+		long *target = opt == 'p' ? &patients : opt == 'd' ? &doctors : &seed;
+
+		if ((opt != 'p' && opt != 'd' && opt != 's') || parse_count(optarg, target) != 0) {
+			fprintf(stderr, "hmsctl: seed: counts are whole numbers up to 100000000\n");
+			return 2;
+		}
+	}
+	if (patients == 0 && doctors == 0) {
+		fprintf(stderr, "hmsctl: seed: give --patients N and/or --doctors N\n");
+		return 2;
+	}
+	db = open_db(cfg);
+	if (db == NULL)
+		return 1;
+	if (doctors > 0)
+		rc = seed_doctors(db_conn(db), doctors, (unsigned long long)seed, err, sizeof(err));
+	if (rc == 0 && patients > 0)
+		rc = seed_patients(db_conn(db), patients, (unsigned long long)seed, err,
+		                   sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "hmsctl: seed: %s\n", err);
+	else
+		printf("seeded %ld patients and %ld doctors\n", patients, doctors);
 	db_free(db);
 	return rc == 0 ? 0 : 1;
 }
@@ -239,7 +293,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path =
-		getenv("HMS_CONFIG") != NULL ? getenv("HMS_CONFIG") : config_default_path();
+	    getenv("HMS_CONFIG") != NULL ? getenv("HMS_CONFIG") : config_default_path();
 	struct hms_config cfg;
 	char err[CONFIG_ERROR_MAX];
 	int opt;
@@ -277,6 +331,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&cfg, argc, argv);
 	} else if (strcmp(argv[0], "create-admin") == 0) {
 		rc = cmd_create_admin(&cfg, argc, argv);
+	} else if (strcmp(argv[0], "seed") == 0) {
+		rc = cmd_seed(&cfg, argc, argv);
 	} else if (strcmp(argv[0], "audit-verify") == 0) {
 		rc = cmd_audit_verify(&cfg);
 	} else {
