@@ -89,7 +89,7 @@ static bool authorize(struct http_request *req, struct http_response *res)
 	}
 	if (!permission_allows(perm, (enum role)req->user.role)) {
 		audit_record(req, "denied", entity_of(req->arena, perm->key),
-			     req->id_count > 0 ? req->ids[0] : 0, AUDIT_DENIED);
+		             req->id_count > 0 ? req->ids[0] : 0, AUDIT_DENIED);
 		http_respond_error(res, HMS_ERR_FORBIDDEN, NULL);
 		return false;
 	}

@@ -408,8 +408,9 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 	}
 	if (is_empty(cfg->time_zone) || strstr(cfg->time_zone, "..") != NULL ||
 	    strlen(cfg->time_zone) > 64 || cfg->time_zone[0] == '/' ||
-	    strspn(cfg->time_zone, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") !=
-		    strlen(cfg->time_zone)) {
+	    strspn(cfg->time_zone,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") !=
+	        strlen(cfg->time_zone)) {
 		snprintf(err, errlen, "time_zone must be an IANA zone name such as Africa/Kampala");
 		return -1;
 	}
@@ -420,7 +421,7 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", cfg->time_zone);
 		if (strcmp(cfg->time_zone, "UTC") != 0 && access(path, R_OK) != 0) {
 			snprintf(err, errlen, "time_zone '%s' is not a known IANA zone",
-				 cfg->time_zone);
+			         cfg->time_zone);
 			return -1;
 		}
 	}

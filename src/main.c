@@ -318,7 +318,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: hms [--config FILE] [--check-config]\n"
 	             "  --config FILE    key = value configuration (default: $HMS_CONFIG, else\n"
-		     "                   /etc/hms/hms.conf, else conf/hms.conf)\n"
+	             "                   /etc/hms/hms.conf, else conf/hms.conf)\n"
 	             "  --check-config   validate the configuration and exit\n"
 	             "Every key can be overridden by an HMS_<KEY> environment variable.\n");
 }

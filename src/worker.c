@@ -163,8 +163,8 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 
 	/* Twice the body limit: a body without Content-Length is read into a
 	 * buffer that doubles, and the smaller copies stay until the reset. */
-	arena = arena_new(ARENA_BLOCK_BYTES,
-			  2 * (size_t)cfg->max_body_bytes + ARENA_OVERHEAD_BYTES);
+	arena =
+	    arena_new(ARENA_BLOCK_BYTES, 2 * (size_t)cfg->max_body_bytes + ARENA_OVERHEAD_BYTES);
 	db = db_new(cfg->database_url);
 	if (arena == NULL || db == NULL || FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&fr, listen_fd, 0) != 0) {

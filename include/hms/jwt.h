@@ -46,6 +46,11 @@ struct jwt_claims {
 	int64_t exp;
 	char jti[JWT_JTI_LEN + 1];
 	enum jwt_type type;
+	/* "pwc": when the account's password last changed (microseconds since
+	 * the epoch) as of signing. A password change moves it, which ends
+	 * every earlier token exactly, even one from the same second. 0 when
+	 * the claim is absent. */
+	int64_t password_changed;
 };
 
 struct jwt_keyring {

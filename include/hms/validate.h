@@ -44,6 +44,9 @@ struct field {
 	bool read_only; /* accepted from the client and ignored */
 	bool nullable;
 	bool allow_blank; /* "" allowed for strings (stored as "") */
+	/* Strings are trimmed of surrounding white space, as DRF does, unless
+	 * this is set (passwords). */
+	bool keep_whitespace;
 	size_t max_len;   /* strings: characters (not bytes) */
 	int64_t min, max; /* ints: bounds when min < max */
 	const char *const *choices;

@@ -35,7 +35,10 @@ static const struct db_stmt blocked_for = {
     1};
 static const struct db_stmt account_by_name = {
     "tokens_account",
-    "SELECT id, role, is_active, password_hash FROM users WHERE lower(username) = $1", 1};
+    "SELECT id, role, is_active, password_hash, "
+    "(extract(epoch FROM password_changed_at) * 1000000)::bigint "
+    "FROM users WHERE lower(username) = $1",
+    1};
 /* Counts a failure; from the threshold on, blocks for 30 s doubling up to
  * 15 min. A quiet hour starts the count again. */
 static const struct db_stmt count_failure = {
@@ -61,7 +64,8 @@ static const struct db_stmt insert_refresh = {
 static const struct db_stmt lock_refresh = {
     "tokens_lock_refresh",
     "SELECT t.user_id, t.family, t.revoked_at IS NOT NULL, t.expires_at <= now(), "
-    "u.is_active, u.role FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
+    "u.is_active, u.role, (extract(epoch FROM u.password_changed_at) * 1000000)::bigint "
+    "FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
     "WHERE t.jti = $1::uuid FOR UPDATE OF t",
     1};
 static const struct db_stmt revoke_family = {
@@ -81,11 +85,12 @@ static const struct db_stmt revoke_one = {
  * refresh token in family (a new family when NULL). Adds {"access",
  * "refresh"} to body; new_jti is the refresh token's id. */
 static enum hms_err issue_pair(struct http_request *req, int64_t user_id, const char *role,
-                               const char *family, struct json_object *body,
-                               char new_jti[JWT_JTI_LEN + 1])
+                               const char *password_changed, const char *family,
+                               struct json_object *body, char new_jti[JWT_JTI_LEN + 1])
 {
 	struct jwt_keyring ring = jwt_keyring_from_config(req->config);
-	struct jwt_claims claims = {.sub = user_id, .type = JWT_ACCESS};
+	struct jwt_claims claims = {
+	    .sub = user_id, .type = JWT_ACCESS, .password_changed = atoll(password_changed)};
 	char access[JWT_MAX_BYTES], refresh[JWT_MAX_BYTES];
 	char id[24], exp[24];
 	const char *params[4];
@@ -120,7 +125,7 @@ static enum hms_err issue_pair(struct http_request *req, int64_t user_id, const 
 
 static const struct field login_fields[] = {
     {"username", FIELD_STRING, .required = true, .max_len = 150},
-    {"password", FIELD_STRING, .required = true, .allow_blank = true,
+    {"password", FIELD_STRING, .required = true, .allow_blank = true, .keep_whitespace = true,
      .max_len = PASSWORD_MAX_BYTES},
     {NULL},
 };
@@ -173,7 +178,7 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 	enum hms_err err;
 	char *key;
 	int64_t user_id;
-	const char *role;
+	const char *role, *changed;
 	bool ok;
 
 	errors = validate_body(req->arena, login_fields, req->json, VALIDATE_CREATE, &v);
@@ -214,6 +219,7 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 	}
 	user_id = atoll(PQgetvalue(result, 0, 0));
 	role = arena_strdup(req->arena, PQgetvalue(result, 0, 1));
+	changed = arena_strdup(req->arena, PQgetvalue(result, 0, 4));
 	ok = password_verify(PQgetvalue(result, 0, 3), v.values[1]) &&
 	     PQgetvalue(result, 0, 2)[0] == 't';
 	if (!ok) {
@@ -227,7 +233,7 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &clear_failures, params, &result);
 	if (err == HMS_OK)
-		err = issue_pair(req, user_id, role, NULL, body, new_jti);
+		err = issue_pair(req, user_id, role, changed, NULL, body, new_jti);
 	if (err == HMS_OK)
 		err = audit_record_as(req, user_id, role, "login", "user", user_id, AUDIT_SUCCESS);
 	if (err == HMS_OK)
@@ -317,7 +323,7 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 	}
 
 	body = json_object_new_object();
-	err = issue_pair(req, user_id, role, family, body, new_jti);
+	err = issue_pair(req, user_id, role, PQgetvalue(row, 0, 6), family, body, new_jti);
 	if (err == HMS_OK) {
 		params[0] = claims.jti;
 		params[1] = new_jti;

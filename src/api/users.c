@@ -59,7 +59,7 @@ static const struct field register_fields[] = {
     [F_USERNAME] = {"username", FIELD_STRING, .required = true, .max_len = 150,
                     .check = check_username},
     [F_PASSWORD] = {"password", FIELD_STRING, .required = true, .allow_blank = true,
-                    .check = check_password},
+                    .keep_whitespace = true, .check = check_password},
     [F_EMAIL] = {"email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
     [F_FIRST] = {"first_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
     [F_LAST] = {"last_name", FIELD_STRING, .allow_blank = true, .max_len = 150},
@@ -228,9 +228,9 @@ void users_change_password(struct http_request *req, struct http_response *res)
 {
 	static const struct field fields[] = {
 	    {"old_password", FIELD_STRING, .required = true, .allow_blank = true,
-	     .max_len = PASSWORD_MAX_BYTES},
+	     .keep_whitespace = true, .max_len = PASSWORD_MAX_BYTES},
 	    {"new_password", FIELD_STRING, .required = true, .allow_blank = true,
-	     .check = check_password},
+	     .keep_whitespace = true, .check = check_password},
 	    {NULL},
 	};
 	struct password_cost cost = cost_of(req);

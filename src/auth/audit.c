@@ -20,16 +20,16 @@
 #include "hms/sha256.h"
 
 static const struct db_stmt insert_audit = {
-	"audit_insert",
-	"INSERT INTO audit_log (actor, actor_role, action, entity_type, entity_id, request_id, "
-	"ip, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
-	8};
+    "audit_insert",
+    "INSERT INTO audit_log (actor, actor_role, action, entity_type, entity_id, request_id, "
+    "ip, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
+    8};
 
 static const char *const outcome_names[] = {"success", "failure", "denied"};
 
 enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char *actor_role,
-			     const char *action, const char *entity_type, int64_t entity_id,
-			     enum audit_outcome outcome)
+                             const char *action, const char *entity_type, int64_t entity_id,
+                             enum audit_outcome outcome)
 {
 	char actor_text[24], entity_text[24];
 	const char *params[8];
@@ -49,16 +49,17 @@ enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char
 	err = db_exec(req->db, req->arena, &insert_audit, params, &res);
 	if (err != HMS_OK)
 		log_event(LOG_ERROR, "audit_write_failed", "s:action", action, "s:error",
-			  hms_err_name(err), "s:request_id", req->request_id, LOG_END);
+		          hms_err_name(err), "s:request_id", req->request_id, LOG_END);
 	return err;
 }
 
 enum hms_err audit_record(struct http_request *req, const char *action, const char *entity_type,
-			  int64_t entity_id, enum audit_outcome outcome)
+                          int64_t entity_id, enum audit_outcome outcome)
 {
 	return audit_record_as(req, req->user.authenticated ? req->user.id : 0,
-			       req->user.authenticated ? role_name((enum role)req->user.role) : NULL,
-			       action, entity_type, entity_id, outcome);
+	                       req->user.authenticated ? role_name((enum role)req->user.role)
+	                                               : NULL,
+	                       action, entity_type, entity_id, outcome);
 }
 
 /* --- GET /api/audit/ ------------------------------------------------------ */
@@ -66,14 +67,14 @@ enum hms_err audit_record(struct http_request *req, const char *action, const ch
 static struct json_object *text_or_null(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL
-					  : json_object_new_string(PQgetvalue(res, row, col));
+	                                  : json_object_new_string(PQgetvalue(res, row, col));
 }
 
 static struct json_object *int_or_null(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col)
-		       ? NULL
-		       : json_object_new_int64(strtoll(PQgetvalue(res, row, col), NULL, 10));
+	           ? NULL
+	           : json_object_new_int64(strtoll(PQgetvalue(res, row, col), NULL, 10));
 }
 
 static struct json_object *audit_row(const PGresult *res, int row)
@@ -94,30 +95,31 @@ static struct json_object *audit_row(const PGresult *res, int row)
 }
 
 static const struct list_filter audit_filters[] = {
-	{"actor", LIST_INT, "actor = $?::bigint", NULL},
-	{"action", LIST_TEXT, "action = $?", NULL},
-	{"entity_type", LIST_TEXT, "entity_type = $?", NULL},
-	{"entity_id", LIST_INT, "entity_id = $?::bigint", NULL},
-	{"since", LIST_DATETIME, "at >= $?::timestamptz", NULL},
-	{"until", LIST_DATETIME, "at < $?::timestamptz", NULL},
-	{NULL, LIST_TEXT, NULL, NULL},
+    {"actor", LIST_INT, "actor = $?::bigint", NULL},
+    {"action", LIST_TEXT, "action = $?", NULL},
+    {"entity_type", LIST_TEXT, "entity_type = $?", NULL},
+    {"entity_id", LIST_INT, "entity_id = $?::bigint", NULL},
+    {"since", LIST_DATETIME, "at >= $?::timestamptz", NULL},
+    {"until", LIST_DATETIME, "at < $?::timestamptz", NULL},
+    {NULL, LIST_TEXT, NULL, NULL},
 };
 
 static const struct list_ordering audit_orderings[] = {
-	{"id", "id"},
-	{"at", "id"}, /* the chain makes id order time order */
-	{NULL, NULL},
+    {"id", "id"},
+    {"at", "id"}, /* the chain makes id order time order */
+    {NULL, NULL},
 };
 
 static const struct list_spec audit_spec = {
-	.columns = "id, " SQL_UTC("at") ", actor, "
-		   "actor_role, action, entity_type, entity_id, request_id, host(ip), outcome",
-	.from = "audit_log",
-	.filters = audit_filters,
-	.orderings = audit_orderings,
-	.default_order = "id DESC",
-	.tiebreak = "id",
-	.row = audit_row,
+    .columns = "id, " SQL_UTC(
+        "at") ", actor, "
+              "actor_role, action, entity_type, entity_id, request_id, host(ip), outcome",
+    .from = "audit_log",
+    .filters = audit_filters,
+    .orderings = audit_orderings,
+    .default_order = "id DESC",
+    .tiebreak = "id",
+    .row = audit_row,
 };
 
 void audit_list(struct http_request *req, struct http_response *res)
@@ -132,11 +134,11 @@ void audit_list(struct http_request *req, struct http_response *res)
 /* The columns as audit_log_canonical() (schema/002_identity.sql) renders
  * them; the text is rebuilt and hashed here, independently of the trigger. */
 static const char verify_sql[] =
-	"SELECT id::text, prev_hash, hash, "
-	"to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-	"coalesce(actor::text, ''), coalesce(actor_role, ''), action, coalesce(entity_type, ''), "
-	"coalesce(entity_id::text, ''), coalesce(request_id, ''), coalesce(host(ip), ''), outcome "
-	"FROM audit_log ORDER BY id";
+    "SELECT id::text, prev_hash, hash, "
+    "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "coalesce(actor::text, ''), coalesce(actor_role, ''), action, coalesce(entity_type, ''), "
+    "coalesce(entity_id::text, ''), coalesce(request_id, ''), coalesce(host(ip), ''), outcome "
+    "FROM audit_log ORDER BY audit_log.id"; /* the column, not the text id in the list */
 
 int audit_verify_chain(PGconn *conn, long long *rows, char head[65], char *err, size_t errlen)
 {
@@ -158,24 +160,23 @@ int audit_verify_chain(PGconn *conn, long long *rows, char head[65], char *err, 
 			char sum[SHA256_HEX_LEN + 1];
 			int n;
 
-			n = snprintf(text, sizeof(text), "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
-				     PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0),
-				     PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
-				     PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
-				     PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8),
-				     PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 10),
-				     PQgetvalue(res, 0, 11));
+			n = snprintf(
+			    text, sizeof(text), "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
+			    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3),
+			    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
+			    PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9),
+			    PQgetvalue(res, 0, 10), PQgetvalue(res, 0, 11));
 			sha256_hex(text, n > 0 && (size_t)n < sizeof(text) ? (size_t)n : 0, sum);
 			if (strcmp(PQgetvalue(res, 0, 1), previous) != 0) {
 				snprintf(err, errlen,
-					 "row %s does not link to the row before it (a row was "
-					 "removed, inserted or reordered)",
-					 PQgetvalue(res, 0, 0));
+				         "row %s does not link to the row before it (a row was "
+				         "removed, inserted or reordered)",
+				         PQgetvalue(res, 0, 0));
 				rc = 1;
 			} else if (strcmp(sum, PQgetvalue(res, 0, 2)) != 0) {
 				snprintf(err, errlen,
-					 "row %s does not match its hash (its content was changed)",
-					 PQgetvalue(res, 0, 0));
+				         "row %s does not match its hash (its content was changed)",
+				         PQgetvalue(res, 0, 0));
 				rc = 1;
 			} else {
 				snprintf(previous, sizeof(previous), "%s", PQgetvalue(res, 0, 2));

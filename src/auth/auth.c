@@ -18,10 +18,10 @@
 #include "hms/router.h"
 
 static const struct db_stmt account_by_id = {
-	"auth_account",
-	"SELECT role, is_active, floor(extract(epoch FROM password_changed_at))::bigint "
-	"FROM users WHERE id = $1",
-	1};
+    "auth_account",
+    "SELECT role, is_active, floor(extract(epoch FROM password_changed_at))::bigint, "
+    "(extract(epoch FROM password_changed_at) * 1000000)::bigint FROM users WHERE id = $1",
+    1};
 
 int64_t auth_now(void)
 {
@@ -64,8 +64,11 @@ enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 		*detail = "User is inactive or does not exist.";
 		return HMS_ERR_UNAUTHORIZED;
 	}
-	/* A password change ends every session that began before it. */
-	if (claims.iat < atoll(PQgetvalue(res, 0, 2))) {
+	/* A password change ends every session that began before it: exactly
+	 * by the pwc claim our tokens carry; for a token without it, only one
+	 * issued in a later second than the change is accepted. */
+	if (claims.password_changed != 0 ? claims.password_changed != atoll(PQgetvalue(res, 0, 3))
+	                                 : claims.iat <= atoll(PQgetvalue(res, 0, 2))) {
 		*detail = "Token was issued before the last password change.";
 		return HMS_ERR_UNAUTHORIZED;
 	}
@@ -82,7 +85,7 @@ enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 bool auth_is_limited_to_own(const struct http_request *req)
 {
 	const struct permission *perm =
-		req->route != NULL ? permission_find(req->route->permission) : NULL;
+	    req->route != NULL ? permission_find(req->route->permission) : NULL;
 
 	return perm != NULL && permission_is_limited_to_own(perm, (enum role)req->user.role);
 }

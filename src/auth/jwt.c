@@ -25,18 +25,18 @@
 struct jwt_keyring jwt_keyring_from_config(const struct hms_config *cfg)
 {
 	struct jwt_keyring ring = {cfg->jwt, cfg->jwt_key_count, cfg->jwt_issuer,
-				   cfg->jwt_audience};
+	                           cfg->jwt_audience};
 
 	return ring;
 }
 
 static int hs256(const struct config_jwt_key *key, const char *data, size_t len,
-		 unsigned char mac[HS256_BYTES])
+                 unsigned char mac[HS256_BYTES])
 {
 	unsigned int mac_len = 0;
 
 	if (HMAC(EVP_sha256(), key->secret, (int)key->secret_len, (const unsigned char *)data, len,
-		 mac, &mac_len) == NULL ||
+	         mac, &mac_len) == NULL ||
 	    mac_len != HS256_BYTES)
 		return -1;
 	return 0;
@@ -52,7 +52,7 @@ static int append_segment(const char *text, size_t len, char *out, size_t out_si
 }
 
 int jwt_sign(const struct jwt_keyring *ring, const struct jwt_claims *claims, char *out,
-	     size_t out_size)
+             size_t out_size)
 {
 	struct json_object *header, *payload;
 	unsigned char mac[HS256_BYTES];
@@ -77,8 +77,12 @@ int jwt_sign(const struct jwt_keyring *ring, const struct jwt_claims *claims, ch
 	json_object_object_add(payload, "jti", json_object_new_string(claims->jti));
 	json_object_object_add(payload, "iss", json_object_new_string(ring->issuer));
 	json_object_object_add(payload, "aud", json_object_new_string(ring->audience));
-	json_object_object_add(payload, "type", json_object_new_string(
-							claims->type == JWT_ACCESS ? "access" : "refresh"));
+	if (claims->password_changed != 0)
+		json_object_object_add(payload, "pwc",
+		                       json_object_new_int64(claims->password_changed));
+	json_object_object_add(
+	    payload, "type",
+	    json_object_new_string(claims->type == JWT_ACCESS ? "access" : "refresh"));
 
 	text = json_object_to_json_string_length(header, JSON_C_TO_STRING_PLAIN, &len);
 	if (append_segment(text, len, out, out_size, &pos) != 0 || pos + 1 >= out_size)
@@ -176,7 +180,7 @@ static bool parse_sub(const char *s, int64_t *out)
 }
 
 enum jwt_error jwt_verify(const struct jwt_keyring *ring, struct arena *arena, const char *token,
-			  enum jwt_type expected, int64_t now, struct jwt_claims *claims)
+                          enum jwt_type expected, int64_t now, struct jwt_claims *claims)
 {
 	const char *dot1, *dot2, *sig;
 	struct json_object *header, *payload;
@@ -255,6 +259,10 @@ enum jwt_error jwt_verify(const struct jwt_keyring *ring, struct arena *arena, c
 	if (s == NULL || strlen(s) != JWT_JTI_LEN)
 		return JWT_BAD_CLAIMS;
 	strcpy(claims->jti, s);
+	if (json_object_object_get_ex(payload, "pwc", NULL) &&
+	    (!int_member(payload, "pwc", &claims->password_changed) ||
+	     claims->password_changed <= 0))
+		return JWT_BAD_CLAIMS;
 	claims->type = expected;
 	return JWT_OK;
 }
@@ -262,9 +270,9 @@ enum jwt_error jwt_verify(const struct jwt_keyring *ring, struct arena *arena, c
 const char *jwt_error_name(enum jwt_error err)
 {
 	static const char *const names[] = {
-		"ok",	       "malformed",	  "too_large",	   "bad_algorithm",
-		"unknown_key", "bad_signature",	  "expired",	   "not_yet_valid",
-		"bad_issuer",  "bad_audience",	  "wrong_type",	   "bad_claims",
+	    "ok",          "malformed",     "too_large",  "bad_algorithm",
+	    "unknown_key", "bad_signature", "expired",    "not_yet_valid",
+	    "bad_issuer",  "bad_audience",  "wrong_type", "bad_claims",
 	};
 
 	return (unsigned)err < sizeof(names) / sizeof(names[0]) ? names[err] : "unknown";
@@ -288,8 +296,8 @@ int jwt_new_jti(char out[JWT_JTI_LEN + 1])
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	snprintf(out, JWT_JTI_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+	         b[15]);
 	return 0;
 }

@@ -32,7 +32,7 @@ static int random_bytes(unsigned char *buf, size_t len)
 }
 
 int password_hash(const struct password_cost *cost, const char *password,
-		  char out[PASSWORD_HASH_MAX])
+                  char out[PASSWORD_HASH_MAX])
 {
 	unsigned char salt[SALT_BYTES];
 	size_t len = strlen(password);
@@ -40,8 +40,8 @@ int password_hash(const struct password_cost *cost, const char *password,
 	if (len > PASSWORD_MAX_BYTES || random_bytes(salt, sizeof(salt)) != 0)
 		return -1;
 	if (argon2id_hash_encoded(cost->iterations, cost->memory_kib, cost->parallelism, password,
-				  len, salt, sizeof(salt), HASH_BYTES, out,
-				  PASSWORD_HASH_MAX) != ARGON2_OK)
+	                          len, salt, sizeof(salt), HASH_BYTES, out,
+	                          PASSWORD_HASH_MAX) != ARGON2_OK)
 		return -1;
 	return 0;
 }

@@ -14,30 +14,30 @@
 #define B ROLE_BILLING
 
 const struct permission permission_table[] = {
-	/* key                     public roles              own only */
-	{"public", true, 0, 0},
-	{"self", false, ROLES_ALL, 0}, /* own profile, own password */
-	{"users", false, A, 0},	       /* users, register */
-	{"audit.read", false, A, 0},
-	{"patients.read", false, A | D | N | R | B, 0},
-	{"patients.write", false, A | D | N | R, 0},
-	{"patients.admin", false, A, 0}, /* delete (soft), restore, list deleted */
-	{"doctors.read", false, A | D | N | R | B, 0},
-	/* a doctor edits only their own schedule and slot_minutes */
-	{"doctors.write", false, A | D, D},
-	{"doctors.admin", false, A, 0}, /* create, deactivate */
-	{"appointments.read", false, A | D | N | R | B, D},
-	/* a doctor changes only status/notes of their own */
-	{"appointments.write", false, A | D | N | R, D},
-	{"appointments.create", false, A | N | R, 0},
-	{"records.read", false, A | D | N, 0},
-	{"records.create", false, D | N, 0},
-	{"records.update", false, D | N, D | N}, /* author only */
-	{"billing.read", false, A | R | B, 0},
-	{"billing.write", false, A | B, 0},
-	{"resources.read", false, A | D | N | R, 0},
-	{"resources.book", false, A | D | N | R, 0},
-	{"resources.write", false, A, 0},
+    /* key                     public roles              own only */
+    {"public", true, 0, 0},
+    {"self", false, ROLES_ALL, 0}, /* own profile, own password */
+    {"users", false, A, 0},        /* users, register */
+    {"audit.read", false, A, 0},
+    {"patients.read", false, A | D | N | R | B, 0},
+    {"patients.write", false, A | D | N | R, 0},
+    {"patients.admin", false, A, 0}, /* delete (soft), restore, list deleted */
+    {"doctors.read", false, A | D | N | R | B, 0},
+    /* a doctor edits only their own schedule and slot_minutes */
+    {"doctors.write", false, A | D, D},
+    {"doctors.admin", false, A, 0}, /* create, deactivate */
+    {"appointments.read", false, A | D | N | R | B, D},
+    /* a doctor changes only status/notes of their own */
+    {"appointments.write", false, A | D | N | R, D},
+    {"appointments.create", false, A | N | R, 0},
+    {"records.read", false, A | D | N, 0},
+    {"records.create", false, D | N, 0},
+    {"records.update", false, D | N, D | N}, /* author only */
+    {"billing.read", false, A | R | B, 0},
+    {"billing.write", false, A | B, 0},
+    {"resources.read", false, A | D | N | R, 0},
+    {"resources.book", false, A | D | N | R, 0},
+    {"resources.write", false, A, 0},
 };
 
 const unsigned permission_count = sizeof(permission_table) / sizeof(permission_table[0]);
@@ -64,8 +64,9 @@ static const struct {
 	enum role role;
 	const char *name;
 } role_names[] = {
-	{ROLE_ADMIN, "admin"},	 {ROLE_DOCTOR, "doctor"},	    {ROLE_NURSE, "nurse"},
-	{ROLE_RECEPTIONIST, "receptionist"}, {ROLE_BILLING, "billing"},
+    {ROLE_ADMIN, "admin"},     {ROLE_DOCTOR, "doctor"},
+    {ROLE_NURSE, "nurse"},     {ROLE_RECEPTIONIST, "receptionist"},
+    {ROLE_BILLING, "billing"},
 };
 
 enum role role_parse(const char *name)

@@ -48,7 +48,8 @@ static void append(struct builder *b, const char *text)
 			b->failed = true;
 			return;
 		}
-		memcpy(grown, b->sql, b->len);
+		if (b->len > 0)
+			memcpy(grown, b->sql, b->len);
 		b->sql = grown;
 		b->cap = cap;
 	}

@@ -374,7 +374,7 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
 const char *http_request_origin(const struct http_request *req)
 {
 	static const char host_chars[] =
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:";
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:";
 	bool https = req->scheme != NULL && strcmp(req->scheme, "https") == 0;
 	const char *port = req->port;
 
@@ -382,10 +382,10 @@ const char *http_request_origin(const struct http_request *req)
 	    strspn(req->host, host_chars) != strlen(req->host))
 		return "";
 	if (port != NULL && (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
-			     strcmp(port, https ? "443" : "80") == 0))
+	                     strcmp(port, https ? "443" : "80") == 0))
 		port = NULL;
 	return arena_printf(req->arena, "%s://%s%s%s", https ? "https" : "http", req->host,
-			    port != NULL ? ":" : "", port != NULL ? port : "");
+	                    port != NULL ? ":" : "", port != NULL ? port : "");
 }
 
 const char *http_request_param(const struct http_request *req, const char *key)
@@ -422,10 +422,39 @@ bool http_content_type_is_json(const char *ct)
 	       strcasecmp(ct, "utf8") == 0;
 }
 
-/* json-c, even in strict mode, takes some text that is not JSON ('single'
+/* json-c clamps integers outside int64 to its limits without saying so; a
+ * client's 9223372036854775808 must not quietly become another number. */
+static bool json_integer_fits(const char *num, size_t len)
+{
+	static const char max[] = "9223372036854775807";
+	bool negative = num[0] == '-';
+	size_t digits;
+
+	if (memchr(num, '.', len) != NULL || memchr(num, 'e', len) != NULL ||
+	    memchr(num, 'E', len) != NULL)
+		return true; /* a real number: non-finite ones are refused later */
+	num += negative;
+	len -= negative;
+	while (len > 1 && num[0] == '0') {
+		num++;
+		len--;
+	}
+	for (digits = 0; digits < len && num[digits] >= '0' && num[digits] <= '9'; digits++)
+		;
+	if (digits < len)
+		return true; /* malformed: json-c reports it */
+	if (len != sizeof(max) - 1)
+		return len < sizeof(max) - 1;
+	/* 19 digits: compare with the limit (one more for the negative side). */
+	if (negative)
+		return strncmp(num, "9223372036854775808", len) <= 0;
+	return strncmp(num, max, len) <= 0;
+}
+
+/* json-c, even in strict mode, takes some text that is not JSON ('single
  * quotes, NaN, Infinity). Outside strings RFC 8259 allows only structure,
  * numbers and the three literals, so one pass over the text settles it. */
-static bool json_text_is_strict(const char *text, size_t len)
+static const char *json_text_problem(const char *text, size_t len)
 {
 	bool in_string = false;
 
@@ -437,7 +466,7 @@ static bool json_text_is_strict(const char *text, size_t len)
 				/* "\u0000" would put a NUL into a C string: refused. */
 				if (i + 5 < len && text[i + 1] == 'u' &&
 				    strncmp(text + i + 2, "0000", 4) == 0)
-					return false;
+					return "JSON parse error - \\u0000 is not allowed in strings.";
 				i++;
 			} else if (c == '"') {
 				in_string = false;
@@ -448,12 +477,23 @@ static bool json_text_is_strict(const char *text, size_t len)
 			in_string = true;
 			continue;
 		}
-		if (strchr(" \t\r\n{}[]:,-+.0123456789eE", c) != NULL)
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t end = i;
+
+			while (end < len && strchr("-+.0123456789eE", text[end]) != NULL &&
+			       text[end] != '\0')
+				end++;
+			if (!json_integer_fits(text + i, end - i))
+				return "JSON parse error - an integer is outside the 64-bit range.";
+			i = end - 1;
+			continue;
+		}
+		if (strchr(" \t\r\n{}[]:,", c) != NULL)
 			continue;
 		if (strchr("truefalsn", c) == NULL)
-			return false;
+			return "JSON parse error - the body is not valid JSON.";
 	}
-	return true;
+	return NULL;
 }
 
 /* Values json-c accepted but our handlers must never see: non-finite
@@ -513,10 +553,9 @@ enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, 
 		*detail = "Request body is too large.";
 		return HMS_ERR_TOO_LARGE;
 	}
-	if (!json_text_is_strict(text, len)) {
-		*detail = "JSON parse error - the body is not valid JSON.";
+	*detail = json_text_problem(text, len);
+	if (*detail != NULL)
 		return HMS_ERR_BAD_REQUEST;
-	}
 	tok = json_tokener_new_ex(max_depth);
 	if (tok == NULL)
 		return HMS_ERR_NOMEM;

@@ -1,8 +1,7 @@
 /* base64url.c - strict, unpadded base64url for JWT segments. */
 #include "hms/base64url.h"
 
-static const char alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 size_t base64url_encode(const unsigned char *in, size_t len, char *out)
 {

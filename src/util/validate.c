@@ -154,6 +154,20 @@ static size_t utf8_length(const char *s)
 	return n;
 }
 
+/* s without leading and trailing white space (ASCII), in the arena. */
+static const char *trimmed(struct arena *arena, const char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
+	                   s[len - 1] == '\r'))
+		len--;
+	return arena_strndup(arena, s, len);
+}
+
 static const char *check_value(struct arena *arena, const struct field *f, struct json_object *v,
                                const char **message)
 {
@@ -169,6 +183,12 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 			return NULL;
 		}
 		s = json_object_get_string(v);
+		if (!f->keep_whitespace)
+			s = trimmed(arena, s);
+		if (s == NULL) {
+			*message = "Out of memory.";
+			return NULL;
+		}
 		if (*s == '\0' && !f->allow_blank) {
 			*message = "This field may not be blank.";
 			return NULL;
