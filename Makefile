@@ -100,8 +100,13 @@ build/bench/jwt_bench: build/obj/tests/bench/jwt_bench.o $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+build/bench/hello: tests/bench/hello.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(shell pkg-config --cflags fcgi) -o $@ $< \
+		$(shell pkg-config --libs fcgi)
+
 bench: deps
-	@$(MAKE) --no-print-directory all build/bench/jwt_bench
+	@$(MAKE) --no-print-directory all build/bench/jwt_bench build/bench/hello
 	@tests/bench/bench.sh
 
 install: all

@@ -41,6 +41,29 @@ free_port() {
 
 run_suite "unit tests" "$BIN/unit_tests"
 
+# --- fuzz stage -------------------------------------------------------------
+# Every parser's libFuzzer target (tests/fuzz/) for HMS_FUZZ_SECONDS each, on
+# a scratch copy of its seeds; one line per target. The targets are built
+# here, not as prerequisites of `make check`, so that a machine without
+# clang still runs the other stages - and fails this one, loudly.
+fuzz_seconds=${HMS_FUZZ_SECONDS:-15}
+echo "== fuzz targets, $fuzz_seconds s each"
+if ! command -v "${CC_FUZZ:-clang}" >/dev/null; then
+	echo "== fuzz: ${CC_FUZZ:-clang} not found; deploy/install-deps.sh installs clang and libclang-rt-14-dev"
+	failed_runs=$((failed_runs + 1))
+else
+	fuzz_failed_before=$failed_runs
+	run_suite "fuzz build" env -u MAKEFLAGS -u MAKELEVEL \
+		make --no-print-directory -s -j"$(nproc)" fuzz
+	if [ "$failed_runs" -eq "$fuzz_failed_before" ]; then
+		for fuzz_src in tests/fuzz/fuzz_*.c; do
+			fuzz_target=$(basename "$fuzz_src" .c)
+			run_suite "fuzz $fuzz_target" tests/fuzz/fuzz.sh "$fuzz_target" "$fuzz_seconds"
+		done
+	fi
+fi
+# --- end of fuzz stage ------------------------------------------------------
+
 STATE=$(mktemp -d /tmp/hms-test.XXXXXX)
 chmod 755 "$STATE"
 export HMS_STATE_DIR=$STATE HMS_BIN_DIR=$BIN
@@ -48,6 +71,12 @@ export HMS_HTTPS_PORT=$(free_port) HMS_PG_PORT=$(free_port)
 export HMS_WORKERS=2 HMS_LOG_LEVEL=info HMS_NGINX_WORKERS=2
 export HMS_PG_EXTRA_CONF=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'
 unset HMS_DATABASE_URL HMS_CONFIG
+# The first admin's password: a fixed test value, exported so the
+# integration tests can log in as that admin (stack.sh creates it).
+export HMS_ADMIN_PASSWORD=hms-test-admin-password-1
+# The tests log in in parallel: widen nginx's limit_req on /api/auth/token/
+# for this test stack only (deploy/nginx/hms.conf keeps its own rate).
+export HMS_TOKEN_RATE=6000r/m HMS_TOKEN_BURST=500
 
 cleanup() {
 	"$ROOT/deploy/stack.sh" stop >/dev/null 2>&1
@@ -75,6 +104,14 @@ else
 	failed_runs=$((failed_runs + 1))
 fi
 
+# Sanitizer findings fail the run even when every assertion passed: in the
+# server processes (their logs) and in the test processes themselves
+# (Criterion counts a test as passed when LeakSanitizer reports only at exit).
+if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$REPORT"; then
+	echo "== sanitizer reports in the test output:"
+	grep -A 20 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$REPORT" | head -n 80
+	failed_runs=$((failed_runs + 1))
+fi
 # Sanitizer findings in the server processes fail the run even when every
 # HTTP answer looked right.
 if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
