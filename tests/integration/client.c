@@ -3,11 +3,14 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 struct buffer {
 	char *data;
@@ -166,4 +169,234 @@ int client_run(const char *command, char **output)
 	else
 		free(b.data);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* --- JSON calls, accounts and SQL ----------------------------------------- */
+
+void client_call(const char *method, const char *path, const char *token, const char *header,
+                 const char *json_body, struct client_response *out)
+{
+	char *auth = NULL;
+	const char *headers[4];
+	size_t n = 0;
+	int rc;
+
+	if (token != NULL) {
+		size_t len = strlen(token) + 32;
+
+		auth = malloc(len);
+		cr_assert_not_null(auth);
+		snprintf(auth, len, "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (json_body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	if (header != NULL)
+		headers[n++] = header;
+	headers[n] = NULL;
+	rc = client_request(method, path, headers, json_body,
+	                    json_body != NULL ? strlen(json_body) : 0, out);
+	free(auth);
+	cr_assert_eq(rc, 0, "%s %s failed", method, path);
+}
+
+void client_post_json(const char *path, const char *token, const char *json_body,
+                      struct client_response *out)
+{
+	client_call("POST", path, token, NULL, json_body, out);
+}
+
+void client_patch_json(const char *path, const char *token, const char *json_body,
+                       struct client_response *out)
+{
+	client_call("PATCH", path, token, NULL, json_body, out);
+}
+
+void client_get_auth(const char *path, const char *token, struct client_response *out)
+{
+	client_call("GET", path, token, NULL, NULL, out);
+}
+
+const char *client_json_string(const struct client_response *res, const char *key)
+{
+	struct json_object *v;
+
+	if (res->json == NULL || !json_object_is_type(res->json, json_type_object) ||
+	    !json_object_object_get_ex(res->json, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int client_has_field_error(const struct client_response *res, const char *key)
+{
+	struct json_object *v;
+	size_t n;
+
+	if (res->json == NULL || !json_object_is_type(res->json, json_type_object) ||
+	    !json_object_object_get_ex(res->json, key, &v) ||
+	    !json_object_is_type(v, json_type_array))
+		return 0;
+	n = json_object_array_length(v);
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *m = json_object_array_get_idx(v, i);
+
+		if (!json_object_is_type(m, json_type_string) || json_object_get_string_len(m) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+long client_login(const char *username, const char *password, const char *header,
+                  struct client_tokens *out)
+{
+	struct json_object *body = json_object_new_object();
+	struct client_response res;
+	long status;
+
+	memset(out, 0, sizeof(*out));
+	json_object_object_add(body, "username", json_object_new_string(username));
+	json_object_object_add(body, "password", json_object_new_string(password));
+	client_call("POST", "/api/auth/token/", NULL, header,
+	            json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), &res);
+	json_object_put(body);
+	status = res.status;
+	if (status == 200) {
+		out->access = dup_or_null(client_json_string(&res, "access"));
+		out->refresh = dup_or_null(client_json_string(&res, "refresh"));
+		cr_assert(out->access != NULL && out->refresh != NULL, "login answer: %s",
+		          res.body);
+	}
+	client_response_free(&res);
+	return status;
+}
+
+void client_tokens_free(struct client_tokens *tokens)
+{
+	free(tokens->access);
+	free(tokens->refresh);
+	memset(tokens, 0, sizeof(*tokens));
+}
+
+const char *client_admin_username(void)
+{
+	const char *v = getenv("HMS_ADMIN_USERNAME");
+
+	return v != NULL && *v != '\0' ? v : "admin";
+}
+
+const char *client_admin_password(void)
+{
+	return client_env("HMS_ADMIN_PASSWORD");
+}
+
+const char *client_admin_token(void)
+{
+	/* Criterion runs each test in a process of its own: one login per test. */
+	static char token[8192];
+
+	if (token[0] == '\0') {
+		struct client_tokens t;
+		long status =
+		    client_login(client_admin_username(), client_admin_password(), NULL, &t);
+
+		cr_assert_eq(status, 200, "the admin cannot log in (status %ld)", status);
+		cr_assert_lt(strlen(t.access), sizeof(token));
+		snprintf(token, sizeof(token), "%s", t.access);
+		client_tokens_free(&t);
+	}
+	return token;
+}
+
+void client_unique_name(const char *prefix, char *out, size_t size)
+{
+	static unsigned counter;
+
+	snprintf(out, size, "%s_%d_%u_%lx", prefix, (int)getpid(), ++counter,
+	         (unsigned long)time(NULL) & 0xffffffUL);
+}
+
+#define CLIENT_USER_PASSWORD "test-password-0123"
+
+void client_create_user_named(const char *role, const char *prefix, const char *first_name,
+                              const char *last_name, struct client_user *out)
+{
+	struct json_object *body = json_object_new_object();
+	struct json_object *v;
+	struct client_response res;
+
+	memset(out, 0, sizeof(*out));
+	client_unique_name(prefix, out->username, sizeof(out->username));
+	snprintf(out->password, sizeof(out->password), "%s", CLIENT_USER_PASSWORD);
+	snprintf(out->role, sizeof(out->role), "%s", role);
+	json_object_object_add(body, "username", json_object_new_string(out->username));
+	json_object_object_add(body, "password", json_object_new_string(out->password));
+	json_object_object_add(body, "email", json_object_new_string("staff@example.org"));
+	json_object_object_add(body, "first_name",
+	                       json_object_new_string(first_name != NULL ? first_name : "Test"));
+	json_object_object_add(body, "last_name",
+	                       json_object_new_string(last_name != NULL ? last_name : "User"));
+	json_object_object_add(body, "role", json_object_new_string(role));
+	client_post_json("/api/auth/register/", client_admin_token(),
+	                 json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), &res);
+	json_object_put(body);
+	cr_assert_eq(res.status, 201, "register %s as %s: %ld %s", out->username, role, res.status,
+	             res.body);
+	cr_assert(res.json != NULL && json_object_object_get_ex(res.json, "id", &v) &&
+	              json_object_is_type(v, json_type_int),
+	          "register answer: %s", res.body);
+	out->id = (long long)json_object_get_int64(v);
+	cr_assert_gt(out->id, 0);
+	client_response_free(&res);
+}
+
+void client_create_user(const char *role, struct client_user *out)
+{
+	client_create_user_named(role, role, NULL, NULL, out);
+}
+
+void client_user_login(const struct client_user *user, struct client_tokens *out)
+{
+	long status = client_login(user->username, user->password, NULL, out);
+
+	cr_assert_eq(status, 200, "login as %s: %ld", user->username, status);
+}
+
+char *client_sql_value(const char *query)
+{
+	char conninfo[1024];
+	PGconn *conn;
+	PGresult *res;
+	char *value = NULL;
+
+	snprintf(conninfo, sizeof(conninfo), "%s dbname=hms", client_env("HMS_TEST_ADMIN_URL"));
+	conn = PQconnectdb(conninfo);
+	cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
+	res = PQexec(conn, query);
+	cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK,
+	          "%s: %s", query, PQerrorMessage(conn));
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		value = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return value;
+}
+
+long long client_sql_long(const char *query)
+{
+	char *value = client_sql_value(query);
+	long long n;
+
+	cr_assert_not_null(value, "no value from %s", query);
+	n = atoll(value);
+	free(value);
+	return n;
 }

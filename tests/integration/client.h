@@ -44,4 +44,75 @@ const char *client_env(const char *name);
  * (malloc'd, may be NULL) when output is not NULL. */
 int client_run(const char *command, char **output);
 
+/* --- JSON calls, accounts and SQL (test_auth.c, test_users.c, test_audit.c) --- */
+
+/* Sends method path with an optional bearer token, an optional extra
+ * header line ("X-Request-ID: x") and an optional JSON body (sent with
+ * Content-Type: application/json). Any of them may be NULL. Asserts the
+ * exchange itself worked. */
+void client_call(const char *method, const char *path, const char *token, const char *header,
+                 const char *json_body, struct client_response *out);
+void client_post_json(const char *path, const char *token, const char *json_body,
+                      struct client_response *out);
+void client_patch_json(const char *path, const char *token, const char *json_body,
+                       struct client_response *out);
+void client_get_auth(const char *path, const char *token, struct client_response *out);
+
+/* A JSON string member of the response body, or NULL. */
+const char *client_json_string(const struct client_response *res, const char *key);
+
+/* True when the body has key and its value is a non-empty array of
+ * non-empty strings (a DRF field error). */
+int client_has_field_error(const struct client_response *res, const char *key);
+
+struct client_tokens {
+	char *access;  /* malloc'd */
+	char *refresh; /* malloc'd */
+};
+
+/* POST /api/auth/token/; returns the HTTP status and, on 200, fills tokens
+ * (else leaves them NULL). header is an optional extra header line. */
+long client_login(const char *username, const char *password, const char *header,
+                  struct client_tokens *out);
+void client_tokens_free(struct client_tokens *tokens);
+
+/* The first admin of the test stack: HMS_ADMIN_USERNAME (default admin) and
+ * HMS_ADMIN_PASSWORD, as tests/run.sh exports them. Tests never change its
+ * password nor deactivate it. */
+const char *client_admin_username(void);
+const char *client_admin_password(void);
+
+/* An access token of that admin (logged in once per test process). */
+const char *client_admin_token(void);
+
+struct client_user {
+	long long id;
+	char username[96];
+	char password[64];
+	char role[16];
+};
+
+/* A username no other test (nor an earlier run) uses: prefix, pid, a
+ * counter and the time. */
+void client_unique_name(const char *prefix, char *out, size_t size);
+
+/* Registers a new active user with role through POST /api/auth/register/
+ * as the admin (unique username from prefix, a fixed password); asserts 201.
+ * first_name and last_name may be NULL. */
+void client_create_user_named(const char *role, const char *prefix, const char *first_name,
+                              const char *last_name, struct client_user *out);
+void client_create_user(const char *role, struct client_user *out);
+
+/* Logs the user in; asserts 200. */
+void client_user_login(const struct client_user *user, struct client_tokens *out);
+
+/* Runs query as the PostgreSQL superuser in the hms database
+ * (HMS_TEST_ADMIN_URL). Returns the first column of the first row,
+ * malloc'd, or NULL when there is no row or it is NULL; asserts the query
+ * worked. */
+char *client_sql_value(const char *query);
+
+/* The same, as a number (asserts a non-NULL value). */
+long long client_sql_long(const char *query);
+
 #endif

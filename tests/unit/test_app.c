@@ -364,8 +364,8 @@ Test(app, body_is_ignored_on_routes_without_json)
 /* --- authentication and the role table, before any handler runs ---------- */
 
 static const struct route guarded[] = {
-	{"GET", "/api/me/", item_handler, "self", ROUTE_BODY_NONE},
-	{"GET", "/api/nokey/", item_handler, "no.such.key", ROUTE_BODY_NONE},
+    {"GET", "/api/me/", item_handler, "self", ROUTE_BODY_NONE},
+    {"GET", "/api/nokey/", item_handler, "no.such.key", ROUTE_BODY_NONE},
 };
 
 static void guarded_request(const char *uri, const char *authorization)

@@ -44,9 +44,9 @@ Test(docs, every_route_is_documented)
 
 		lower(hms_routes[i].method, method, sizeof(method));
 		cr_assert(json_object_object_get_ex(paths, hms_routes[i].pattern, &item),
-			  "%s is not in docs/openapi.yaml", hms_routes[i].pattern);
+		          "%s is not in docs/openapi.yaml", hms_routes[i].pattern);
 		cr_assert(json_object_object_get_ex(item, method, &op), "%s %s is not documented",
-			  hms_routes[i].method, hms_routes[i].pattern);
+		          hms_routes[i].method, hms_routes[i].pattern);
 		cr_assert(json_object_object_get_ex(op, "responses", NULL));
 	}
 	json_object_put(doc);
@@ -70,10 +70,10 @@ Test(docs, every_documented_operation_exists)
 
 				lower(hms_routes[i].method, method, sizeof(method));
 				found = strcmp(hms_routes[i].pattern, path) == 0 &&
-					strcmp(method, methods[m]) == 0;
+				        strcmp(method, methods[m]) == 0;
 			}
 			cr_assert(found, "docs/openapi.yaml documents %s %s, which has no route",
-				  methods[m], path);
+			          methods[m], path);
 		}
 	}
 	json_object_put(doc);
@@ -94,13 +94,13 @@ Test(docs, public_routes_say_so)
 		json_object_object_get_ex(item, method, &op);
 		if (is_public) {
 			cr_assert(json_object_object_get_ex(op, "security", &security) &&
-					  json_object_array_length(security) == 0,
-				  "%s %s is public but documented as needing a token",
-				  hms_routes[i].method, hms_routes[i].pattern);
+			              json_object_array_length(security) == 0,
+			          "%s %s is public but documented as needing a token",
+			          hms_routes[i].method, hms_routes[i].pattern);
 		} else {
 			cr_assert(!json_object_object_get_ex(op, "security", NULL),
-				  "%s %s needs a token but is documented as public",
-				  hms_routes[i].method, hms_routes[i].pattern);
+			          "%s %s needs a token but is documented as public",
+			          hms_routes[i].method, hms_routes[i].pattern);
 		}
 	}
 	json_object_put(doc);
