@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# bench.sh - `make bench`: load through nginx with wrk (keep-alive, loopback,
-# plain HTTP listener of the same nginx) on a throwaway stack of the release
-# build. Reference point in the same run: a static nginx `return 200`. Also
-# reports each worker's RSS before and after the load (flat = no leak).
-# Figures are ratios within one run; the machine is shared and noisy.
+# bench.sh - `make bench`: wrk (keep-alive, loopback) through nginx's plain
+# HTTP listener on a throwaway stack of the release build, seeded with
+# BENCH_PATIENTS patients. Reference points in the same nginx and the same
+# run: a static `return 200` and a bare pre-forked FastCGI "hello". Also: one
+# login's time, JWT sign/verify cost, and each worker's RSS before and after
+# the load (flat = no leak). Figures are ratios within one run: the machine
+# is shared and noisy.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DURATION=${BENCH_DURATION:-15}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
+PATIENTS=${BENCH_PATIENTS:-10000}
 
 free_port() {
 	local p
@@ -28,66 +31,113 @@ chmod 755 "$STATE"
 export HMS_STATE_DIR=$STATE HMS_BIN_DIR=$ROOT/build
 export HMS_HTTPS_PORT=$(free_port) HMS_HTTP_PORT=$(free_port) HMS_BENCH_PORT=$(free_port)
 export HMS_PG_PORT=$(free_port) HMS_LOG_LEVEL=warn HMS_NGINX_ACCESS_LOG=off
-export HMS_ADMIN_USERNAME=bench HMS_ADMIN_PASSWORD=bench-password-1 HMS_TOKEN_RATE=60000r/m
+export HMS_ADMIN_USERNAME=bench HMS_ADMIN_PASSWORD=bench-password-1 HMS_TOKEN_RATE=600000r/m
+export HMS_TOKEN_BURST=100000
 unset HMS_DATABASE_URL HMS_CONFIG
-trap '"$ROOT/deploy/stack.sh" stop >/dev/null 2>&1; rm -rf "$STATE"' EXIT
+HELLO_PID=
+cleanup() {
+	[ -n "$HELLO_PID" ] && kill "$HELLO_PID" 2>/dev/null
+	"$ROOT/deploy/stack.sh" stop >/dev/null 2>&1
+	rm -rf "$STATE"
+}
+trap cleanup EXIT
 "$ROOT/deploy/stack.sh" start >/dev/null 2>&1
+WORKERS=$(pgrep -c -P "$(cat "$STATE/run/hms.pid")")
+"$ROOT/build/bench/hello" "$STATE/run/hello.sock" "$WORKERS" &
+HELLO_PID=$!
+"$ROOT/build/hmsctl" --config "$STATE/hms.conf" seed --patients "$PATIENTS" --doctors 20 >/dev/null
 
 API=http://127.0.0.1:$HMS_HTTP_PORT
 REF=http://127.0.0.1:$HMS_BENCH_PORT
 
 worker_pids() { pgrep -P "$(cat "$STATE/run/hms.pid")" | sort -n; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-
-# One wrk run; prints "requests rps p50 p99".
-measure() {
-	local out
-	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")
-	local reqs rps p50 p99 non2xx
-	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-	rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-	p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-	echo "$reqs $rps $p50 $p99 ${non2xx:-0}"
-}
-
-
 login() {
 	curl -s -X POST -H 'Content-Type: application/json' \
 		-d '{"username":"bench","password":"bench-password-1"}' "$API/api/auth/token/"
 }
-# Time of one login (argon2id verification + tokens + audit row), mean of 20.
+ACCESS=$(login | sed 's/.*"access":"\([^"]*\)".*/\1/')
+
+cat >"$STATE/patient.lua" <<LUA
+local n = $PATIENTS
+request = function()
+  return wrk.format("GET", "/api/patients/" .. math.random(1, n) .. "/")
+end
+LUA
+cat >"$STATE/search.lua" <<'LUA'
+local words = {"kin", "oke", "mar", "jos", "nak", "mue", "gar", "ach", "kam", "ban", "phi", "owi"}
+request = function()
+  return wrk.format("GET", "/api/patients/?search=" .. words[math.random(1, #words)])
+end
+LUA
+cat >"$STATE/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"username":"bench","password":"bench-password-1"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# One wrk run: prints "requests rps p50 p99 non2xx". Extra wrk args follow.
+measure() {
+	local url=$1
+	shift
+	local out
+	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
+	echo "$(echo "$out" | awk '/requests in/ {print $1}')" \
+		"$(echo "$out" | awk '/^Requests\/sec/ {print $2}')" \
+		"$(echo "$out" | awk '$1 == "50%" {print $2}')" \
+		"$(echo "$out" | awk '$1 == "99%" {print $2}')" \
+		"$(echo "$out" | awk '/Non-2xx/ {print $NF}')"
+}
+AUTH=(-H "Authorization: Bearer $ACCESS")
+
+# Warm every code path in every worker, then take the first RSS reading.
+wrk -t1 -c4 -d2s "$API/api/health/" >/dev/null
+wrk -t1 -c4 -d2s "${AUTH[@]}" -s "$STATE/patient.lua" "$API" >/dev/null
+wrk -t1 -c4 -d2s "${AUTH[@]}" -s "$STATE/search.lua" "$API" >/dev/null
+declare -A before
+for p in $(worker_pids); do before[$p]=$(rss_kib "$p"); done
+
+declare -a rows
+row() {
+	local name=$1
+	shift
+	local r
+	r=$(measure "$@")
+	rows+=("$name|$r")
+}
+row "nginx static return 200" "$REF/static"
+row "bare FastCGI hello" "$REF/hello"
+row "GET /api/health/" "$API/api/health/"
+row "GET /api/auth/me/" "$API/api/auth/me/" "${AUTH[@]}"
+row "GET /api/patients/{id}/" "$API" "${AUTH[@]}" -s "$STATE/patient.lua"
+row "GET /api/patients/?search=<3 letters>" "$API" "${AUTH[@]}" -s "$STATE/search.lua"
+row "GET /api/patients/?page=50" "$API/api/patients/?page=50" "${AUTH[@]}"
+row "POST /api/auth/token/ (argon2id)" "$API/api/auth/token/" -s "$STATE/login.lua"
+
+printf '\n%d patients seeded; %d hms workers; wrk -t%d -c%d -d%ds\n\n' "$PATIENTS" "$WORKERS" \
+	"$THREADS" "$CONNECTIONS" "$DURATION"
+printf '%-40s %10s %10s %10s %10s %8s\n' endpoint requests req/s p50 p99 non-2xx
+for r in "${rows[@]}"; do
+	IFS='|' read -r name vals <<<"$r"
+	read -r reqs rps p50 p99 bad <<<"$vals"
+	printf '%-40s %10s %10s %10s %10s %8s\n' "$name" "$reqs" "$rps" "$p50" "$p99" "${bad:-0}"
+	case "$name" in
+	"bare FastCGI hello") hello_rps=$rps ;;
+	"GET /api/patients/{id}/") patient_rps=$rps ;;
+	"nginx static return 200") static_rps=$rps ;;
+	"GET /api/health/") health_rps=$rps ;;
+	esac
+done
+echo
+awk -v a="$patient_rps" -v b="$hello_rps" \
+	'BEGIN {printf "GET /api/patients/{id}/ (JWT + role + audit insert) / bare FastCGI hello: %.1f%% (bar: >= 30%%)\n", 100 * a / b}'
+awk -v a="$health_rps" -v b="$static_rps" 'BEGIN {printf "GET /api/health/ / nginx static: %.1f%%\n", 100 * a / b}'
+
 login_ms=$( (for _ in $(seq 1 20); do
 	curl -s -o /dev/null -w '%{time_total}\n' -X POST -H 'Content-Type: application/json' \
 		-d '{"username":"bench","password":"bench-password-1"}' "$API/api/auth/token/"
 done) | awk '{s += $1} END {printf "%.1f", 1000 * s / NR}')
-ACCESS=$(login | sed 's/.*"access":"\([^"]*\)".*/\1/')
-
-# Warm every code path in every worker (connection, prepared statements,
-# crypto), then take the first RSS reading: growth after this is a leak.
-wrk -t1 -c4 -d2s "$API/api/health/" >/dev/null
-wrk -t1 -c4 -d2s -H "Authorization: Bearer $ACCESS" "$API/api/auth/me/" >/dev/null
-declare -A before
-for p in $(worker_pids); do before[$p]=$(rss_kib "$p"); done
-
-read -r s_reqs s_rps s_p50 s_p99 s_bad < <(measure "$REF/static")
-read -r h_reqs h_rps h_p50 h_p99 h_bad < <(measure "$API/api/health/")
-AUTH_HEADER="Authorization: Bearer $ACCESS"
-measure_auth() {
-	local out
-	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$AUTH_HEADER" "$1")
-	echo "$(echo "$out" | awk '/requests in/ {print $1}') $(echo "$out" | awk '/^Requests\/sec/ {print $2}') $(echo "$out" | awk '$1 == "50%" {print $2}') $(echo "$out" | awk '$1 == "99%" {print $2}') $(echo "$out" | awk '/Non-2xx/ {print $NF}')"
-}
-read -r m_reqs m_rps m_p50 m_p99 m_bad < <(measure_auth "$API/api/auth/me/")
-
-printf '\n%-34s %12s %10s %10s %10s %8s\n' endpoint requests req/s p50 p99 non-2xx
-printf '%-34s %12s %10s %10s %10s %8s\n' "nginx static return 200" "$s_reqs" "$s_rps" "$s_p50" "$s_p99" "$s_bad"
-printf '%-34s %12s %10s %10s %10s %8s\n' "GET /api/health/ (hms + SELECT 1)" "$h_reqs" "$h_rps" "$h_p50" "$h_p99" "$h_bad"
-printf '%-34s %12s %10s %10s %10s %8s\n' "GET /api/auth/me/ (JWT + account)" "$m_reqs" "$m_rps" "$m_p50" "$m_p99" "${m_bad:-0}"
-awk -v a="$h_rps" -v b="$s_rps" 'BEGIN {printf "\nhealth / static throughput: %.1f%%\n", 100 * a / b}'
-awk -v a="$m_rps" -v b="$h_rps" 'BEGIN {printf "me / health throughput:     %.1f%%\n", 100 * a / b}'
-echo "one login (argon2id m=19 MiB t=2 p=1, tokens, audit row), mean of 20: ${login_ms} ms"
+echo "one login (argon2id m=19 MiB t=2 p=1, tokens, audit row), mean of 20 sequential: ${login_ms} ms"
 "$ROOT/build/bench/jwt_bench"
 
 echo
@@ -95,4 +145,4 @@ printf '%-10s %14s %14s\n' worker "RSS before KiB" "RSS after KiB"
 for p in $(worker_pids); do
 	printf '%-10s %14s %14s\n' "$p" "${before[$p]:-?}" "$(rss_kib "$p")"
 done
-echo "(between the two readings the workers served $h_reqs health and $m_reqs /api/auth/me/ requests, plus logins)"
+echo "(after warm-up vs after every run above)"
