@@ -21,6 +21,7 @@
 
 #include "hms/app.h"
 #include "hms/arena.h"
+#include "hms/auth.h"
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
@@ -173,6 +174,7 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 		db_free(db);
 		return 1;
 	}
+	auth_init(db);
 	log_event(LOG_INFO, "worker_started", LOG_END);
 
 	while (!stop_requested) {

@@ -1,9 +1,13 @@
 /*
  * auth.h - who is calling: the bearer token checked, the account looked up.
  *
- * Every authenticated request reads the account's row (one prepared
- * statement), so a deactivated account, a changed role or a changed
- * password takes effect at once rather than when the access token expires.
+ * Every authenticated request checks the account behind the token: its
+ * role, whether it is active, and when its password last changed, so a
+ * deactivation, a role change or a password change takes effect at once
+ * rather than when the access token expires. The worker caches these facts
+ * for up to AUTH_CACHE_SECONDS and evicts an entry the moment PostgreSQL
+ * announces a change (schema/004_account_changes.sql, LISTEN/NOTIFY), so
+ * most requests need no query for it.
  */
 #ifndef HMS_AUTH_H
 #define HMS_AUTH_H
@@ -14,6 +18,12 @@
 #include "hms/err.h"
 
 struct http_request;
+struct db;
+
+#define AUTH_CACHE_SECONDS 60
+
+/* Subscribes the worker's connection to account changes. */
+void auth_init(struct db *db);
 
 /* Authenticates req from its Authorization header and fills req->user.
  * HMS_ERR_UNAUTHORIZED with *detail for the client when it cannot. */

@@ -29,7 +29,19 @@ struct db_stmt {
 	int param_count;
 };
 
+/* Called for each notification on the channel the worker listens to, and
+ * with channel NULL after every (re)connection: notifications sent while
+ * the connection was down are lost, so anything cached may be stale. */
+typedef void (*db_notify_fn)(const char *channel, const char *payload, void *arg);
+
 struct db *db_new(const char *conninfo);
+
+/* LISTENs on channel on every connection; fn receives what arrives. */
+void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg);
+
+/* Delivers notifications that have arrived, without waiting or
+ * connecting. Cheap: one non-blocking read. */
+void db_poll(struct db *db);
 void db_free(struct db *db);
 
 /* Connects when there is no usable connection; detects a connection the

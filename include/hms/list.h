@@ -59,7 +59,10 @@ struct list_spec {
 	 * a resource without search. */
 	const char *search;
 	const char *default_order; /* "id DESC" */
-	const char *tiebreak;      /* a unique column appended to every order: "id" */
+	/* A cheap exact count when no filter, search or extra condition
+	 * narrows spec->where (a maintained counter), or NULL. */
+	const char *unfiltered_count;
+	const char *tiebreak; /* a unique column appended to every order: "id" */
 	struct json_object *(*row)(const PGresult *res, int row);
 };
 

@@ -196,13 +196,16 @@ void patients_list(struct http_request *req, struct http_response *res)
 	    .orderings = patient_orderings,
 	    .search = PATIENT_SEARCH,
 	    .default_order = "last_name ASC, first_name ASC",
+	    .unfiltered_count = "SELECT live FROM patient_counts",
 	    .tiebreak = "id",
 	    .row = patient_json,
 	};
 	bool refused;
 
-	if (wants_deleted(req, res, &refused))
+	if (wants_deleted(req, res, &refused)) {
 		spec.where = NULL;
+		spec.unfiltered_count = NULL; /* the counter counts live patients */
+	}
 	if (refused)
 		return;
 	list_respond(req, res, &spec, NULL, 0);

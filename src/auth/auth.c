@@ -17,6 +17,43 @@
 #include "hms/permissions.h"
 #include "hms/router.h"
 
+#define CACHE_SLOTS 512
+
+/* What a request needs to know about the account behind a token. */
+struct account {
+	int64_t id; /* 0 = empty slot */
+	unsigned role;
+	bool is_active;
+	int64_t changed_seconds; /* password_changed_at, whole seconds */
+	int64_t changed_micros;  /* the same, microseconds: the "pwc" claim */
+	int64_t loaded_at;
+};
+
+static struct account cache[CACHE_SLOTS];
+
+static void on_account_change(const char *channel, const char *payload, void *arg)
+{
+	(void)arg;
+	if (channel == NULL) {
+		/* A new connection: changes may have been missed. */
+		memset(cache, 0, sizeof(cache));
+		return;
+	}
+	if (payload != NULL) {
+		int64_t id = atoll(payload);
+		struct account *slot = &cache[(uint64_t)id % CACHE_SLOTS];
+
+		if (slot->id == id)
+			slot->id = 0;
+	}
+}
+
+void auth_init(struct db *db)
+{
+	memset(cache, 0, sizeof(cache));
+	db_listen(db, "hms_accounts", on_account_change, NULL);
+}
+
 static const struct db_stmt account_by_id = {
     "auth_account",
     "SELECT role, is_active, floor(extract(epoch FROM password_changed_at))::bigint, "
@@ -28,15 +65,46 @@ int64_t auth_now(void)
 	return (int64_t)time(NULL);
 }
 
+/* The account from the cache, else from the database (then cached). An
+ * account that does not exist comes back with id 0. */
+static enum hms_err load_account(struct http_request *req, int64_t id, struct account *out)
+{
+	struct account *slot = &cache[(uint64_t)id % CACHE_SLOTS];
+	int64_t now = auth_now();
+	char text[24];
+	const char *params[1] = {text};
+	PGresult *res;
+	enum hms_err err;
+
+	db_poll(req->db); /* apply evictions that have arrived */
+	if (slot->id == id && now - slot->loaded_at < AUTH_CACHE_SECONDS) {
+		*out = *slot;
+		return HMS_OK;
+	}
+	snprintf(text, sizeof(text), "%lld", (long long)id);
+	err = db_exec(req->db, req->arena, &account_by_id, params, &res);
+	if (err != HMS_OK)
+		return err;
+	memset(out, 0, sizeof(*out));
+	if (PQntuples(res) != 1)
+		return HMS_OK;
+	out->id = id;
+	out->role = (unsigned)role_parse(PQgetvalue(res, 0, 0));
+	out->is_active = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	out->changed_seconds = atoll(PQgetvalue(res, 0, 2));
+	out->changed_micros = atoll(PQgetvalue(res, 0, 3));
+	out->loaded_at = now;
+	*slot = *out;
+	return HMS_OK;
+}
+
 enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 {
 	struct jwt_keyring ring = jwt_keyring_from_config(req->config);
 	struct jwt_claims claims;
 	const char *header = req->authorization;
 	const char *token;
-	char id[24];
-	const char *params[1] = {id};
-	PGresult *res;
+	struct account account;
 	enum hms_err err;
 
 	memset(&req->user, 0, sizeof(req->user));
@@ -56,29 +124,24 @@ enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 		return HMS_ERR_UNAUTHORIZED;
 	}
 
-	snprintf(id, sizeof(id), "%lld", (long long)claims.sub);
-	err = db_exec(req->db, req->arena, &account_by_id, params, &res);
+	err = load_account(req, claims.sub, &account);
 	if (err != HMS_OK)
 		return err;
-	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+	if (account.id == 0 || !account.is_active || account.role == ROLE_NONE) {
 		*detail = "User is inactive or does not exist.";
 		return HMS_ERR_UNAUTHORIZED;
 	}
 	/* A password change ends every session that began before it: exactly
 	 * by the pwc claim our tokens carry; for a token without it, only one
 	 * issued in a later second than the change is accepted. */
-	if (claims.password_changed != 0 ? claims.password_changed != atoll(PQgetvalue(res, 0, 3))
-	                                 : claims.iat <= atoll(PQgetvalue(res, 0, 2))) {
+	if (claims.password_changed != 0 ? claims.password_changed != account.changed_micros
+	                                 : claims.iat <= account.changed_seconds) {
 		*detail = "Token was issued before the last password change.";
 		return HMS_ERR_UNAUTHORIZED;
 	}
 	req->user.id = claims.sub;
-	req->user.role = (unsigned)role_parse(PQgetvalue(res, 0, 0));
-	req->user.authenticated = req->user.role != ROLE_NONE;
-	if (!req->user.authenticated) {
-		*detail = "User is inactive or does not exist.";
-		return HMS_ERR_UNAUTHORIZED;
-	}
+	req->user.role = account.role;
+	req->user.authenticated = true;
 	return HMS_OK;
 }
 

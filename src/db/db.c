@@ -13,6 +13,7 @@
  */
 #include "hms/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,9 @@
 struct db {
 	char *conninfo;
 	PGconn *conn;
+	char listen_channel[64];
+	db_notify_fn notify;
+	void *notify_arg;
 	bool in_transaction;
 	const struct db_stmt *prepared[DB_MAX_PREPARED];
 	size_t prepared_count;
@@ -66,6 +70,38 @@ PGconn *db_conn(struct db *db)
 	return db_ensure(db) == HMS_OK ? db->conn : NULL;
 }
 
+void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg)
+{
+	snprintf(db->listen_channel, sizeof(db->listen_channel), "%s", channel);
+	db->notify = fn;
+	db->notify_arg = arg;
+}
+
+static void dispatch_notifications(struct db *db)
+{
+	PGnotify *n;
+
+	if (db->conn == NULL)
+		return;
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		if (db->notify != NULL)
+			db->notify(n->relname, n->extra, db->notify_arg);
+		PQfreemem(n);
+	}
+}
+
+void db_poll(struct db *db)
+{
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK || db->in_transaction)
+		return;
+	if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
+		log_event(LOG_WARN, "db_connection_lost", LOG_END);
+		drop_connection(db);
+		return;
+	}
+	dispatch_notifications(db);
+}
+
 static void ignore_notice(void *arg, const char *message)
 {
 	(void)arg;
@@ -88,6 +124,24 @@ static enum hms_err connect_now(struct db *db)
 		return HMS_ERR_UNAVAILABLE;
 	}
 	PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+	if (db->listen_channel[0] != '\0') {
+		char *channel =
+		    PQescapeIdentifier(db->conn, db->listen_channel, strlen(db->listen_channel));
+		char sql[128];
+		PGresult *res;
+
+		snprintf(sql, sizeof(sql), "LISTEN %s", channel != NULL ? channel : "\"\"");
+		PQfreemem(channel);
+		res = PQexec(db->conn, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			PQclear(res);
+			log_event(LOG_WARN, "db_listen_failed", LOG_END);
+			drop_connection(db);
+			return HMS_ERR_UNAVAILABLE;
+		}
+		PQclear(res);
+		db->notify(NULL, NULL, db->notify_arg);
+	}
 	log_event(LOG_INFO, "db_connected", LOG_END);
 	return HMS_OK;
 }
@@ -100,6 +154,8 @@ enum hms_err db_ensure(struct db *db)
 		if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
 			log_event(LOG_WARN, "db_connection_lost", LOG_END);
 			drop_connection(db);
+		} else {
+			dispatch_notifications(db);
 		}
 	}
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
@@ -119,6 +175,7 @@ static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *
 	enum hms_err err;
 
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		dispatch_notifications(db);
 		if (arena_defer(arena, clear_result, res) != 0)
 			return HMS_ERR_NOMEM;
 		*out = res;

@@ -1,9 +1,9 @@
 /*
  * list.c - list/filter/order/paginate (see include/hms/list.h).
  *
- * The count comes from count(*) OVER () in the same query, so a page costs
- * one round trip; an empty page past the first is 404 without needing the
- * count. Filters are validated by type before any SQL is built, and the
+ * The count comes from a scalar subquery of the same statement, so a page
+ * costs one round trip; an empty page past the first is 404 without needing
+ * the count. Filters are validated by type before any SQL is built, and the
  * first invalid one answers 400 in DRF shape.
  */
 #include "hms/list.h"
@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +254,24 @@ static struct json_object *page_url(struct http_request *req, long page)
 	return url != NULL ? json_object_new_string(url) : NULL;
 }
 
+/* The length of the shortest word of a search (1- and 2-letter prefixes
+ * match so many rows that walking the ordering index is the better plan). */
+static size_t shortest_word(const char *text)
+{
+	size_t shortest = SIZE_MAX;
+
+	while (*text != '\0') {
+		size_t n;
+
+		text += strspn(text, " \t,.-");
+		n = strcspn(text, " \t,.-");
+		if (n > 0 && n < shortest)
+			shortest = n;
+		text += n;
+	}
+	return shortest == SIZE_MAX ? 0 : shortest;
+}
+
 void list_respond(struct http_request *req, struct http_response *res, const struct list_spec *spec,
                   const struct list_condition *extra, size_t extra_count)
 {
@@ -264,6 +283,8 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 	long page, size;
 	long long count = 0;
 	bool any = false;
+	bool searching = false;
+	char *where;
 	PGresult *result;
 	enum hms_err err;
 	int rows;
@@ -272,11 +293,8 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
 		return;
 	}
-	append(&b, "SELECT ");
-	append(&b, spec->columns);
-	append(&b, ", count(*) OVER () FROM ");
-	append(&b, spec->from);
-
+	/* First the WHERE clause alone, used twice below. */
+	append(&b, "");
 	if (spec->where != NULL) {
 		append(&b, " WHERE (");
 		append(&b, spec->where);
@@ -314,7 +332,40 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 			append(&b, any ? " AND " : " WHERE ");
 			append_condition(&b, spec->search, text);
 			any = true;
+			searching = shortest_word(text) >= 3;
 		}
+	}
+	/* The count is an uncorrelated scalar subquery (an InitPlan, run once
+	 * with its own plan - an index-only scan where it can), not a window
+	 * over the page query, which would materialise every matching row. */
+	where = b.failed ? NULL : arena_strdup(req->arena, b.sql);
+	b.len = 0;
+	append(&b, "SELECT ");
+	append(&b, spec->columns);
+	if (b.param_count == 0 && spec->unfiltered_count != NULL) {
+		append(&b, ", (");
+		append(&b, spec->unfiltered_count);
+		append(&b, ")");
+	} else {
+		append(&b, ", (SELECT count(*) FROM ");
+		append(&b, spec->from);
+		append(&b, where != NULL ? where : "");
+		append(&b, ")");
+	}
+	if (searching) {
+		/* A selective text search is best found through its GIN index and
+		 * then sorted; without this fence the planner tends to walk the
+		 * ordering index, filtering row by row, which is slow when the
+		 * matches sit far along it. */
+		append(&b, " FROM (SELECT * FROM ");
+		append(&b, spec->from);
+		append(&b, where != NULL ? where : "");
+		append(&b, " OFFSET 0) AS ");
+		append(&b, spec->from);
+	} else {
+		append(&b, " FROM ");
+		append(&b, spec->from);
+		append(&b, where != NULL ? where : "");
 	}
 	if (!append_ordering(&b, req, spec, &bad_order))
 		validate_add_error(
