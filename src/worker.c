@@ -174,6 +174,7 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 		db_free(db);
 		return 1;
 	}
+	db_set_time_zone(db, cfg->time_zone);
 	auth_init(db);
 	log_event(LOG_INFO, "worker_started", LOG_END);
 

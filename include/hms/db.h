@@ -36,6 +36,10 @@ typedef void (*db_notify_fn)(const char *channel, const char *payload, void *arg
 
 struct db *db_new(const char *conninfo);
 
+/* Sessions run in this IANA time zone (the hospital's), so a date compared
+ * with a timestamptz means that local day. Set before the first use. */
+void db_set_time_zone(struct db *db, const char *zone);
+
 /* LISTENs on channel on every connection; fn receives what arrives. */
 void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg);
 

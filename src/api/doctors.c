@@ -482,7 +482,8 @@ void doctors_deactivate(struct http_request *req, struct http_response *res)
 /* Free slots of one day in the hospital's time zone: each schedule entry of
  * that weekday cut into slot_minutes pieces (wall-clock times converted by
  * PostgreSQL, so daylight-saving days come out right), minus slots already
- * started. One query for the whole day. */
+ * started and slots that overlap a live appointment (found through the
+ * exclusion constraint's GiST index). One query for the whole day. */
 static const struct db_stmt free_slots = {
     "doctors_free_slots",
     "SELECT " SQL_UTC("s") ", " SQL_UTC(
@@ -498,7 +499,12 @@ static const struct db_stmt free_slots = {
                                                      "WHERE d.id = $1 AND d.is_active AND "
                                                      "(e->>'weekday')::int = extract(isodow FROM "
                                                      "$2::date) - 1 "
-                                                     "AND s >= now() ORDER BY s",
+                                                     "AND s >= now() AND NOT EXISTS (SELECT 1 FROM "
+                                                     "appointments a WHERE a.doctor_id = d.id "
+                                                     "  AND a.status <> 'cancelled' AND "
+                                                     "tstzrange(a.start_time, a.end_time) && "
+                                                     "  tstzrange(s, s + make_interval(mins => "
+                                                     "d.slot_minutes))) ORDER BY s",
     3};
 static const struct db_stmt doctor_slot = {"doctors_slot",
                                            "SELECT slot_minutes FROM doctors WHERE id = $1", 1};

@@ -2,11 +2,13 @@
  * routes.c - every route of the API in one table: method, path pattern,
  * handler, permission key (a row of src/auth/permissions.c), body kind.
  */
+#include "hms/appointments.h"
 #include "hms/audit.h"
 #include "hms/docs.h"
 #include "hms/doctors.h"
 #include "hms/health.h"
 #include "hms/patients.h"
+#include "hms/resources.h"
 #include "hms/router.h"
 #include "hms/tokens.h"
 #include "hms/users.h"
@@ -44,6 +46,24 @@ const struct route hms_routes[] = {
     {"PATCH", "/api/doctors/{id}/", doctors_update, "doctors.write", J},
     {"DELETE", "/api/doctors/{id}/", doctors_deactivate, "doctors.admin", N},
     {"GET", "/api/doctors/{id}/availability/", doctors_availability, "doctors.read", N},
+
+    {"GET", "/api/appointments/", appointments_list, "appointments.read", N},
+    {"POST", "/api/appointments/", appointments_create, "appointments.create", J},
+    {"GET", "/api/appointments/upcoming/", appointments_upcoming, "appointments.read", N},
+    {"GET", "/api/appointments/{id}/", appointments_get, "appointments.read", N},
+    {"PUT", "/api/appointments/{id}/", appointments_replace, "appointments.write", J},
+    {"PATCH", "/api/appointments/{id}/", appointments_update, "appointments.write", J},
+    {"DELETE", "/api/appointments/{id}/", appointments_cancel, "appointments.write", N},
+
+    {"GET", "/api/resources/", resources_list, "resources.read", N},
+    {"POST", "/api/resources/", resources_create, "resources.write", J},
+    {"GET", "/api/resources/{id}/", resources_get, "resources.read", N},
+    {"PUT", "/api/resources/{id}/", resources_replace, "resources.write", J},
+    {"PATCH", "/api/resources/{id}/", resources_update, "resources.write", J},
+    {"GET", "/api/resources/{id}/bookings/", resources_bookings_list, "resources.read", N},
+    {"POST", "/api/resources/{id}/bookings/", resources_book, "resources.book", J},
+    {"GET", "/api/resource-bookings/{id}/", resources_booking_get, "resources.read", N},
+    {"DELETE", "/api/resource-bookings/{id}/", resources_booking_cancel, "resources.book", N},
 
     {"GET", "/api/audit/", audit_list, "audit.read", N},
 };

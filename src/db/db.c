@@ -26,6 +26,7 @@ struct db {
 	char *conninfo;
 	PGconn *conn;
 	char listen_channel[64];
+	char options[96]; /* libpq "options": the session time zone */
 	db_notify_fn notify;
 	void *notify_arg;
 	bool in_transaction;
@@ -70,6 +71,13 @@ PGconn *db_conn(struct db *db)
 	return db_ensure(db) == HMS_OK ? db->conn : NULL;
 }
 
+void db_set_time_zone(struct db *db, const char *zone)
+{
+	/* The zone was validated at start-up (letters, digits, / _ + -), so it
+	 * needs no escaping inside the options string. */
+	snprintf(db->options, sizeof(db->options), "-c TimeZone=%s", zone);
+}
+
 void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg)
 {
 	snprintf(db->listen_channel, sizeof(db->listen_channel), "%s", channel);
@@ -112,8 +120,9 @@ static enum hms_err connect_now(struct db *db)
 {
 	/* connect_timeout comes first so the operator's conninfo can override
 	 * it; expand_dbname makes "dbname" accept a whole conninfo or URI. */
-	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-	const char *const values[] = {"5", "hms", db->conninfo, NULL};
+	const char *const keys[] = {"connect_timeout", "fallback_application_name", "options",
+	                            "dbname", NULL};
+	const char *const values[] = {"5", "hms", db->options, db->conninfo, NULL};
 
 	drop_connection(db);
 	db->conn = PQconnectdbParams(keys, values, 1);

@@ -110,6 +110,16 @@ static int copy_rows(PGconn *conn, const char *copy_sql, const char *what, long 
 	PQclear(res);
 	res = PQexec(conn, "COMMIT");
 	PQclear(res);
+	/* Fresh statistics for the planner and a visibility map, so counts can
+	 * skip the heap: without this the first minutes after a bulk load run
+	 * on plans made for an empty table. */
+	{
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "VACUUM (ANALYZE) %s", what);
+		res = PQexec(conn, sql);
+		PQclear(res);
+	}
 	progress(what, count, count, tty);
 	if (tty)
 		printf("\n");

@@ -1,0 +1,21 @@
+/*
+ * resources.h - bookable resources (operating rooms, lab slots, beds,
+ * equipment) and their bookings, race-free like appointments.
+ */
+#ifndef HMS_RESOURCES_H
+#define HMS_RESOURCES_H
+
+struct http_request;
+struct http_response;
+
+void resources_list(struct http_request *req, struct http_response *res);
+void resources_create(struct http_request *req, struct http_response *res);
+void resources_get(struct http_request *req, struct http_response *res);
+void resources_replace(struct http_request *req, struct http_response *res);
+void resources_update(struct http_request *req, struct http_response *res);
+void resources_bookings_list(struct http_request *req, struct http_response *res);
+void resources_book(struct http_request *req, struct http_response *res);
+void resources_booking_get(struct http_request *req, struct http_response *res);
+void resources_booking_cancel(struct http_request *req, struct http_response *res);
+
+#endif
