@@ -284,7 +284,7 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 	long long count = 0;
 	bool any = false;
 	bool searching = false;
-	char *where;
+	const char *where, *order;
 	PGresult *result;
 	enum hms_err err;
 	int rows;
@@ -335,38 +335,11 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 			searching = shortest_word(text) >= 3;
 		}
 	}
-	/* The count is an uncorrelated scalar subquery (an InitPlan, run once
-	 * with its own plan - an index-only scan where it can), not a window
-	 * over the page query, which would materialise every matching row. */
 	where = b.failed ? NULL : arena_strdup(req->arena, b.sql);
+	if (where == NULL)
+		where = "";
 	b.len = 0;
-	append(&b, "SELECT ");
-	append(&b, spec->columns);
-	if (b.param_count == 0 && spec->unfiltered_count != NULL) {
-		append(&b, ", (");
-		append(&b, spec->unfiltered_count);
-		append(&b, ")");
-	} else {
-		append(&b, ", (SELECT count(*) FROM ");
-		append(&b, spec->from);
-		append(&b, where != NULL ? where : "");
-		append(&b, ")");
-	}
-	if (searching) {
-		/* A selective text search is best found through its GIN index and
-		 * then sorted; without this fence the planner tends to walk the
-		 * ordering index, filtering row by row, which is slow when the
-		 * matches sit far along it. */
-		append(&b, " FROM (SELECT * FROM ");
-		append(&b, spec->from);
-		append(&b, where != NULL ? where : "");
-		append(&b, " OFFSET 0) AS ");
-		append(&b, spec->from);
-	} else {
-		append(&b, " FROM ");
-		append(&b, spec->from);
-		append(&b, where != NULL ? where : "");
-	}
+	append(&b, ""); /* the ORDER BY clause alone, used once or twice below */
 	if (!append_ordering(&b, req, spec, &bad_order))
 		validate_add_error(
 		    &errors, "ordering",
@@ -375,12 +348,69 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 		http_respond_field_errors(res, errors);
 		return;
 	}
+	order = arena_strdup(req->arena, b.sql);
 	snprintf(limit, sizeof(limit), "%ld", size);
 	snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
 	b.params[b.param_count++] = limit;
-	append(&b, arena_printf(req->arena, " LIMIT $%d", b.param_count));
 	b.params[b.param_count++] = offset;
-	append(&b, arena_printf(req->arena, " OFFSET $%d", b.param_count));
+	b.len = 0;
+	if (searching) {
+		/* A selective text search: find the matches once through the GIN
+		 * index, keeping only the sort keys, then count them, take the page
+		 * and fetch just its rows. Without this the count and the page
+		 * would each read every match, or the planner would walk the
+		 * ordering index filtering row by row - slow when the matches sit
+		 * far along it. */
+		append(&b, "WITH hits AS MATERIALIZED (SELECT ");
+		append(&b, spec->tiebreak);
+		for (const struct list_ordering *o = spec->orderings; o != NULL && o->name != NULL;
+		     o++) {
+			append(&b, ", ");
+			append(&b, o->sql);
+		}
+		append(&b, " FROM ");
+		append(&b, spec->from);
+		append(&b, where);
+		append(&b, "), page AS (SELECT ");
+		append(&b, spec->tiebreak);
+		append(&b, " FROM hits");
+		append(&b, order);
+		append(&b, arena_printf(req->arena, " LIMIT $%d OFFSET $%d) SELECT ",
+		                        b.param_count - 1, b.param_count));
+		append(&b, spec->columns);
+		append(&b, ", (SELECT count(*) FROM hits) FROM ");
+		append(&b, spec->from);
+		append(&b, " WHERE ");
+		append(&b, spec->tiebreak);
+		append(&b, " IN (SELECT ");
+		append(&b, spec->tiebreak);
+		append(&b, " FROM page)");
+		append(&b, order);
+	} else {
+		/* The count is an uncorrelated scalar subquery (an InitPlan, run
+		 * once with its own plan - an index-only scan where it can), not a
+		 * window over the page query, which would materialise every
+		 * matching row; or a maintained counter when nothing narrows the
+		 * list. */
+		append(&b, "SELECT ");
+		append(&b, spec->columns);
+		if (b.param_count == 2 && spec->unfiltered_count != NULL) {
+			append(&b, ", (");
+			append(&b, spec->unfiltered_count);
+			append(&b, ")");
+		} else {
+			append(&b, ", (SELECT count(*) FROM ");
+			append(&b, spec->from);
+			append(&b, where);
+			append(&b, ")");
+		}
+		append(&b, " FROM ");
+		append(&b, spec->from);
+		append(&b, where);
+		append(&b, order);
+		append(&b, arena_printf(req->arena, " LIMIT $%d OFFSET $%d", b.param_count - 1,
+		                        b.param_count));
+	}
 	if (b.failed) {
 		http_respond_error(res, HMS_ERR_NOMEM, NULL);
 		return;
