@@ -54,9 +54,12 @@ struct list_spec {
 	const char *where;   /* a fixed condition, or NULL */
 	const struct list_filter *filters;
 	const struct list_ordering *orderings;
-	/* ?search=: a condition where every "$?" is the user's text, e.g.
-	 * "search_vector @@ hms_prefix_query($?) OR mrn = upper($?)"; NULL for
-	 * a resource without search. */
+	/* ?search=: every word of the user's text must meet search_word (its
+	 * "$?" is the word), e.g. "search_vector @@ hms_prefix_query($?) OR
+	 * mrn = upper($?)"; or the whole text may meet search (for values with
+	 * spaces, such as phone numbers), which may be NULL. search_word NULL:
+	 * the resource has no search. */
+	const char *search_word;
 	const char *search;
 	const char *default_order; /* "id DESC" */
 	/* A cheap exact count when no filter, search or extra condition

@@ -79,6 +79,9 @@ int validate_field_index(const struct field *fields, const char *name);
 /* Adds message to errors[field] (creating both as needed). */
 void validate_add_error(struct json_object **errors, const char *field, const char *message);
 
+/* text without leading and trailing Unicode white space, in the arena. */
+const char *validate_trim(struct arena *arena, const char *text);
+
 /* Value checks shared with query filters. */
 bool validate_parse_id(const char *text, int64_t *out);
 bool validate_date(const char *text);     /* YYYY-MM-DD, a real calendar day */

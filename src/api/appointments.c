@@ -155,7 +155,7 @@ static const struct db_stmt check_booking = {
         "t.e") ", "
                "  $5::boolean AND t.s <= now(), "
                "  t.s > now() + interval '5 years', "
-               "  t.e <= t.s, "
+               "  t.e <= t.s OR t.e > now() + interval '5 years', "
                "  EXISTS (SELECT 1 FROM patients p WHERE p.id = $1::bigint AND NOT p.is_deleted), "
                "  coalesce(t.is_active, false), "
                "  t.schedule IS NULL OR t.schedule = '[]'::jsonb OR EXISTS ("
@@ -185,7 +185,9 @@ static enum hms_err check_rules(struct http_request *req, const char *patient, c
 		validate_add_error(errors, "start_time",
 		                   "Start time is more than five years ahead.");
 	if (PQgetvalue(row, 0, 3)[0] == 't')
-		validate_add_error(errors, "end_time", "End time must be after the start time.");
+		validate_add_error(errors, "end_time",
+		                   "End time must be after the start time and at most five years "
+		                   "ahead.");
 	if (PQgetvalue(row, 0, 4)[0] != 't')
 		validate_add_error(errors, "patient", "Invalid pk - object does not exist.");
 	if (PQgetvalue(row, 0, 5)[0] != 't')

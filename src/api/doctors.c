@@ -235,7 +235,8 @@ static const struct list_spec doctors_spec = {
     .from = "doctors",
     .filters = doctor_filters,
     .orderings = doctor_orderings,
-    .search = "search_vector @@ hms_prefix_query($?) OR lower(license_number) = lower($?)",
+    .search_word = "hms_prefix_query($?) IS NULL OR search_vector @@ hms_prefix_query($?) OR "
+                   "lower(license_number) = lower($?)",
     .default_order = "last_name ASC, first_name ASC",
     .tiebreak = "id",
     .row = doctor_json,

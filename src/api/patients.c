@@ -180,11 +180,14 @@ static const struct list_ordering patient_orderings[] = {
     {NULL, NULL},
 };
 
-/* Names by word prefix; MRN, phone and email by whole value. */
-#define PATIENT_SEARCH                                                                             \
-	"search_vector @@ hms_prefix_query($?) OR medical_record_number = upper($?) OR "           \
-	"(contact_phone <> '' AND contact_phone = $?) OR "                                         \
+/* Each word: a name by word prefix, or a whole MRN or email; a word of
+ * punctuation alone (no lexeme) constrains nothing. The whole text: a phone
+ * number (which may contain spaces). */
+#define PATIENT_SEARCH_WORD                                                                        \
+	"hms_prefix_query($?) IS NULL OR search_vector @@ hms_prefix_query($?) OR "                \
+	"medical_record_number = upper($?) OR "                                                    \
 	"(contact_email <> '' AND lower(contact_email) = lower($?))"
+#define PATIENT_SEARCH_WHOLE "contact_phone <> '' AND contact_phone = $?"
 
 void patients_list(struct http_request *req, struct http_response *res)
 {
@@ -194,7 +197,8 @@ void patients_list(struct http_request *req, struct http_response *res)
 	    .where = "NOT is_deleted",
 	    .filters = patient_filters,
 	    .orderings = patient_orderings,
-	    .search = PATIENT_SEARCH,
+	    .search_word = PATIENT_SEARCH_WORD,
+	    .search = PATIENT_SEARCH_WHOLE,
 	    .default_order = "last_name ASC, first_name ASC",
 	    .unfiltered_count = "SELECT live FROM patient_counts",
 	    .tiebreak = "id",

@@ -279,7 +279,7 @@ void resources_bookings_list(struct http_request *req, struct http_response *res
 static const struct db_stmt check_booking = {
     "resources_check_booking",
     "SELECT $2::timestamptz <= now(), $2::timestamptz > now() + interval '5 years', "
-    "$3::timestamptz <= $2::timestamptz, "
+    "$3::timestamptz <= $2::timestamptz OR $3::timestamptz > now() + interval '5 years', "
     "$4::bigint IS NULL OR EXISTS (SELECT 1 FROM patients WHERE id = $4::bigint AND NOT "
     "is_deleted), (SELECT is_active FROM resources WHERE id = $1::bigint)",
     4};
@@ -327,7 +327,9 @@ void resources_book(struct http_request *req, struct http_response *res)
 		validate_add_error(&errors, "start_time",
 		                   "Start time is more than five years ahead.");
 	if (PQgetvalue(check, 0, 2)[0] == 't')
-		validate_add_error(&errors, "end_time", "End time must be after the start time.");
+		validate_add_error(&errors, "end_time",
+		                   "End time must be after the start time and at most five years "
+		                   "ahead.");
 	if (PQgetvalue(check, 0, 3)[0] != 't')
 		validate_add_error(&errors, "patient", "Invalid pk - object does not exist.");
 	if (PQgetvalue(check, 0, 4)[0] != 't')

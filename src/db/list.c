@@ -24,6 +24,7 @@
 
 #define MAX_ORDER_FIELDS 4
 #define MAX_PAGE         10000000L
+#define MAX_SEARCH_WORDS 8
 #define MAX_FILTER_TEXT  200
 
 struct builder {
@@ -254,6 +255,29 @@ static struct json_object *page_url(struct http_request *req, long page)
 	return url != NULL ? json_object_new_string(url) : NULL;
 }
 
+/* Every word of the search must match spec->search_word: the words are
+ * ANDed, each its own bound parameter. False when there are too many. */
+static bool append_search_words(struct builder *b, const char *word_sql, const char *text)
+{
+	int words = 0;
+
+	while (*text != '\0') {
+		size_t n;
+
+		text += strspn(text, " \t");
+		n = strcspn(text, " \t");
+		if (n == 0)
+			break;
+		if (++words > MAX_SEARCH_WORDS)
+			return false;
+		if (words > 1)
+			append(b, " AND ");
+		append_condition(b, word_sql, arena_strndup(b->arena, text, n));
+		text += n;
+	}
+	return true;
+}
+
 /* The length of the shortest word of a search (1- and 2-letter prefixes
  * match so many rows that walking the ordering index is the better plan). */
 static size_t shortest_word(const char *text)
@@ -322,15 +346,25 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 		append_condition(&b, f->sql, value);
 		any = true;
 	}
-	if (spec->search != NULL) {
+	if (spec->search_word != NULL) {
 		const char *text = http_request_param(req, "search");
 
+		/* Surrounding blanks never belong to an identifier or a name. */
+		if (text != NULL)
+			text = validate_trim(req->arena, text);
 		if (text != NULL && strlen(text) > MAX_FILTER_TEXT) {
 			validate_add_error(&errors, "search",
 			                   "Ensure this value has at most 200 characters.");
 		} else if (text != NULL && *text != '\0') {
-			append(&b, any ? " AND " : " WHERE ");
-			append_condition(&b, spec->search, text);
+			append(&b, any ? " AND ((" : " WHERE ((");
+			if (!append_search_words(&b, spec->search_word, text))
+				validate_add_error(&errors, "search", "Use at most 8 words.");
+			append(&b, ")");
+			if (spec->search != NULL) {
+				append(&b, " OR ");
+				append_condition(&b, spec->search, text);
+			}
+			append(&b, ")");
 			any = true;
 			searching = shortest_word(text) >= 3;
 		}

@@ -466,7 +466,8 @@ static const char *json_text_problem(const char *text, size_t len)
 				/* "\u0000" would put a NUL into a C string: refused. */
 				if (i + 5 < len && text[i + 1] == 'u' &&
 				    strncmp(text + i + 2, "0000", 4) == 0)
-					return "JSON parse error - \\u0000 is not allowed in strings.";
+					return "JSON parse error - \\u0000 is not allowed in "
+					       "strings.";
 				i++;
 			} else if (c == '"') {
 				in_string = false;

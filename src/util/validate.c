@@ -154,18 +154,44 @@ static size_t utf8_length(const char *s)
 	return n;
 }
 
-/* s without leading and trailing white space (ASCII), in the arena. */
-static const char *trimmed(struct arena *arena, const char *s)
+/* The length in bytes of the white-space character at s (Unicode
+ * White_Space, as DRF's strip() removes it), or 0. s is valid UTF-8. */
+static size_t space_at(const unsigned char *s)
 {
-	size_t len;
+	unsigned cp;
 
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-	                   s[len - 1] == '\r'))
-		len--;
-	return arena_strndup(arena, s, len);
+	if (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		return 1;
+	if (s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+		return 2; /* NEL, NO-BREAK SPACE */
+	if ((s[0] & 0xf0) != 0xe0 || s[1] == 0 || s[2] == 0)
+		return 0;
+	cp = ((unsigned)(s[0] & 0x0f) << 12) | ((unsigned)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+	if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+	    cp == 0x202f || cp == 0x205f || cp == 0x3000)
+		return 3;
+	return 0;
+}
+
+const char *validate_trim(struct arena *arena, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t len, n;
+
+	while ((n = space_at(s)) > 0)
+		s += n;
+	len = strlen((const char *)s);
+	/* From the end: step back over whole characters. */
+	for (;;) {
+		size_t back = 1;
+
+		while (back <= len && back <= 3 && (s[len - back] & 0xc0) == 0x80)
+			back++;
+		if (back > len || space_at(s + len - back) != back)
+			break;
+		len -= back;
+	}
+	return arena_strndup(arena, (const char *)s, len);
 }
 
 static const char *check_value(struct arena *arena, const struct field *f, struct json_object *v,
@@ -184,7 +210,7 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 		}
 		s = json_object_get_string(v);
 		if (!f->keep_whitespace)
-			s = trimmed(arena, s);
+			s = validate_trim(arena, s);
 		if (s == NULL) {
 			*message = "Out of memory.";
 			return NULL;
