@@ -48,6 +48,8 @@ HELLO_PID=$!
 "$ROOT/build/hmsctl" --config "$STATE/hms.conf" seed --patients "$PATIENTS" --doctors 20 >/dev/null
 
 API=http://127.0.0.1:$HMS_HTTP_PORT
+PSQL=(psql -h "$STATE/pg/run" -p "$HMS_PG_PORT" -U postgres -d hms -X -q)
+[ "$(id -u)" -eq 0 ] && PSQL=(runuser -u postgres -- "${PSQL[@]}")
 REF=http://127.0.0.1:$HMS_BENCH_PORT
 
 worker_pids() { pgrep -P "$(cat "$STATE/run/hms.pid")" | sort -n; }
@@ -68,6 +70,35 @@ cat >"$STATE/search.lua" <<'LUA'
 local words = {"kin", "oke", "mar", "jos", "nak", "mue", "gar", "ach", "kam", "ban", "phi", "owi"}
 request = function()
   return wrk.format("GET", "/api/patients/?search=" .. words[math.random(1, #words)])
+end
+LUA
+# POST /api/appointments/: walks free future slots so most requests book.
+# Request i takes doctor (i mod 20) + 1, patient i + 1 (so no patient is
+# double-booked) and the next 30-minute slot of that doctor, Monday to
+# Thursday 08:00-16:00 Kampala time (the seeded schedules), from 2027-01-04.
+cat >"$STATE/book.lua" <<'LUA'
+local counter = 0
+function setup(thread)
+  thread:set("first", counter)
+  counter = counter + 1
+end
+function init(args)
+  counter = first
+end
+request = function()
+  local i = counter
+  counter = counter + 2
+  local doctor = i % 20 + 1
+  local n = math.floor(i / 20)
+  local day = math.floor(n / 17)
+  local slot = n % 17
+  local week, weekday = math.floor(day / 4), day % 4
+  local t = os.time({year = 2027, month = 1, day = 4 + week * 7 + weekday, hour = 12})
+  local date = os.date("!%Y-%m-%d", t)
+  local minutes = 8 * 60 + slot * 30
+  local start = string.format("%sT%02d:%02d:00+03:00", date, math.floor(minutes / 60), minutes % 60)
+  local body = string.format('{"patient": %d, "doctor": %d, "start_time": "%s"}', i + 1, doctor, start)
+  return wrk.format("POST", "/api/appointments/", {["Content-Type"] = "application/json"}, body)
 end
 LUA
 cat >"$STATE/login.lua" <<'LUA'
@@ -114,6 +145,19 @@ row "GET /api/patients/?search=<3 letters>" "$API" "${AUTH[@]}" -s "$STATE/searc
 row "GET /api/patients/?page=50" "$API/api/patients/?page=50" "${AUTH[@]}"
 row "GET /api/patients/?ordering=last_name&page=500" "$API/api/patients/?ordering=last_name&page=500" "${AUTH[@]}"
 row "POST /api/auth/token/ (argon2id)" "$API/api/auth/token/" -s "$STATE/login.lua"
+row "POST /api/appointments/ (walking free slots)" "$API" "${AUTH[@]}" -s "$STATE/book.lua"
+booked=$( (cd / && "${PSQL[@]}" -tAc "SELECT count(*) FROM appointments") )
+# A doctor's own upcoming appointments: link a doctor account to doctor 1.
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $ACCESS" \
+	-d '{"username":"benchdoc","password":"bench-password-2","role":"doctor"}' "$API/api/auth/register/"
+DOC_USER=$( (cd / && "${PSQL[@]}" -tAc "SELECT id FROM users WHERE username = 'benchdoc'") )
+curl -s -o /dev/null -X PATCH -H 'Content-Type: application/json' -H "Authorization: Bearer $ACCESS" \
+	-d "{\"user\": $DOC_USER}" "$API/api/doctors/1/"
+DOC_ACCESS=$(curl -s -X POST -H 'Content-Type: application/json' \
+	-d '{"username":"benchdoc","password":"bench-password-2"}' "$API/api/auth/token/" |
+	sed 's/.*"access":"\([^"]*\)".*/\1/')
+row "GET /api/appointments/upcoming/ (doctor)" "$API/api/appointments/upcoming/" \
+	-H "Authorization: Bearer $DOC_ACCESS"
 
 printf '\n%d patients seeded; %d hms workers; wrk -t%d -c%d -d%ds\n\n' "$PATIENTS" "$WORKERS" \
 	"$THREADS" "$CONNECTIONS" "$DURATION"
@@ -127,12 +171,15 @@ for r in "${rows[@]}"; do
 	"GET /api/patients/{id}/") patient_rps=$rps ;;
 	"nginx static return 200") static_rps=$rps ;;
 	"GET /api/health/") health_rps=$rps ;;
+	"POST /api/appointments/ (walking free slots)") book_reqs=$reqs ;;
 	esac
 done
 echo
 awk -v a="$patient_rps" -v b="$hello_rps" \
 	'BEGIN {printf "GET /api/patients/{id}/ (JWT + role + audit insert) / bare FastCGI hello: %.1f%% (bar: >= 30%%)\n", 100 * a / b}'
 awk -v a="$health_rps" -v b="$static_rps" 'BEGIN {printf "GET /api/health/ / nginx static: %.1f%%\n", 100 * a / b}'
+awk -v ok="$booked" -v all="$book_reqs" \
+	'BEGIN {printf "POST /api/appointments/: %d of %d requests booked (%.1f%% success)\n", ok, all, 100 * ok / all}'
 
 login_ms=$( (for _ in $(seq 1 20); do
 	curl -s -o /dev/null -w '%{time_total}\n' -X POST -H 'Content-Type: application/json' \
@@ -151,10 +198,8 @@ echo "(after warm-up vs after every run above)"
 # BENCH_EXPLAIN=1: the plans of the list and detail queries, as hms sends
 # them, on this data (docs/performance.md keeps a copy at 1,000,000).
 if [ -n "${BENCH_EXPLAIN:-}" ]; then
-	PSQL=(psql -h "$STATE/pg/run" -p "$HMS_PG_PORT" -U postgres -d hms -X -q)
-	[ "$(id -u)" -eq 0 ] && PSQL=(runuser -u postgres -- "${PSQL[@]}")
 	COLS="id, medical_record_number, first_name, last_name, to_char(date_of_birth, 'YYYY-MM-DD'), gender"
-	SEARCH="search_vector @@ hms_prefix_query('kin') OR medical_record_number = upper('kin') OR (contact_phone <> '' AND contact_phone = 'kin') OR (contact_email <> '' AND lower(contact_email) = lower('kin'))"
+	SEARCH="((search_vector @@ hms_prefix_query('kin') OR medical_record_number = upper('kin') OR (contact_email <> '' AND lower(contact_email) = lower('kin')))) OR (contact_phone <> '' AND contact_phone = 'kin')"
 	explain() {
 		echo
 		echo "-- $1"

@@ -400,3 +400,80 @@ long long client_sql_long(const char *query)
 	free(value);
 	return n;
 }
+
+/* --- more verbs, several headers, URL text ---------------------------------- */
+
+void client_call_headers(const char *method, const char *path, const char *token,
+                         const char *const *headers, const char *json_body,
+                         struct client_response *out)
+{
+	const char *all[16];
+	char *auth = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (token != NULL) {
+		size_t len = strlen(token) + 32;
+
+		auth = malloc(len);
+		cr_assert_not_null(auth);
+		snprintf(auth, len, "Authorization: Bearer %s", token);
+		all[n++] = auth;
+	}
+	if (json_body != NULL)
+		all[n++] = "Content-Type: application/json";
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+		cr_assert_lt(n, sizeof(all) / sizeof(all[0]) - 1, "too many headers");
+		all[n++] = headers[i];
+	}
+	all[n] = NULL;
+	rc = client_request(method, path, all, json_body, json_body != NULL ? strlen(json_body) : 0,
+	                    out);
+	free(auth);
+	cr_assert_eq(rc, 0, "%s %s failed", method, path);
+}
+
+void client_put_json(const char *path, const char *token, const char *json_body,
+                     struct client_response *out)
+{
+	client_call("PUT", path, token, NULL, json_body, out);
+}
+
+void client_delete_auth(const char *path, const char *token, struct client_response *out)
+{
+	client_call("DELETE", path, token, NULL, NULL, out);
+}
+
+char *client_url_encode(const char *text)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(text);
+	char *out = malloc(n * 3 + 1);
+	size_t o = 0;
+
+	cr_assert_not_null(out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *client_path_of_url(const char *url)
+{
+	const char *base = client_env("HMS_TEST_BASE_URL");
+	size_t len = strlen(base);
+
+	if (url == NULL || strncmp(url, base, len) != 0 || url[len] != '/')
+		return NULL;
+	return url + len;
+}

@@ -115,4 +115,23 @@ char *client_sql_value(const char *query);
 /* The same, as a number (asserts a non-NULL value). */
 long long client_sql_long(const char *query);
 
+/* --- more verbs, several headers, URL text (test_patients.c, test_doctors.c) --- */
+
+/* client_call with any number of extra header lines (NULL-terminated list,
+ * may be NULL). Asserts the exchange itself worked. */
+void client_call_headers(const char *method, const char *path, const char *token,
+                         const char *const *headers, const char *json_body,
+                         struct client_response *out);
+void client_put_json(const char *path, const char *token, const char *json_body,
+                     struct client_response *out);
+void client_delete_auth(const char *path, const char *token, struct client_response *out);
+
+/* text percent-encoded for a query string (everything but A-Z a-z 0-9 - _ . ~),
+ * malloc'd. */
+char *client_url_encode(const char *text);
+
+/* The path (and query) of an absolute URL that points at the test stack
+ * (starts with HMS_TEST_BASE_URL), or NULL when it points elsewhere. */
+const char *client_path_of_url(const char *url);
+
 #endif
