@@ -73,10 +73,14 @@ request = function()
 end
 LUA
 # POST /api/appointments/: walks free future slots so most requests book.
-# Request i takes doctor (i mod 20) + 1, patient i + 1 (so no patient is
-# double-booked) and the next 30-minute slot of that doctor, Monday to
+# Request i takes doctor (i mod 20) + 1, patient (i mod N) + 1 (a patient
+# comes back only 500 slots later, so never twice at one time) and the next
+# 30-minute slot of that doctor, Monday to
 # Thursday 08:00-16:00 Kampala time (the seeded schedules), from 2027-01-04.
-cat >"$STATE/book.lua" <<'LUA'
+cat >"$STATE/book.lua" <<LUA
+local patients = $PATIENTS
+LUA
+cat >>"$STATE/book.lua" <<'LUA'
 local counter = 0
 function setup(thread)
   thread:set("first", counter)
@@ -97,8 +101,12 @@ request = function()
   local date = os.date("!%Y-%m-%d", t)
   local minutes = 8 * 60 + slot * 30
   local start = string.format("%sT%02d:%02d:00+03:00", date, math.floor(minutes / 60), minutes % 60)
-  local body = string.format('{"patient": %d, "doctor": %d, "start_time": "%s"}', i + 1, doctor, start)
-  return wrk.format("POST", "/api/appointments/", {["Content-Type"] = "application/json"}, body)
+  local body = string.format('{"patient": %d, "doctor": %d, "start_time": "%s"}',
+    i % patients + 1, doctor, start)
+  -- wrk.format takes these headers instead of wrk.headers (-H), not besides.
+  local headers = {["Content-Type"] = "application/json"}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", "/api/appointments/", headers, body)
 end
 LUA
 cat >"$STATE/login.lua" <<'LUA'
