@@ -18,6 +18,7 @@
 
 struct arena;
 struct db;
+struct json_object;
 
 /* A timestamptz column as the API writes times: UTC, "2025-12-06T12:00:00Z". */
 #define SQL_UTC(column) "to_char((" column ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -78,6 +79,12 @@ bool db_result_is(const PGresult *res, const char *sqlstate);
 
 /* The constraint a failed result names, or "" (maps errors to fields). */
 const char *db_result_constraint(const PGresult *res);
+
+/* A column of a result as a JSON value, or JSON null for SQL NULL: the
+ * integer, the text, or the boolean ("t"/"f") the column holds. */
+struct json_object *db_json_int(const PGresult *res, int row, int col);
+struct json_object *db_json_text(const PGresult *res, int row, int col);
+struct json_object *db_json_bool(const PGresult *res, int row, int col);
 
 /* The raw connection, for hmsctl (migrations, COPY). */
 PGconn *db_conn(struct db *db);

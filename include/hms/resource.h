@@ -12,6 +12,7 @@
 #define HMS_RESOURCE_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hms/err.h"
@@ -20,6 +21,7 @@ struct http_request;
 struct http_response;
 struct field;
 struct validated;
+struct db_stmt;
 
 /* Sets the ETag header of a single object. */
 void resource_set_etag(struct http_request *req, struct http_response *res, int64_t id,
@@ -47,6 +49,17 @@ char *resource_update_sql(struct http_request *req, const char *table, const str
                           const struct validated *v, const char *expected_version,
                           const char *where, const char *returning, const char **params,
                           int *param_count);
+
+/* Runs stmt with the path's id as $1: HMS_ERR_NOT_FOUND unless it returns
+ * exactly one row. */
+enum hms_err resource_fetch(struct http_request *req, const struct db_stmt *stmt, PGresult **row);
+
+/* Ends a write transaction begun by the caller: unless err is already an
+ * error, writes the change's audit row (action on entity_type entity_id)
+ * and commits. On any error it rolls back and answers the error. Returns
+ * true when committed; the caller then answers. */
+bool resource_commit(struct http_request *req, struct http_response *res, enum hms_err err,
+                     const char *action, const char *entity_type, int64_t entity_id);
 
 /* After an UPDATE matched no row: 412 when the row exists (its version
  * moved on), else 404. exists_sql selects 1 for $1 = id. */

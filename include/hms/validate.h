@@ -79,6 +79,9 @@ int validate_field_index(const struct field *fields, const char *name);
 /* Adds message to errors[field] (creating both as needed). */
 void validate_add_error(struct json_object **errors, const char *field, const char *message);
 
+/* A field check: digits, spaces and + ( ) - . only. */
+const char *validate_check_phone(const char *value, struct json_object *raw);
+
 /* text without leading and trailing Unicode white space, in the arena. */
 const char *validate_trim(struct arena *arena, const char *text);
 

@@ -60,30 +60,21 @@ static const struct field appointment_fields[] = {
     {NULL},
 };
 
-static struct json_object *int_or_null(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL
-	                                  : json_object_new_int64(atoll(PQgetvalue(res, row, col)));
-}
-
 static struct json_object *appointment_json(const PGresult *res, int row)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "id", int_or_null(res, row, C_ID));
-	json_object_object_add(o, "patient", int_or_null(res, row, C_PATIENT));
-	json_object_object_add(o, "doctor", int_or_null(res, row, C_DOCTOR));
-	json_object_object_add(o, "start_time",
-	                       json_object_new_string(PQgetvalue(res, row, C_START)));
-	json_object_object_add(o, "end_time", json_object_new_string(PQgetvalue(res, row, C_END)));
-	json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, row, C_STATUS)));
-	json_object_object_add(o, "reason", json_object_new_string(PQgetvalue(res, row, C_REASON)));
-	json_object_object_add(o, "notes", json_object_new_string(PQgetvalue(res, row, C_NOTES)));
-	json_object_object_add(o, "created_by", int_or_null(res, row, C_CREATED_BY));
-	json_object_object_add(o, "created_at",
-	                       json_object_new_string(PQgetvalue(res, row, C_CREATED)));
-	json_object_object_add(o, "updated_at",
-	                       json_object_new_string(PQgetvalue(res, row, C_UPDATED)));
+	json_object_object_add(o, "id", db_json_int(res, row, C_ID));
+	json_object_object_add(o, "patient", db_json_int(res, row, C_PATIENT));
+	json_object_object_add(o, "doctor", db_json_int(res, row, C_DOCTOR));
+	json_object_object_add(o, "start_time", db_json_text(res, row, C_START));
+	json_object_object_add(o, "end_time", db_json_text(res, row, C_END));
+	json_object_object_add(o, "status", db_json_text(res, row, C_STATUS));
+	json_object_object_add(o, "reason", db_json_text(res, row, C_REASON));
+	json_object_object_add(o, "notes", db_json_text(res, row, C_NOTES));
+	json_object_object_add(o, "created_by", db_json_int(res, row, C_CREATED_BY));
+	json_object_object_add(o, "created_at", db_json_text(res, row, C_CREATED));
+	json_object_object_add(o, "updated_at", db_json_text(res, row, C_UPDATED));
 	return o;
 }
 
@@ -257,16 +248,9 @@ void appointments_create(struct http_request *req, struct http_response *res)
 		db_rollback(req->db);
 		return;
 	}
-	if (err == HMS_OK)
-		err = audit_record(req, "create", "appointment", atoll(PQgetvalue(row, 0, C_ID)),
-		                   AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "create", "appointment",
+	                     err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
 		return;
-	}
 	respond_appointment(req, res, 201, row);
 }
 
@@ -439,15 +423,8 @@ static void write_appointment(struct http_request *req, struct http_response *re
 		db_rollback(req->db);
 		return;
 	}
-	if (err == HMS_OK)
-		err = audit_record(req, "update", "appointment", req->ids[0], AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "update", "appointment", req->ids[0]))
 		return;
-	}
 	respond_appointment(req, res, 200, row);
 }
 
@@ -502,14 +479,7 @@ void appointments_cancel(struct http_request *req, struct http_response *res)
 		return;
 	}
 	err = db_exec(req->db, req->arena, &cancel_appointment, params, &done);
-	if (err == HMS_OK)
-		err = audit_record(req, "cancel", "appointment", req->ids[0], AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "cancel", "appointment", req->ids[0]))
 		return;
-	}
 	res->status = 204;
 }

@@ -131,14 +131,6 @@ static const char *check_specialties(const char *value, struct json_object *raw)
 	return NULL;
 }
 
-static const char *check_phone(const char *value, struct json_object *raw)
-{
-	(void)raw;
-	if (strspn(value, "0123456789+()-. ") != strlen(value))
-		return "Enter a valid phone number (digits, spaces and + ( ) - . only).";
-	return NULL;
-}
-
 enum {
 	F_USER,
 	F_FIRST,
@@ -159,7 +151,7 @@ static const struct field doctor_fields[] = {
                        .sql = "ARRAY(SELECT jsonb_array_elements_text($?::jsonb))"},
     [F_LICENSE] = {"license_number", FIELD_STRING, .required = true, .max_len = 50},
     [F_PHONE] = {"contact_phone", FIELD_STRING, .allow_blank = true, .max_len = 32,
-                 .check = check_phone},
+                 .check = validate_check_phone},
     [F_EMAIL] = {"contact_email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
     [F_SLOT] = {"slot_minutes", FIELD_INT, .min = 5, .max = 480},
     [F_SCHEDULE] = {"schedule", FIELD_JSON, .check = check_schedule},
@@ -254,15 +246,9 @@ static const struct db_stmt user_role = {"doctors_user_role",
 
 void doctors_get(struct http_request *req, struct http_response *res)
 {
-	char id[24];
-	const char *params[1] = {id};
 	PGresult *row;
-	enum hms_err err;
+	enum hms_err err = resource_fetch(req, &doctor_by_id, &row);
 
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_exec(req->db, req->arena, &doctor_by_id, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = HMS_ERR_NOT_FOUND;
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
@@ -317,16 +303,9 @@ static void finish_write(struct http_request *req, struct http_response *res, en
 		db_rollback(req->db);
 		return;
 	}
-	if (err == HMS_OK)
-		err = audit_record(req, action, "doctor", atoll(PQgetvalue(row, 0, C_ID)),
-		                   AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, action, "doctor",
+	                     err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
 		return;
-	}
 	if (status == 204)
 		res->status = 204;
 	else

@@ -70,14 +70,6 @@ static const char *check_birth_date(const char *value, struct json_object *raw)
 	return NULL;
 }
 
-static const char *check_phone(const char *value, struct json_object *raw)
-{
-	(void)raw;
-	if (strspn(value, "0123456789+()-. ") != strlen(value))
-		return "Enter a valid phone number (digits, spaces and + ( ) - . only).";
-	return NULL;
-}
-
 enum {
 	F_FIRST,
 	F_LAST,
@@ -96,7 +88,7 @@ static const struct field patient_fields[] = {
     [F_DOB] = {"date_of_birth", FIELD_DATE, .required = true, .check = check_birth_date},
     [F_GENDER] = {"gender", FIELD_CHOICE, .required = true, .choices = genders},
     [F_PHONE] = {"contact_phone", FIELD_STRING, .allow_blank = true, .max_len = 32,
-                 .check = check_phone},
+                 .check = validate_check_phone},
     [F_EMAIL] = {"contact_email", FIELD_EMAIL, .allow_blank = true, .max_len = 254},
     [F_ADDRESS] = {"address", FIELD_STRING, .allow_blank = true, .max_len = 500},
     [F_EMERGENCY] = {"emergency_contact", FIELD_STRING, .allow_blank = true, .max_len = 200},
@@ -219,16 +211,9 @@ void patients_list(struct http_request *req, struct http_response *res)
 static void finish_write(struct http_request *req, struct http_response *res, enum hms_err err,
                          const PGresult *row, const char *action, int status)
 {
-	if (err == HMS_OK)
-		err = audit_record(req, action, "patient", atoll(PQgetvalue(row, 0, C_ID)),
-		                   AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, action, "patient",
+	                     err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
 		return;
-	}
 	if (status == 204)
 		res->status = 204;
 	else

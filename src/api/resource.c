@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/audit.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/validate.h"
@@ -177,4 +178,32 @@ enum hms_err resource_missing_or_changed(struct http_request *req, const char *e
 	if (err != HMS_OK)
 		return err;
 	return PQntuples(res) > 0 ? HMS_ERR_PRECONDITION : HMS_ERR_NOT_FOUND;
+}
+
+bool resource_commit(struct http_request *req, struct http_response *res, enum hms_err err,
+                     const char *action, const char *entity_type, int64_t entity_id)
+{
+	if (err == HMS_OK)
+		err = audit_record(req, action, entity_type, entity_id, AUDIT_SUCCESS);
+	if (err == HMS_OK)
+		err = db_commit(req->db);
+	if (err != HMS_OK) {
+		db_rollback(req->db);
+		http_respond_error(res, err, NULL);
+		return false;
+	}
+	return true;
+}
+
+enum hms_err resource_fetch(struct http_request *req, const struct db_stmt *stmt, PGresult **row)
+{
+	char id[24];
+	const char *params[1] = {id};
+	enum hms_err err;
+
+	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
+	err = db_exec(req->db, req->arena, stmt, params, row);
+	if (err == HMS_OK && PQntuples(*row) != 1)
+		err = HMS_ERR_NOT_FOUND;
+	return err;
 }

@@ -50,29 +50,17 @@ static const struct field booking_fields[] = {
     {NULL},
 };
 
-static struct json_object *int_or_null(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL
-	                                  : json_object_new_int64(atoll(PQgetvalue(res, row, col)));
-}
-
-static struct json_object *text(const PGresult *res, int row, int col)
-{
-	return json_object_new_string(PQgetvalue(res, row, col));
-}
-
 static struct json_object *resource_json(const PGresult *res, int row)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "id", int_or_null(res, row, 0));
-	json_object_object_add(o, "name", text(res, row, 1));
-	json_object_object_add(o, "resource_type", text(res, row, 2));
-	json_object_object_add(o, "location", text(res, row, 3));
-	json_object_object_add(o, "is_active",
-	                       json_object_new_boolean(PQgetvalue(res, row, 4)[0] == 't'));
-	json_object_object_add(o, "created_at", text(res, row, 5));
-	json_object_object_add(o, "updated_at", text(res, row, 6));
+	json_object_object_add(o, "id", db_json_int(res, row, 0));
+	json_object_object_add(o, "name", db_json_text(res, row, 1));
+	json_object_object_add(o, "resource_type", db_json_text(res, row, 2));
+	json_object_object_add(o, "location", db_json_text(res, row, 3));
+	json_object_object_add(o, "is_active", db_json_bool(res, row, 4));
+	json_object_object_add(o, "created_at", db_json_text(res, row, 5));
+	json_object_object_add(o, "updated_at", db_json_text(res, row, 6));
 	return o;
 }
 
@@ -80,16 +68,16 @@ static struct json_object *booking_json(const PGresult *res, int row)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "id", int_or_null(res, row, 0));
-	json_object_object_add(o, "resource", int_or_null(res, row, 1));
-	json_object_object_add(o, "patient", int_or_null(res, row, 2));
-	json_object_object_add(o, "start_time", text(res, row, 3));
-	json_object_object_add(o, "end_time", text(res, row, 4));
-	json_object_object_add(o, "purpose", text(res, row, 5));
-	json_object_object_add(o, "status", text(res, row, 6));
-	json_object_object_add(o, "booked_by", int_or_null(res, row, 7));
-	json_object_object_add(o, "created_at", text(res, row, 8));
-	json_object_object_add(o, "updated_at", text(res, row, 9));
+	json_object_object_add(o, "id", db_json_int(res, row, 0));
+	json_object_object_add(o, "resource", db_json_int(res, row, 1));
+	json_object_object_add(o, "patient", db_json_int(res, row, 2));
+	json_object_object_add(o, "start_time", db_json_text(res, row, 3));
+	json_object_object_add(o, "end_time", db_json_text(res, row, 4));
+	json_object_object_add(o, "purpose", db_json_text(res, row, 5));
+	json_object_object_add(o, "status", db_json_text(res, row, 6));
+	json_object_object_add(o, "booked_by", db_json_int(res, row, 7));
+	json_object_object_add(o, "created_at", db_json_text(res, row, 8));
+	json_object_object_add(o, "updated_at", db_json_text(res, row, 9));
 	return o;
 }
 
@@ -135,16 +123,9 @@ static void finish_write(struct http_request *req, struct http_response *res, en
                          const PGresult *row, const char *entity, const char *action, int status,
                          struct json_object *(*to_json)(const PGresult *, int), int version_column)
 {
-	if (err == HMS_OK)
-		err =
-		    audit_record(req, action, entity, atoll(PQgetvalue(row, 0, 0)), AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, action, entity,
+	                     err == HMS_OK ? atoll(PQgetvalue(row, 0, 0)) : 0))
 		return;
-	}
 	respond_row(req, res, status, row, to_json, version_column);
 }
 
@@ -176,15 +157,9 @@ static const struct db_stmt resource_by_id = {
 
 void resources_get(struct http_request *req, struct http_response *res)
 {
-	char id[24];
-	const char *params[1] = {id};
 	PGresult *row;
-	enum hms_err err;
+	enum hms_err err = resource_fetch(req, &resource_by_id, &row);
 
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_exec(req->db, req->arena, &resource_by_id, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = HMS_ERR_NOT_FOUND;
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
@@ -355,15 +330,9 @@ static const struct db_stmt booking_by_id = {
 
 void resources_booking_get(struct http_request *req, struct http_response *res)
 {
-	char id[24];
-	const char *params[1] = {id};
 	PGresult *row;
-	enum hms_err err;
+	enum hms_err err = resource_fetch(req, &booking_by_id, &row);
 
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_exec(req->db, req->arena, &booking_by_id, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = HMS_ERR_NOT_FOUND;
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
@@ -413,14 +382,7 @@ void resources_booking_cancel(struct http_request *req, struct http_response *re
 		return;
 	}
 	err = db_exec(req->db, req->arena, &cancel_booking, params, &done);
-	if (err == HMS_OK)
-		err = audit_record(req, "cancel", "resource_booking", req->ids[0], AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "cancel", "resource_booking", req->ids[0]))
 		return;
-	}
 	res->status = 204;
 }

@@ -17,6 +17,7 @@
 #include "hms/list.h"
 #include "hms/password.h"
 #include "hms/permissions.h"
+#include "hms/resource.h"
 #include "hms/validate.h"
 
 #define USERS_COLUMNS                                                                              \
@@ -183,16 +184,9 @@ void users_register(struct http_request *req, struct http_response *res)
 		respond_single_error(res, "username", "A user with that username already exists.");
 		return;
 	}
-	if (err == HMS_OK)
-		err = audit_record(req, "create", "user", atoll(PQgetvalue(result, 0, 0)),
-		                   AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "create", "user",
+	                     err == HMS_OK ? atoll(PQgetvalue(result, 0, 0)) : 0))
 		return;
-	}
 	http_respond_json(res, 201, users_row_json(result, 0));
 }
 
@@ -269,15 +263,8 @@ void users_change_password(struct http_request *req, struct http_response *res)
 		err = db_exec(req->db, req->arena, &set_password, params, &result);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &revoke_user_tokens, params, &result);
-	if (err == HMS_OK)
-		err = audit_record(req, "password_change", "user", req->user.id, AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "password_change", "user", req->user.id))
 		return;
-	}
 	res->status = 204;
 }
 
@@ -363,14 +350,7 @@ void users_patch(struct http_request *req, struct http_response *res)
 
 		err = db_exec(req->db, req->arena, &revoke_user_tokens, params, &ignored);
 	}
-	if (err == HMS_OK)
-		err = audit_record(req, "update", "user", req->ids[0], AUDIT_SUCCESS);
-	if (err == HMS_OK)
-		err = db_commit(req->db);
-	if (err != HMS_OK) {
-		db_rollback(req->db);
-		http_respond_error(res, err, NULL);
+	if (!resource_commit(req, res, err, "update", "user", req->ids[0]))
 		return;
-	}
 	http_respond_json(res, 200, users_row_json(result, 0));
 }

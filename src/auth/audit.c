@@ -64,33 +64,20 @@ enum hms_err audit_record(struct http_request *req, const char *action, const ch
 
 /* --- GET /api/audit/ ------------------------------------------------------ */
 
-static struct json_object *text_or_null(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL
-	                                  : json_object_new_string(PQgetvalue(res, row, col));
-}
-
-static struct json_object *int_or_null(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col)
-	           ? NULL
-	           : json_object_new_int64(strtoll(PQgetvalue(res, row, col), NULL, 10));
-}
-
 static struct json_object *audit_row(const PGresult *res, int row)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "id", int_or_null(res, row, 0));
-	json_object_object_add(o, "at", text_or_null(res, row, 1));
-	json_object_object_add(o, "actor", int_or_null(res, row, 2));
-	json_object_object_add(o, "actor_role", text_or_null(res, row, 3));
-	json_object_object_add(o, "action", text_or_null(res, row, 4));
-	json_object_object_add(o, "entity_type", text_or_null(res, row, 5));
-	json_object_object_add(o, "entity_id", int_or_null(res, row, 6));
-	json_object_object_add(o, "request_id", text_or_null(res, row, 7));
-	json_object_object_add(o, "ip", text_or_null(res, row, 8));
-	json_object_object_add(o, "outcome", text_or_null(res, row, 9));
+	json_object_object_add(o, "id", db_json_int(res, row, 0));
+	json_object_object_add(o, "at", db_json_text(res, row, 1));
+	json_object_object_add(o, "actor", db_json_int(res, row, 2));
+	json_object_object_add(o, "actor_role", db_json_text(res, row, 3));
+	json_object_object_add(o, "action", db_json_text(res, row, 4));
+	json_object_object_add(o, "entity_type", db_json_text(res, row, 5));
+	json_object_object_add(o, "entity_id", db_json_int(res, row, 6));
+	json_object_object_add(o, "request_id", db_json_text(res, row, 7));
+	json_object_object_add(o, "ip", db_json_text(res, row, 8));
+	json_object_object_add(o, "outcome", db_json_text(res, row, 9));
 	return o;
 }
 

@@ -14,11 +14,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "hms/arena.h"
 #include "hms/base64url.h"
 #include "hms/http.h"
+#include "hms/random.h"
+#include "hms/validate.h"
 
 #define HS256_BYTES 32
 
@@ -164,21 +165,6 @@ static bool audience_matches(struct json_object *payload, const char *audience)
 	return false;
 }
 
-static bool parse_sub(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 19)
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v <= 0)
-		return false;
-	*out = v;
-	return true;
-}
-
 enum jwt_error jwt_verify(const struct jwt_keyring *ring, struct arena *arena, const char *token,
                           enum jwt_type expected, int64_t now, struct jwt_claims *claims)
 {
@@ -249,7 +235,7 @@ enum jwt_error jwt_verify(const struct jwt_keyring *ring, struct arena *arena, c
 		return JWT_BAD_CLAIMS;
 	if (strcmp(type, expected == JWT_ACCESS ? "access" : "refresh") != 0)
 		return JWT_WRONG_TYPE;
-	if (!parse_sub(string_member(payload, "sub"), &claims->sub))
+	if (!validate_parse_id(string_member(payload, "sub"), &claims->sub))
 		return JWT_BAD_CLAIMS;
 	s = string_member(payload, "role");
 	if (s == NULL || strlen(s) >= sizeof(claims->role))
@@ -281,18 +267,9 @@ const char *jwt_error_name(enum jwt_error err)
 int jwt_new_jti(char out[JWT_JTI_LEN + 1])
 {
 	unsigned char b[16];
-	size_t got = 0;
 
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)n;
-	}
+	if (random_bytes(b, sizeof(b)) != 0)
+		return -1;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	snprintf(out, JWT_JTI_LEN + 1,

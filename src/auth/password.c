@@ -5,31 +5,13 @@
 #include "hms/password.h"
 
 #include <argon2.h>
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "hms/base64url.h"
+#include "hms/random.h"
 
 #define SALT_BYTES 16
 #define HASH_BYTES 32
-
-static int random_bytes(unsigned char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = getrandom(buf + got, len - got, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return 0;
-}
 
 int password_hash(const struct password_cost *cost, const char *password,
                   char out[PASSWORD_HASH_MAX])

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "hms/arena.h"
 #include "hms/log.h"
 
@@ -349,4 +351,24 @@ const char *db_result_constraint(const PGresult *res)
 	const char *name = res != NULL ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
 
 	return name != NULL ? name : "";
+}
+
+struct json_object *db_json_int(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col)
+	           ? NULL
+	           : json_object_new_int64(strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+struct json_object *db_json_text(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL
+	                                  : json_object_new_string(PQgetvalue(res, row, col));
+}
+
+struct json_object *db_json_bool(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col)
+	           ? NULL
+	           : json_object_new_boolean(PQgetvalue(res, row, col)[0] == 't');
 }

@@ -14,9 +14,9 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "hms/arena.h"
+#include "hms/random.h"
 
 const char *http_env_get(const char *const *envp, const char *name)
 {
@@ -197,19 +197,10 @@ void http_request_id_generate(char out[HTTP_REQUEST_ID_MAX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16];
-	size_t got = 0;
 
-	while (got < sizeof(raw)) {
-		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			memset(raw + got, 0, sizeof(raw) - got); /* not a secret; uniqueness only */
-			break;
-		}
-		got += (size_t)n;
-	}
+	/* Not a secret, only unique: zeros beat failing the request. */
+	if (random_bytes(raw, sizeof(raw)) != 0)
+		memset(raw, 0, sizeof(raw));
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 15];

@@ -144,6 +144,14 @@ bool validate_email(const char *s)
 	return strstr(at, "..") == NULL && at[1] != '.' && at[1] != '-';
 }
 
+const char *validate_check_phone(const char *value, struct json_object *raw)
+{
+	(void)raw;
+	if (strspn(value, "0123456789+()-. ") != strlen(value))
+		return "Enter a valid phone number (digits, spaces and + ( ) - . only).";
+	return NULL;
+}
+
 /* Characters, not bytes: the body is known to be valid UTF-8. */
 static size_t utf8_length(const char *s)
 {
