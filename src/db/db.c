@@ -13,6 +13,7 @@
  */
 #include "hms/db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +101,24 @@ static void dispatch_notifications(struct db *db)
 	}
 }
 
+/* True when the server has closed its end. A server that shuts down sends
+ * its goodbye (FATAL 57P01) and then closes: PQconsumeInput reads the
+ * message and still reports success, so look for the hang-up as well. */
+static bool peer_closed(PGconn *conn)
+{
+	struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN | POLLRDHUP};
+
+	if (pfd.fd < 0 || poll(&pfd, 1, 0) < 0)
+		return false;
+	return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 void db_poll(struct db *db)
 {
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK || db->in_transaction)
 		return;
-	if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
+	if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK ||
+	    peer_closed(db->conn)) {
 		log_event(LOG_WARN, "db_connection_lost", LOG_END);
 		drop_connection(db);
 		return;
@@ -162,7 +176,8 @@ enum hms_err db_ensure(struct db *db)
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK && !db->in_transaction) {
 		/* Reads whatever the server sent while we were idle; a closed
 		 * socket turns the status bad here rather than mid-query. */
-		if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK) {
+		if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK ||
+		    peer_closed(db->conn)) {
 			log_event(LOG_WARN, "db_connection_lost", LOG_END);
 			drop_connection(db);
 		} else {

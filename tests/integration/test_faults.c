@@ -253,3 +253,60 @@ Test(faults, database_outage_gives_503_and_heals_without_restart, .fini = restar
 	cr_assert(memcmp(before, after, n * sizeof(pid_t)) == 0, "workers restarted");
 	cr_assert_eq(master_pid(), master);
 }
+
+/* --- nginx's limit_req on the token endpoint ---------------------------------- */
+
+static atomic_int flood_throttled;
+static atomic_int flood_with_retry_after;
+static atomic_int flood_json;
+
+static void *flood(void *arg)
+{
+	const char *headers[] = {"Content-Type: application/json", NULL};
+
+	(void)arg;
+	for (int i = 0; i < 150; i++) {
+		struct client_response res;
+
+		if (client_request("POST", "/api/auth/token/", headers, "{}", 2, &res) != 0)
+			continue;
+		if (res.status == 429) {
+			atomic_fetch_add(&flood_throttled, 1);
+			if (client_header(&res, "Retry-After") != NULL)
+				atomic_fetch_add(&flood_with_retry_after, 1);
+			if (res.json != NULL && json_object_object_get_ex(res.json, "detail", NULL))
+				atomic_fetch_add(&flood_json, 1);
+		}
+		client_response_free(&res);
+	}
+	return NULL;
+}
+
+Test(faults, token_endpoint_is_rate_limited_by_nginx_with_retry_after)
+{
+	pthread_t threads[8];
+	long status = 429;
+
+	/* 1,200 requests as fast as 8 clients go: far beyond the test stack's
+	 * rate (HMS_TOKEN_RATE, HMS_TOKEN_BURST in tests/run.sh). */
+	for (int i = 0; i < 8; i++)
+		pthread_create(&threads[i], NULL, flood, NULL);
+	for (int i = 0; i < 8; i++)
+		pthread_join(threads[i], NULL);
+	cr_assert_gt(atomic_load(&flood_throttled), 0, "no 429 from nginx's limit_req");
+	cr_assert_eq(atomic_load(&flood_with_retry_after), atomic_load(&flood_throttled),
+	             "every 429 carries Retry-After");
+	cr_assert_eq(atomic_load(&flood_json), atomic_load(&flood_throttled),
+	             "every 429 is {\"detail\": ...}");
+	/* Leave the limit as we found it for the tests that follow. */
+	for (int i = 0; i < 100 && status == 429; i++) {
+		struct client_response res;
+		const char *headers[] = {"Content-Type: application/json", NULL};
+
+		sleep_ms(200);
+		cr_assert_eq(client_request("POST", "/api/auth/token/", headers, "{}", 2, &res), 0);
+		status = res.status;
+		client_response_free(&res);
+	}
+	cr_assert_neq(status, 429, "the limit did not recover");
+}
