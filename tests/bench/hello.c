@@ -42,8 +42,8 @@ int main(int argc, char **argv)
 			FCGX_InitRequest(&req, fd, 0);
 			while (FCGX_Accept_r(&req) >= 0) {
 				FCGX_PutS("Status: 200 OK\r\nContent-Type: application/json\r\n\r\n"
-					  "{\"hello\":\"world\"}",
-					  req.out);
+				          "{\"hello\":\"world\"}",
+				          req.out);
 				FCGX_Finish_r(&req);
 			}
 			_exit(0);
