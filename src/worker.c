@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -174,6 +175,10 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 		db_free(db);
 		return 1;
 	}
+	/* Local dates ("not in the future") are the hospital's. Logs use UTC
+	 * explicitly, so they are unaffected. */
+	setenv("TZ", cfg->time_zone, 1);
+	tzset();
 	db_set_time_zone(db, cfg->time_zone);
 	auth_init(db);
 	log_event(LOG_INFO, "worker_started", LOG_END);

@@ -52,16 +52,16 @@ static const char *const genders[] = {"male", "female", "other", "unknown", NULL
 static const char *const blood_types[] = {"",    "A+",  "A-", "B+", "B-",
                                           "AB+", "AB-", "O+", "O-", NULL};
 
-/* Not after today anywhere on Earth (UTC+14), so a birth registered just
- * after local midnight east of Greenwich is not refused. */
+/* Not after today in the hospital's time zone (the worker runs with TZ set
+ * to it), and not before 1900. */
 static const char *check_birth_date(const char *value, struct json_object *raw)
 {
-	time_t later = time(NULL) + 14 * 3600;
+	time_t now = time(NULL);
 	struct tm tm;
 	char today[16];
 
 	(void)raw;
-	gmtime_r(&later, &tm);
+	localtime_r(&now, &tm);
 	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
 	if (strcmp(value, today) > 0)
 		return "Date of birth cannot be in the future.";

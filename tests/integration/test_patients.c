@@ -2202,3 +2202,24 @@ Test(patients_audit, create_read_update_delete_restore_each_write_a_row)
 	close_session(&doctor);
 	close_session(&clerk);
 }
+
+/* "Not in the future" is judged in the hospital's time zone (the test
+ * stack's is Africa/Kampala, UTC+3 all year): today there is fine, tomorrow
+ * there is not, whatever the UTC date. */
+Test(patients_fields, date_of_birth_future_is_judged_in_the_hospital_zone)
+{
+	char token[32], date[16], quoted[24];
+	time_t kampala = time(NULL) + 3 * 3600;
+	struct tm tm;
+
+	new_token(token, sizeof(token));
+	gmtime_r(&kampala, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	snprintf(quoted, sizeof(quoted), "\"%s\"", date);
+	expect_post(token, "date_of_birth", quoted, 201);
+	kampala += 24 * 3600;
+	gmtime_r(&kampala, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	snprintf(quoted, sizeof(quoted), "\"%s\"", date);
+	expect_post(token, "date_of_birth", quoted, 400);
+}
