@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,4 +477,91 @@ const char *client_path_of_url(const char *url)
 	if (url == NULL || strncmp(url, base, len) != 0 || url[len] != '/')
 		return NULL;
 	return url + len;
+}
+
+/* --- assertions and JSON readers shared by the test files --------------- */
+
+void client_assert_status(const struct client_response *res, long status)
+{
+	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
+	             res->body);
+}
+
+void client_assert_field_error(const struct client_response *res, const char *field)
+{
+	client_assert_status(res, 400);
+	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
+}
+
+void client_assert_detail(const struct client_response *res, long status)
+{
+	const char *detail = client_json_string(res, "detail");
+
+	client_assert_status(res, status);
+	cr_assert(detail != NULL && *detail != '\0', "no detail: %s", res->body);
+}
+
+long long client_json_int(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int),
+	          "no integer %s in %s", key, json_object_to_json_string(obj));
+	return (long long)json_object_get_int64(v);
+}
+
+const char *client_json_str(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(obj, key, &v) &&
+	              json_object_is_type(v, json_type_string),
+	          "no string %s in %s", key, json_object_to_json_string(obj));
+	return json_object_get_string(v);
+}
+
+int client_json_flag(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(obj, key, &v) &&
+	              json_object_is_type(v, json_type_boolean),
+	          "no boolean %s in %s", key, json_object_to_json_string(obj));
+	return json_object_get_boolean(v);
+}
+
+long long client_count_of(const struct client_response *res)
+{
+	return client_json_int(res->json, "count");
+}
+
+char *client_format(const char *fmt, ...)
+{
+	va_list ap;
+	char *out;
+
+	va_start(ap, fmt);
+	cr_assert_geq(vasprintf(&out, fmt, ap), 0);
+	va_end(ap);
+	return out;
+}
+
+struct json_object *client_list_results(const struct client_response *res)
+{
+	struct json_object *v, *results;
+
+	client_assert_status(res, 200);
+	cr_assert_not_null(res->json, "%s", res->body);
+	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
+	client_json_int(res->json, "count");
+	cr_assert(json_object_object_get_ex(res->json, "next", &v) &&
+	              (v == NULL || json_object_is_type(v, json_type_string)),
+	          "%s", res->body);
+	cr_assert(json_object_object_get_ex(res->json, "previous", &v) &&
+	              (v == NULL || json_object_is_type(v, json_type_string)),
+	          "%s", res->body);
+	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
+	              json_object_is_type(results, json_type_array),
+	          "%s", res->body);
+	return results;
 }

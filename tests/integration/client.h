@@ -134,4 +134,16 @@ char *client_url_encode(const char *text);
  * (starts with HMS_TEST_BASE_URL), or NULL when it points elsewhere. */
 const char *client_path_of_url(const char *url);
 
+/* Assertions and JSON readers shared by the test files. */
+void client_assert_status(const struct client_response *res, long status);
+void client_assert_field_error(const struct client_response *res, const char *field);
+void client_assert_detail(const struct client_response *res, long status);
+long long client_json_int(struct json_object *obj, const char *key);
+const char *client_json_str(struct json_object *obj, const char *key);
+int client_json_flag(struct json_object *obj, const char *key);
+long long client_count_of(const struct client_response *res);
+/* A malloc'd printf; aborts the test when out of memory. */
+char *client_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct json_object *client_list_results(const struct client_response *res);
+
 #endif

@@ -25,133 +25,14 @@
 #include <time.h>
 
 #include "client.h"
-
-#define SCHED_KAMPALA (3 * 3600)
-#define SCHED_DAY     86400L
-#define SCHED_HOUR    3600L
-#define SCHED_MIN     60L
+#include "sched.h"
 
 /* Mondays 09:00-12:00 hospital time. */
 #define SCHED_MONDAY_9_12 "[{\"weekday\": 0, \"start_time\": \"09:00\", \"end_time\": \"12:00\"}]"
 
 /* --- assertions and JSON ----------------------------------------------------------------- */
 
-static void sched_assert_status(const struct client_response *res, long status)
-{
-	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-	             res->body);
-}
-
-static void sched_assert_detail(const struct client_response *res, long status)
-{
-	const char *detail = client_json_string(res, "detail");
-
-	sched_assert_status(res, status);
-	cr_assert(detail != NULL && *detail != '\0', "no detail: %s", res->body);
-}
-
-static void sched_assert_field_error(const struct client_response *res, const char *field)
-{
-	sched_assert_status(res, 400);
-	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
-}
-
-/* 400 in DRF's validation shape, whichever field it names. */
-static void sched_assert_validation(const struct client_response *res)
-{
-	sched_assert_status(res, 400);
-	cr_assert(res->json != NULL && json_object_is_type(res->json, json_type_object) &&
-	              json_object_object_length(res->json) > 0,
-	          "not a DRF error map: %s", res->body);
-	json_object_object_foreach(res->json, key, val)
-	{
-		(void)val;
-		cr_assert(client_has_field_error(res, key), "bad error list '%s': %s", key,
-		          res->body);
-	}
-}
-
-static long long sched_json_int(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int),
-	          "no integer %s in %s", key, json_object_to_json_string(obj));
-	return (long long)json_object_get_int64(v);
-}
-
-static const char *sched_json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_string),
-	          "no string %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_string(v);
-}
-
-/* "YYYY-MM-DDTHH:MM:SSZ" exactly. */
-static int sched_is_utc_stamp(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return 0;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return 0;
-	return 1;
-}
-
-static char *sched_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sched_format(const char *fmt, ...)
-{
-	va_list ap;
-	char *out;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&out, fmt, ap), 0);
-	va_end(ap);
-	return out;
-}
-
 /* --- hospital time ------------------------------------------------------------------------ */
-
-struct sched_text {
-	char s[48];
-};
-
-/* 00:00 hospital time of a Monday more than 400 days ahead, plus weeks. */
-static time_t sched_monday(int weeks)
-{
-	long long days = (long long)(time(NULL) + SCHED_KAMPALA) / SCHED_DAY + 400;
-
-	days += (7 - (days + 3) % 7) % 7; /* 1970-01-01 was a Thursday */
-	return (time_t)((days + 7LL * weeks) * SCHED_DAY - SCHED_KAMPALA);
-}
-
-/* t as the hospital's wall clock with its offset: "2028-01-03T10:00:00+03:00". */
-static struct sched_text sched_local(time_t t)
-{
-	struct sched_text out;
-	time_t shifted = t + SCHED_KAMPALA;
-	struct tm tm;
-
-	gmtime_r(&shifted, &tm);
-	strftime(out.s, sizeof(out.s), "%Y-%m-%dT%H:%M:%S+03:00", &tm);
-	return out;
-}
-
-/* t as the API writes it: "2028-01-03T07:00:00Z". */
-static struct sched_text sched_utc(time_t t)
-{
-	struct sched_text out;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out.s, sizeof(out.s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return out;
-}
 
 /* The hospital's date of t: "2028-01-03". */
 static struct sched_text sched_date(time_t t)
@@ -172,15 +53,15 @@ struct sched_staff {
 	struct client_tokens tokens;
 };
 
+static void sched_staff_close(struct sched_staff *s)
+{
+	client_tokens_free(&s->tokens);
+}
+
 static void sched_staff_open(const char *role, struct sched_staff *s)
 {
 	client_create_user(role, &s->user);
 	client_user_login(&s->user, &s->tokens);
-}
-
-static void sched_staff_close(struct sched_staff *s)
-{
-	client_tokens_free(&s->tokens);
 }
 
 static long long sched_me(const char *token)
@@ -189,8 +70,8 @@ static long long sched_me(const char *token)
 	long long id;
 
 	client_get_auth("/api/auth/me/", token, &res);
-	sched_assert_status(&res, 200);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 200);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -204,8 +85,8 @@ static long long sched_patient(void)
 	                 "{\"first_name\": \"Sched\", \"last_name\": \"Patient\", "
 	                 "\"date_of_birth\": \"1980-05-05\", \"gender\": \"female\"}",
 	                 &res);
-	sched_assert_status(&res, 201);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -222,13 +103,14 @@ static long long sched_doctor_full(const char *schedule, int slot_minutes, long 
 	client_unique_name("LIC-APPT", license, sizeof(license));
 	if (user > 0)
 		snprintf(user_member, sizeof(user_member), ", \"user\": %lld", user);
-	body = sched_format("{\"first_name\": \"Sched\", \"last_name\": \"Doctor\", "
-	                    "\"license_number\": \"%s\", \"slot_minutes\": %d, \"schedule\": %s%s}",
-	                    license, slot_minutes, schedule != NULL ? schedule : "[]", user_member);
+	body =
+	    client_format("{\"first_name\": \"Sched\", \"last_name\": \"Doctor\", "
+	                  "\"license_number\": \"%s\", \"slot_minutes\": %d, \"schedule\": %s%s}",
+	                  license, slot_minutes, schedule != NULL ? schedule : "[]", user_member);
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_status(&res, 201);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -262,9 +144,9 @@ static void sched_post(const char *token, long long patient, long long doctor, t
 	if (end != 0)
 		snprintf(end_member, sizeof(end_member), ", \"end_time\": \"%s\"",
 		         sched_local(end).s);
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"%s%s}",
-	                    patient, doctor, sched_local(start).s, end_member,
-	                    extra != NULL ? extra : "");
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"%s%s}",
+	                     patient, doctor, sched_local(start).s, end_member,
+	                     extra != NULL ? extra : "");
 	client_post_json("/api/appointments/", token, body, res);
 	free(body);
 }
@@ -277,8 +159,8 @@ static long long sched_book_as(const char *token, long long patient, long long d
 	long long id;
 
 	sched_post(token, patient, doctor, start, end, NULL, &res);
-	sched_assert_status(&res, 201);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -305,7 +187,7 @@ static void sched_patch_expect(long long id, const char *token, const char *body
 	struct client_response res;
 
 	sched_write("PATCH", id, token, NULL, body, &res);
-	sched_assert_status(&res, status);
+	client_assert_status(&res, status);
 	client_response_free(&res);
 }
 
@@ -314,7 +196,7 @@ static void sched_cancel_expect(long long id, const char *token, long status)
 	struct client_response res;
 
 	sched_write("DELETE", id, token, NULL, NULL, &res);
-	sched_assert_status(&res, status);
+	client_assert_status(&res, status);
 	if (status == 204)
 		cr_assert_eq(res.body_len, 0, "a 204 with a body: %s", res.body);
 	client_response_free(&res);
@@ -335,8 +217,8 @@ static const char *sched_status_of(long long id)
 	struct client_response res;
 
 	sched_get(id, client_admin_token(), &res);
-	sched_assert_status(&res, 200);
-	snprintf(status, sizeof(status), "%s", sched_json_str(res.json, "status"));
+	client_assert_status(&res, 200);
+	snprintf(status, sizeof(status), "%s", client_json_str(res.json, "status"));
 	client_response_free(&res);
 	return status;
 }
@@ -353,27 +235,6 @@ static long long sched_live_rows_of_doctor(long long doctor)
 	return client_sql_long(sql);
 }
 
-/* Asserts the DRF list shape; returns the results (owned by res). */
-static struct json_object *sched_results(const struct client_response *res)
-{
-	struct json_object *v, *results;
-
-	sched_assert_status(res, 200);
-	cr_assert_not_null(res->json, "%s", res->body);
-	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	sched_json_int(res->json, "count");
-	cr_assert(json_object_object_get_ex(res->json, "next", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "previous", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
-	              json_object_is_type(results, json_type_array),
-	          "%s", res->body);
-	return results;
-}
-
 /* GET path?query as token and asserts the total count and the ids of the
  * page's results, in order. */
 static void sched_expect_page(const char *path, const char *query, const char *token,
@@ -386,10 +247,10 @@ static void sched_expect_page(const char *path, const char *query, const char *t
 	snprintf(url, sizeof(url), "%s?%s", path, query);
 	client_get_auth(url, token, &res);
 	results = sched_results(&res);
-	cr_assert_eq(sched_json_int(res.json, "count"), count, "%s: %s", url, res.body);
+	cr_assert_eq(client_json_int(res.json, "count"), count, "%s: %s", url, res.body);
 	cr_assert_eq(json_object_array_length(results), n, "%s: %s", url, res.body);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(sched_json_int(json_object_array_get_idx(results, i), "id"), ids[i],
+		cr_assert_eq(client_json_int(json_object_array_get_idx(results, i), "id"), ids[i],
 		             "%s: row %zu: %s", url, i, res.body);
 	client_response_free(&res);
 }
@@ -404,21 +265,6 @@ static void sched_expect_ids(const char *path, const char *query, const char *to
 static void sched_expect_list(const char *query, const long long *ids, size_t n)
 {
 	sched_expect_ids("/api/appointments/", query, client_admin_token(), ids, n);
-}
-
-/* Audit rows as the admin sees them for query; returns the count. */
-static long long sched_audit_count(const char *query)
-{
-	struct client_response res;
-	char path[512];
-	long long n;
-
-	snprintf(path, sizeof(path), "/api/audit/?%s", query);
-	client_get_auth(path, client_admin_token(), &res);
-	sched_results(&res);
-	n = sched_json_int(res.json, "count");
-	client_response_free(&res);
-	return n;
 }
 
 /* --- POST /api/appointments/ ------------------------------------------------------------ */
@@ -440,29 +286,30 @@ Test(appointments_create, returns_201_with_the_whole_object_and_an_etag)
 	    "\"created_by\": 999999, \"id\": 424242, \"created_at\": \"2001-01-01T00:00:00Z\"");
 	sched_post(client_admin_token(), patient, doctor, start, start + 45 * SCHED_MIN, extra,
 	           &res);
-	sched_assert_status(&res, 201);
+	client_assert_status(&res, 201);
 	cr_assert_eq(json_object_object_length(res.json), 11, "%s", res.body);
-	id = sched_json_int(res.json, "id");
+	id = client_json_int(res.json, "id");
 	cr_assert_gt(id, 0);
 	cr_assert_neq(id, 424242);
-	cr_assert_eq(sched_json_int(res.json, "patient"), patient);
-	cr_assert_eq(sched_json_int(res.json, "doctor"), doctor);
-	cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(start).s);
-	cr_assert_str_eq(sched_json_str(res.json, "end_time"), sched_utc(start + 45 * SCHED_MIN).s);
-	cr_assert_str_eq(sched_json_str(res.json, "status"), "scheduled");
-	cr_assert_str_eq(sched_json_str(res.json, "reason"), "Follow-up");
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "Bring the lab results");
-	cr_assert_eq(sched_json_int(res.json, "created_by"), admin);
-	cr_assert(sched_is_utc_stamp(sched_json_str(res.json, "created_at")), "%s", res.body);
-	cr_assert(sched_is_utc_stamp(sched_json_str(res.json, "updated_at")), "%s", res.body);
-	cr_assert_str_neq(sched_json_str(res.json, "created_at"), "2001-01-01T00:00:00Z");
+	cr_assert_eq(client_json_int(res.json, "patient"), patient);
+	cr_assert_eq(client_json_int(res.json, "doctor"), doctor);
+	cr_assert_str_eq(client_json_str(res.json, "start_time"), sched_utc(start).s);
+	cr_assert_str_eq(client_json_str(res.json, "end_time"),
+	                 sched_utc(start + 45 * SCHED_MIN).s);
+	cr_assert_str_eq(client_json_str(res.json, "status"), "scheduled");
+	cr_assert_str_eq(client_json_str(res.json, "reason"), "Follow-up");
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "Bring the lab results");
+	cr_assert_eq(client_json_int(res.json, "created_by"), admin);
+	cr_assert(sched_is_utc_stamp(client_json_str(res.json, "created_at")), "%s", res.body);
+	cr_assert(sched_is_utc_stamp(client_json_str(res.json, "updated_at")), "%s", res.body);
+	cr_assert_str_neq(client_json_str(res.json, "created_at"), "2001-01-01T00:00:00Z");
 	etag_header = client_header(&res, "ETag");
 	cr_assert(etag_header != NULL && etag_header[0] == '"', "ETag: %s", res.headers);
 	snprintf(etag, sizeof(etag), "%s", etag_header);
 
 	/* GET gives the same object and the same version. */
 	sched_get(id, client_admin_token(), &again);
-	sched_assert_status(&again, 200);
+	client_assert_status(&again, 200);
 	cr_assert(json_object_equal(res.json, again.json), "%s vs %s", res.body, again.body);
 	cr_assert_str_eq(client_header(&again, "ETag"), etag);
 	client_response_free(&again);
@@ -474,7 +321,7 @@ Test(appointments_create, returns_201_with_the_whole_object_and_an_etag)
 
 		snprintf(path, sizeof(path), "/api/appointments/%lld", id);
 		client_get_auth(path, client_admin_token(), &again);
-		sched_assert_status(&again, 200);
+		client_assert_status(&again, 200);
 		client_response_free(&again);
 	}
 }
@@ -488,35 +335,36 @@ Test(appointments_create, end_time_defaults_to_the_doctors_slot_length)
 	struct client_response res;
 
 	sched_post(client_admin_token(), patient, slot20, start, 0, NULL, &res);
-	sched_assert_status(&res, 201);
-	cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(start).s);
-	cr_assert_str_eq(sched_json_str(res.json, "end_time"), sched_utc(start + 20 * SCHED_MIN).s);
-	cr_assert_str_eq(sched_json_str(res.json, "reason"), "");
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "");
+	client_assert_status(&res, 201);
+	cr_assert_str_eq(client_json_str(res.json, "start_time"), sched_utc(start).s);
+	cr_assert_str_eq(client_json_str(res.json, "end_time"),
+	                 sched_utc(start + 20 * SCHED_MIN).s);
+	cr_assert_str_eq(client_json_str(res.json, "reason"), "");
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "");
 	client_response_free(&res);
 
 	/* An explicit null end is the default too. */
 	sched_post(client_admin_token(), patient, slot45, start + SCHED_HOUR, 0,
 	           ", \"end_time\": null", &res);
 	if (res.status == 201)
-		cr_assert_str_eq(sched_json_str(res.json, "end_time"),
+		cr_assert_str_eq(client_json_str(res.json, "end_time"),
 		                 sched_utc(start + SCHED_HOUR + 45 * SCHED_MIN).s);
 	else
-		sched_assert_field_error(&res, "end_time");
+		client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 
 	/* Input in UTC or any offset names the same instant. */
 	{
 		struct sched_text utc = sched_utc(start + 3 * SCHED_HOUR);
 		char *body =
-		    sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
-		                 patient, slot45, utc.s);
+		    client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
+		                  patient, slot45, utc.s);
 
 		client_post_json("/api/appointments/", client_admin_token(), body, &res);
 		free(body);
-		sched_assert_status(&res, 201);
-		cr_assert_str_eq(sched_json_str(res.json, "start_time"), utc.s);
-		cr_assert_str_eq(sched_json_str(res.json, "end_time"),
+		client_assert_status(&res, 201);
+		cr_assert_str_eq(client_json_str(res.json, "start_time"), utc.s);
+		cr_assert_str_eq(client_json_str(res.json, "end_time"),
 		                 sched_utc(start + 3 * SCHED_HOUR + 45 * SCHED_MIN).s);
 		client_response_free(&res);
 	}
@@ -530,23 +378,23 @@ Test(appointments_create, past_start_and_end_not_after_start_are_400)
 	char *body;
 
 	/* Long past, and a minute ago. */
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": "
-	                    "\"2020-01-06T10:00:00+03:00\"}",
-	                    patient, doctor);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": "
+	                     "\"2020-01-06T10:00:00+03:00\"}",
+	                     patient, doctor);
 	client_post_json("/api/appointments/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
 	sched_post(client_admin_token(), patient, doctor, time(NULL) - 60, 0, NULL, &res);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
 
 	/* End equal to start, and before it. */
 	sched_post(client_admin_token(), patient, doctor, start, start, NULL, &res);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	sched_post(client_admin_token(), patient, doctor, start, start - SCHED_HOUR, NULL, &res);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 0);
 }
@@ -561,24 +409,24 @@ Test(appointments_create, unknown_or_deleted_patient_and_unknown_or_inactive_doc
 
 	snprintf(path, sizeof(path), "/api/patients/%lld/", deleted);
 	client_call("DELETE", path, client_admin_token(), NULL, NULL, &res);
-	sched_assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 	snprintf(path, sizeof(path), "/api/doctors/%lld/", inactive);
 	client_call("DELETE", path, client_admin_token(), NULL, NULL, &res);
-	sched_assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 
 	sched_post(client_admin_token(), 999999999999LL, doctor, start, 0, NULL, &res);
-	sched_assert_field_error(&res, "patient");
+	client_assert_field_error(&res, "patient");
 	client_response_free(&res);
 	sched_post(client_admin_token(), deleted, doctor, start, 0, NULL, &res);
-	sched_assert_field_error(&res, "patient");
+	client_assert_field_error(&res, "patient");
 	client_response_free(&res);
 	sched_post(client_admin_token(), patient, 999999999999LL, start, 0, NULL, &res);
-	sched_assert_field_error(&res, "doctor");
+	client_assert_field_error(&res, "doctor");
 	client_response_free(&res);
 	sched_post(client_admin_token(), patient, inactive, start, 0, NULL, &res);
-	sched_assert_field_error(&res, "doctor");
+	client_assert_field_error(&res, "doctor");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 0);
 	cr_assert_eq(sched_live_rows_of_doctor(inactive), 0);
@@ -657,7 +505,7 @@ Test(appointments_overlap, same_doctor_is_409_and_nothing_is_stored)
 	for (size_t i = 0; i < sizeof(clashes) / sizeof(clashes[0]); i++) {
 		sched_post(client_admin_token(), p2, doctor, clashes[i].start, clashes[i].end, NULL,
 		           &res);
-		sched_assert_detail(&res, 409);
+		client_assert_detail(&res, 409);
 		client_response_free(&res);
 	}
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 1);
@@ -672,10 +520,10 @@ Test(appointments_overlap, same_patient_at_another_doctor_is_409)
 
 	sched_book(patient, d1, ten, 0);
 	sched_post(client_admin_token(), patient, d2, ten, 0, NULL, &res);
-	sched_assert_detail(&res, 409);
+	client_assert_detail(&res, 409);
 	client_response_free(&res);
 	sched_post(client_admin_token(), patient, d2, ten + 20 * SCHED_MIN, 0, NULL, &res);
-	sched_assert_detail(&res, 409);
+	client_assert_detail(&res, 409);
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(d2), 0);
 	/* Right after it, at the other doctor: fine. */
@@ -707,7 +555,7 @@ Test(appointments_overlap, a_cancelled_appointment_frees_the_slot)
 
 	first = sched_book(p1, doctor, ten, 0);
 	sched_post(client_admin_token(), p2, doctor, ten, 0, NULL, &res);
-	sched_assert_status(&res, 409);
+	client_assert_status(&res, 409);
 	client_response_free(&res);
 	sched_cancel_expect(first, client_admin_token(), 204);
 	cr_assert_str_eq(sched_status_of(first), "cancelled");
@@ -731,12 +579,12 @@ Test(appointments_status, scheduled_checked_in_completed_and_final_states)
 	struct client_response res;
 
 	sched_write("PATCH", id, client_admin_token(), NULL, "{\"status\": \"checked_in\"}", &res);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "status"), "checked_in");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "status"), "checked_in");
 	client_response_free(&res);
 	sched_write("PATCH", id, client_admin_token(), NULL, "{\"status\": \"completed\"}", &res);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "status"), "completed");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "status"), "completed");
 	client_response_free(&res);
 
 	/* Completed is final: no way back, no cancel. */
@@ -745,20 +593,20 @@ Test(appointments_status, scheduled_checked_in_completed_and_final_states)
 
 		snprintf(body, sizeof(body), "{\"status\": \"%s\"}", to_all[i]);
 		sched_write("PATCH", id, client_admin_token(), NULL, body, &res);
-		sched_assert_detail(&res, 409);
+		client_assert_detail(&res, 409);
 		client_response_free(&res);
 	}
 	sched_write("DELETE", id, client_admin_token(), NULL, NULL, &res);
-	sched_assert_detail(&res, 409);
+	client_assert_detail(&res, 409);
 	client_response_free(&res);
 	/* Nor moved. */
 	{
 		char *body =
-		    sched_format("{\"start_time\": \"%s\"}", sched_local(ten + 2 * SCHED_HOUR).s);
+		    client_format("{\"start_time\": \"%s\"}", sched_local(ten + 2 * SCHED_HOUR).s);
 
 		sched_write("PATCH", id, client_admin_token(), NULL, body, &res);
 		free(body);
-		sched_assert_detail(&res, 409);
+		client_assert_detail(&res, 409);
 		client_response_free(&res);
 	}
 	cr_assert_str_eq(sched_status_of(id), "completed");
@@ -778,7 +626,7 @@ Test(appointments_status, cancelled_goes_nowhere)
 
 		snprintf(body, sizeof(body), "{\"status\": \"%s\"}", targets[i]);
 		sched_write("PATCH", id, client_admin_token(), NULL, body, &res);
-		sched_assert_detail(&res, 409);
+		client_assert_detail(&res, 409);
 		client_response_free(&res);
 	}
 	cr_assert_str_eq(sched_status_of(id), "cancelled");
@@ -794,10 +642,10 @@ Test(appointments_status, no_show_is_final_and_bad_status_is_400)
 	struct client_response res;
 
 	sched_write("PATCH", id, client_admin_token(), NULL, "{\"status\": \"done\"}", &res);
-	sched_assert_field_error(&res, "status");
+	client_assert_field_error(&res, "status");
 	client_response_free(&res);
 	sched_write("PATCH", id, client_admin_token(), NULL, "{\"status\": 1}", &res);
-	sched_assert_field_error(&res, "status");
+	client_assert_field_error(&res, "status");
 	client_response_free(&res);
 	cr_assert_str_eq(sched_status_of(id), "scheduled");
 
@@ -826,53 +674,53 @@ Test(appointments_update, moves_recheck_every_rule)
 
 	sched_book(p3, busy, ten + SCHED_HOUR, 0);
 	sched_get(b, client_admin_token(), &before);
-	sched_assert_status(&before, 200);
+	client_assert_status(&before, 200);
 
 	/* Into the doctor's other appointment. */
-	body = sched_format("{\"start_time\": \"%s\"}", sched_local(ten + 15 * SCHED_MIN).s);
+	body = client_format("{\"start_time\": \"%s\"}", sched_local(ten + 15 * SCHED_MIN).s);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_detail(&res, 409);
+	client_assert_detail(&res, 409);
 	client_response_free(&res);
 	/* To the patient of the other appointment, at its time. */
-	body = sched_format("{\"patient\": %lld, \"start_time\": \"%s\"}", p1, sched_local(ten).s);
+	body = client_format("{\"patient\": %lld, \"start_time\": \"%s\"}", p1, sched_local(ten).s);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_status(&res, 409);
+	client_assert_status(&res, 409);
 	client_response_free(&res);
 	/* To a doctor who is busy then. */
-	body = sched_format("{\"doctor\": %lld}", busy);
+	body = client_format("{\"doctor\": %lld}", busy);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_detail(&res, 409);
+	client_assert_detail(&res, 409);
 	client_response_free(&res);
 	/* Into the past. */
-	body = sched_format("{\"start_time\": \"%s\"}", sched_local(time(NULL) - SCHED_DAY).s);
+	body = client_format("{\"start_time\": \"%s\"}", sched_local(time(NULL) - SCHED_DAY).s);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
 	/* Out of the schedule. */
-	body = sched_format("{\"start_time\": \"%s\"}",
-	                    sched_local(monday + SCHED_DAY + 10 * SCHED_HOUR).s);
+	body = client_format("{\"start_time\": \"%s\"}",
+	                     sched_local(monday + SCHED_DAY + 10 * SCHED_HOUR).s);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
 	sched_assert_validation(&res);
 	client_response_free(&res);
 	/* An end before the start. */
-	body = sched_format("{\"end_time\": \"%s\"}", sched_local(ten + 30 * SCHED_MIN).s);
+	body = client_format("{\"end_time\": \"%s\"}", sched_local(ten + 30 * SCHED_MIN).s);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	/* To a deleted patient: none here, but an unknown one. */
 	sched_write("PATCH", b, client_admin_token(), NULL, "{\"patient\": 999999999999}", &res);
-	sched_assert_field_error(&res, "patient");
+	client_assert_field_error(&res, "patient");
 	client_response_free(&res);
 
 	/* Nothing changed. */
 	sched_get(b, client_admin_token(), &after);
-	sched_assert_status(&after, 200);
+	client_assert_status(&after, 200);
 	cr_assert(json_object_equal(before.json, after.json), "%s became %s", before.body,
 	          after.body);
 	cr_assert_str_eq(client_header(&after, "ETag") != NULL ? client_header(&after, "ETag") : "",
@@ -882,12 +730,13 @@ Test(appointments_update, moves_recheck_every_rule)
 	client_response_free(&after);
 
 	/* A free time: 200, and a new start without an end takes the slot length. */
-	body = sched_format("{\"start_time\": \"%s\"}", sched_local(ten + 30 * SCHED_MIN).s);
+	body = client_format("{\"start_time\": \"%s\"}", sched_local(ten + 30 * SCHED_MIN).s);
 	sched_write("PATCH", b, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(ten + 30 * SCHED_MIN).s);
-	cr_assert_str_eq(sched_json_str(res.json, "end_time"), sched_utc(ten + SCHED_HOUR).s);
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "start_time"),
+	                 sched_utc(ten + 30 * SCHED_MIN).s);
+	cr_assert_str_eq(client_json_str(res.json, "end_time"), sched_utc(ten + SCHED_HOUR).s);
 	client_response_free(&res);
 	/* The freed 11:00 slot is free for another patient now. */
 	sched_book(p3, doctor, ten + SCHED_HOUR + 30 * SCHED_MIN, 0);
@@ -904,46 +753,46 @@ Test(appointments_update, patch_changes_only_given_fields_and_put_needs_all)
 
 	sched_write("PATCH", id, client_admin_token(), NULL,
 	            "{\"notes\": \"Fasting since midnight\", \"reason\": \"Blood test\"}", &res);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "Fasting since midnight");
-	cr_assert_str_eq(sched_json_str(res.json, "reason"), "Blood test");
-	cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(ten).s);
-	cr_assert_str_eq(sched_json_str(res.json, "end_time"), sched_utc(ten + 20 * SCHED_MIN).s,
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "Fasting since midnight");
+	cr_assert_str_eq(client_json_str(res.json, "reason"), "Blood test");
+	cr_assert_str_eq(client_json_str(res.json, "start_time"), sched_utc(ten).s);
+	cr_assert_str_eq(client_json_str(res.json, "end_time"), sched_utc(ten + 20 * SCHED_MIN).s,
 	                 "an edit of the notes keeps the length");
-	cr_assert_str_eq(sched_json_str(res.json, "status"), "scheduled");
+	cr_assert_str_eq(client_json_str(res.json, "status"), "scheduled");
 	client_response_free(&res);
 
 	/* PUT without doctor: 400 on it. */
-	body = sched_format("{\"patient\": %lld, \"start_time\": \"%s\"}", patient,
-	                    sched_local(ten).s);
+	body = client_format("{\"patient\": %lld, \"start_time\": \"%s\"}", patient,
+	                     sched_local(ten).s);
 	sched_write("PUT", id, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_field_error(&res, "doctor");
+	client_assert_field_error(&res, "doctor");
 	client_response_free(&res);
 	/* A whole PUT: 200 with the new values. */
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
-	                    "\"end_time\": \"%s\", \"reason\": \"Replaced\", \"notes\": \"\"}",
-	                    patient, doctor, sched_local(ten + SCHED_HOUR).s,
-	                    sched_local(ten + 2 * SCHED_HOUR).s);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
+	                     "\"end_time\": \"%s\", \"reason\": \"Replaced\", \"notes\": \"\"}",
+	                     patient, doctor, sched_local(ten + SCHED_HOUR).s,
+	                     sched_local(ten + 2 * SCHED_HOUR).s);
 	sched_write("PUT", id, client_admin_token(), NULL, body, &res);
 	free(body);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(ten + SCHED_HOUR).s);
-	cr_assert_str_eq(sched_json_str(res.json, "end_time"), sched_utc(ten + 2 * SCHED_HOUR).s);
-	cr_assert_str_eq(sched_json_str(res.json, "reason"), "Replaced");
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "start_time"), sched_utc(ten + SCHED_HOUR).s);
+	cr_assert_str_eq(client_json_str(res.json, "end_time"), sched_utc(ten + 2 * SCHED_HOUR).s);
+	cr_assert_str_eq(client_json_str(res.json, "reason"), "Replaced");
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "");
 	client_response_free(&res);
 
 	/* Unknown ids: 404. */
 	sched_write("PATCH", 999999999999LL, client_admin_token(), NULL, "{\"notes\": \"x\"}",
 	            &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	sched_write("DELETE", 999999999999LL, client_admin_token(), NULL, NULL, &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	sched_get(999999999999LL, client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -956,13 +805,13 @@ Test(appointments_update, stale_if_match_is_412_and_changes_nothing)
 	char first[128], second[128];
 
 	sched_get(id, client_admin_token(), &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert_not_null(client_header(&res, "ETag"));
 	snprintf(first, sizeof(first), "%s", client_header(&res, "ETag"));
 	client_response_free(&res);
 
 	sched_write("PATCH", id, client_admin_token(), first, "{\"notes\": \"first nurse\"}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert_not_null(client_header(&res, "ETag"));
 	snprintf(second, sizeof(second), "%s", client_header(&res, "ETag"));
 	cr_assert_str_neq(first, second, "the version did not change");
@@ -971,31 +820,31 @@ Test(appointments_update, stale_if_match_is_412_and_changes_nothing)
 	/* The second nurse still holds the first version. */
 	sched_write("PATCH", id, client_admin_token(), first, "{\"notes\": \"second nurse\"}",
 	            &res);
-	sched_assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	{
-		char *body = sched_format(
+		char *body = client_format(
 		    "{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", \"notes\": "
 		    "\"second nurse\"}",
 		    patient, doctor, sched_local(ten).s);
 
 		sched_write("PUT", id, client_admin_token(), first, body, &res);
 		free(body);
-		sched_assert_detail(&res, 412);
+		client_assert_detail(&res, 412);
 		client_response_free(&res);
 	}
 	sched_write("PATCH", id, client_admin_token(), "\"0-1\"", "{\"notes\": \"wrong tag\"}",
 	            &res);
-	sched_assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 
 	sched_get(id, client_admin_token(), &res);
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "first nurse");
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "first nurse");
 	cr_assert_str_eq(client_header(&res, "ETag"), second);
 	client_response_free(&res);
 	/* The current tag works. */
 	sched_write("PATCH", id, client_admin_token(), second, "{\"notes\": \"third\"}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 }
 
@@ -1084,7 +933,7 @@ Test(appointments_list, bad_filter_values_are_400)
 
 		snprintf(path, sizeof(path), "/api/appointments/?%s", cases[i].query);
 		client_get_auth(path, client_admin_token(), &res);
-		sched_assert_field_error(&res, cases[i].field);
+		client_assert_field_error(&res, cases[i].field);
 		client_response_free(&res);
 	}
 }
@@ -1114,7 +963,7 @@ Test(appointments_list, ordering_and_paging)
 	snprintf(q, sizeof(q), "/api/appointments/?doctor=%lld&page_size=2", doctor);
 	client_get_auth(q, client_admin_token(), &res);
 	cr_assert_eq(json_object_array_length(sched_results(&res)), 2);
-	cr_assert_eq(sched_json_int(res.json, "count"), 5);
+	cr_assert_eq(client_json_int(res.json, "count"), 5);
 	cr_assert_not_null(client_json_string(&res, "next"), "%s", res.body);
 	cr_assert_null(json_object_object_get(res.json, "previous"), "%s", res.body);
 	client_response_free(&res);
@@ -1127,14 +976,14 @@ Test(appointments_list, ordering_and_paging)
 	snprintf(q, sizeof(q), "/api/appointments/?doctor=%lld&page_size=2&page=3", doctor);
 	client_get_auth(q, client_admin_token(), &res);
 	cr_assert_eq(json_object_array_length(sched_results(&res)), 1);
-	cr_assert_eq(sched_json_int(json_object_array_get_idx(sched_results(&res), 0), "id"),
+	cr_assert_eq(client_json_int(json_object_array_get_idx(sched_results(&res), 0), "id"),
 	             ids[4]);
 	cr_assert_null(json_object_object_get(res.json, "next"), "%s", res.body);
 	cr_assert_not_null(client_json_string(&res, "previous"), "%s", res.body);
 	client_response_free(&res);
 	snprintf(q, sizeof(q), "/api/appointments/?doctor=%lld&page_size=2&page=4", doctor);
 	client_get_auth(q, client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -1178,8 +1027,9 @@ Test(appointments_upcoming, future_live_ones_soonest_first_and_paginated)
 	snprintf(q, sizeof(q), "/api/appointments/upcoming/?doctor=%lld&page_size=1", doctor);
 	client_get_auth(q, client_admin_token(), &res);
 	cr_assert_eq(json_object_array_length(sched_results(&res)), 1);
-	cr_assert_eq(sched_json_int(res.json, "count"), 3);
-	cr_assert_eq(sched_json_int(json_object_array_get_idx(sched_results(&res), 0), "id"), soon);
+	cr_assert_eq(client_json_int(res.json, "count"), 3);
+	cr_assert_eq(client_json_int(json_object_array_get_idx(sched_results(&res), 0), "id"),
+	             soon);
 	cr_assert_not_null(client_json_string(&res, "next"), "%s", res.body);
 	client_response_free(&res);
 	snprintf(q, sizeof(q), "doctor=%lld&page_size=1&page=2", doctor);
@@ -1188,7 +1038,7 @@ Test(appointments_upcoming, future_live_ones_soonest_first_and_paginated)
 	snprintf(q, sizeof(q), "/api/appointments/upcoming/?doctor=%lld&page_size=1&page=4",
 	         doctor);
 	client_get_auth(q, client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -1205,8 +1055,8 @@ Test(appointments_roles, billing_reads_but_cannot_write)
 
 	sched_staff_open("billing", &billing);
 	sched_get(id, billing.tokens.access, &res);
-	sched_assert_status(&res, 200);
-	cr_assert_eq(sched_json_int(res.json, "id"), id);
+	client_assert_status(&res, 200);
+	cr_assert_eq(client_json_int(res.json, "id"), id);
 	client_response_free(&res);
 	snprintf(q, sizeof(q), "doctor=%lld", doctor);
 	sched_expect_ids("/api/appointments/", q, billing.tokens.access, (long long[]){id}, 1);
@@ -1214,13 +1064,13 @@ Test(appointments_roles, billing_reads_but_cannot_write)
 	                 1);
 
 	sched_post(billing.tokens.access, patient, doctor, ten + SCHED_HOUR, 0, NULL, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	sched_write("PATCH", id, billing.tokens.access, NULL, "{\"notes\": \"paid\"}", &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	sched_write("DELETE", id, billing.tokens.access, NULL, NULL, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 1);
 	cr_assert_str_eq(sched_status_of(id), "scheduled");
@@ -1244,15 +1094,15 @@ Test(appointments_roles, nurse_receptionist_and_admin_create_update_and_cancel)
 		sched_staff_open(roles[i], &staff);
 		sched_post(staff.tokens.access, patient, doctor, ten + (time_t)i * SCHED_HOUR, 0,
 		           NULL, &res);
-		sched_assert_status(&res, 201);
-		id = sched_json_int(res.json, "id");
-		cr_assert_eq(sched_json_int(res.json, "created_by"), staff.user.id, "as %s",
+		client_assert_status(&res, 201);
+		id = client_json_int(res.json, "id");
+		cr_assert_eq(client_json_int(res.json, "created_by"), staff.user.id, "as %s",
 		             roles[i]);
 		client_response_free(&res);
 		sched_patch_expect(id, staff.tokens.access, "{\"reason\": \"Rebooked\"}", 200);
 		sched_patch_expect(id, staff.tokens.access, "{\"status\": \"checked_in\"}", 200);
 		sched_get(id, staff.tokens.access, &res);
-		sched_assert_status(&res, 200);
+		client_assert_status(&res, 200);
 		client_response_free(&res);
 		sched_cancel_expect(id, staff.tokens.access, 204);
 		cr_assert_str_eq(sched_status_of(id), "cancelled");
@@ -1285,49 +1135,49 @@ Test(appointments_roles, a_doctor_sees_and_edits_only_their_own)
 
 	/* Another doctor's appointment does not exist for them. */
 	sched_get(theirs, me.tokens.access, &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	sched_write("PATCH", theirs, me.tokens.access, NULL, "{\"notes\": \"mine now\"}", &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	sched_write("DELETE", theirs, me.tokens.access, NULL, NULL, &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	sched_get(mine, me.tokens.access, &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 
 	/* Status and notes of their own: yes. */
 	sched_write("PATCH", mine, me.tokens.access, NULL,
 	            "{\"status\": \"checked_in\", \"notes\": \"Seen at the door\"}", &res);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "status"), "checked_in");
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "Seen at the door");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "status"), "checked_in");
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "Seen at the door");
 	client_response_free(&res);
 	/* Any other field: 403, and nothing changes. */
-	body = sched_format("{\"start_time\": \"%s\"}", sched_local(ten + SCHED_HOUR).s);
+	body = client_format("{\"start_time\": \"%s\"}", sched_local(ten + SCHED_HOUR).s);
 	sched_write("PATCH", mine, me.tokens.access, NULL, body, &res);
 	free(body);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	sched_write("PATCH", mine, me.tokens.access, NULL,
 	            "{\"notes\": \"sneaky\", \"reason\": \"Changed by the doctor\"}", &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
-	body = sched_format("{\"patient\": %lld}", other_patient);
+	body = client_format("{\"patient\": %lld}", other_patient);
 	sched_write("PATCH", mine, me.tokens.access, NULL, body, &res);
 	free(body);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	sched_get(mine, client_admin_token(), &res);
-	cr_assert_str_eq(sched_json_str(res.json, "notes"), "Seen at the door");
-	cr_assert_str_eq(sched_json_str(res.json, "reason"), "");
-	cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(ten).s);
+	cr_assert_str_eq(client_json_str(res.json, "notes"), "Seen at the door");
+	cr_assert_str_eq(client_json_str(res.json, "reason"), "");
+	cr_assert_str_eq(client_json_str(res.json, "start_time"), sched_utc(ten).s);
 	client_response_free(&res);
 
 	/* A doctor books nothing. */
 	sched_post(me.tokens.access, patient, mine_doctor, ten + 2 * SCHED_HOUR, 0, NULL, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(mine_doctor), 1);
 	sched_staff_close(&me);
@@ -1346,7 +1196,7 @@ Test(appointments_roles, a_doctor_user_without_a_doctor_record_sees_none)
 	sched_expect_ids("/api/appointments/", "", unlinked.tokens.access, NULL, 0);
 	sched_expect_ids("/api/appointments/upcoming/", "", unlinked.tokens.access, NULL, 0);
 	sched_get(id, unlinked.tokens.access, &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	sched_staff_close(&unlinked);
 }
@@ -1360,8 +1210,8 @@ Test(appointments_roles, no_token_is_401)
 	char path[64], *body;
 
 	sched_appointment_path(id, path, sizeof(path));
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
-	                    patient, doctor, sched_local(ten + SCHED_HOUR).s);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
+	                     patient, doctor, sched_local(ten + SCHED_HOUR).s);
 	const struct {
 		const char *method, *path, *body;
 	} calls[] = {
@@ -1376,7 +1226,7 @@ Test(appointments_roles, no_token_is_401)
 
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		client_call(calls[i].method, calls[i].path, NULL, NULL, calls[i].body, &res);
-		sched_assert_detail(&res, 401);
+		client_assert_detail(&res, 401);
 		cr_assert_not_null(client_header(&res, "WWW-Authenticate"), "%s %s",
 		                   calls[i].method, calls[i].path);
 		client_response_free(&res);
@@ -1403,12 +1253,12 @@ Test(appointments_audit, create_update_and_cancel_are_audited)
 	snprintf(q, sizeof(q), "/api/audit/?entity_type=appointment&entity_id=%lld&action=create",
 	         id);
 	client_get_auth(q, client_admin_token(), &res);
-	cr_assert_eq(sched_json_int(res.json, "count"), 1, "%s", res.body);
+	cr_assert_eq(client_json_int(res.json, "count"), 1, "%s", res.body);
 	row = json_object_array_get_idx(sched_results(&res), 0);
-	cr_assert_eq(sched_json_int(row, "actor"), nurse.user.id);
-	cr_assert_str_eq(sched_json_str(row, "actor_role"), "nurse");
-	cr_assert_str_eq(sched_json_str(row, "outcome"), "success");
-	cr_assert_eq(sched_json_int(row, "entity_id"), id);
+	cr_assert_eq(client_json_int(row, "actor"), nurse.user.id);
+	cr_assert_str_eq(client_json_str(row, "actor_role"), "nurse");
+	cr_assert_str_eq(client_json_str(row, "outcome"), "success");
+	cr_assert_eq(client_json_int(row, "entity_id"), id);
 	client_response_free(&res);
 
 	sched_patch_expect(id, nurse.tokens.access, "{\"notes\": \"Private detail 7731\"}", 200);
@@ -1466,37 +1316,38 @@ Test(appointments_input, bad_datetimes_are_400)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *body =
-		    sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": %s}",
-		                 patient, doctor, bad[i]);
+		    client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": %s}",
+		                  patient, doctor, bad[i]);
 
 		client_post_json("/api/appointments/", client_admin_token(), body, &res);
 		free(body);
 		cr_assert_eq(res.status, 400, "start_time %s: %ld %s", bad[i], res.status,
 		             res.body);
-		sched_assert_field_error(&res, "start_time");
+		client_assert_field_error(&res, "start_time");
 		client_response_free(&res);
 
-		body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
-		                    "\"end_time\": %s}",
-		                    patient, doctor, sched_local(ten).s, bad[i]);
+		body =
+		    client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
+		                  "\"end_time\": %s}",
+		                  patient, doctor, sched_local(ten).s, bad[i]);
 		client_post_json("/api/appointments/", client_admin_token(), body, &res);
 		free(body);
 		if (strcmp(bad[i], "\"9999-12-31T10:00:00Z\"") == 0) {
 			/* See an_end_thousands_of_years_ahead_is_400. */
 			if (res.status == 201)
-				sched_cancel_expect(sched_json_int(res.json, "id"),
+				sched_cancel_expect(client_json_int(res.json, "id"),
 				                    client_admin_token(), 204);
 		} else if (strcmp(bad[i], "null") == 0) {
 			/* end_time null is "take the default" (or refused). */
 			cr_assert(res.status == 201 || res.status == 400, "%ld %s", res.status,
 			          res.body);
 			if (res.status == 201)
-				sched_cancel_expect(sched_json_int(res.json, "id"),
+				sched_cancel_expect(client_json_int(res.json, "id"),
 				                    client_admin_token(), 204);
 		} else {
 			cr_assert_eq(res.status, 400, "end_time %s: %ld %s", bad[i], res.status,
 			             res.body);
-			sched_assert_field_error(&res, "end_time");
+			client_assert_field_error(&res, "end_time");
 		}
 		client_response_free(&res);
 	}
@@ -1512,12 +1363,12 @@ Test(appointments_input, an_end_thousands_of_years_ahead_is_400)
 	struct client_response res;
 	char *body;
 
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
-	                    "\"end_time\": \"9999-12-31T10:00:00Z\"}",
-	                    patient, doctor, sched_local(ten).s);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
+	                     "\"end_time\": \"9999-12-31T10:00:00Z\"}",
+	                     patient, doctor, sched_local(ten).s);
 	client_post_json("/api/appointments/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 0);
 }
@@ -1544,24 +1395,24 @@ Test(appointments_input, ids_of_the_wrong_type_are_400)
 	start = at.s;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *body =
-		    sched_format("{\"patient\": %s, \"doctor\": %lld, \"start_time\": \"%s\"}",
-		                 bad[i], doctor, start);
+		    client_format("{\"patient\": %s, \"doctor\": %lld, \"start_time\": \"%s\"}",
+		                  bad[i], doctor, start);
 
 		client_post_json("/api/appointments/", client_admin_token(), body, &res);
 		free(body);
 		cr_assert_eq(res.status, 400, "patient %s: %ld %s", bad[i], res.status, res.body);
 		/* A number too large for any id is a JSON error of the whole body. */
 		if (strcmp(bad[i], "99999999999999999999") != 0)
-			sched_assert_field_error(&res, "patient");
+			client_assert_field_error(&res, "patient");
 		client_response_free(&res);
 
-		body = sched_format("{\"patient\": %lld, \"doctor\": %s, \"start_time\": \"%s\"}",
-		                    patient, bad[i], start);
+		body = client_format("{\"patient\": %lld, \"doctor\": %s, \"start_time\": \"%s\"}",
+		                     patient, bad[i], start);
 		client_post_json("/api/appointments/", client_admin_token(), body, &res);
 		free(body);
 		cr_assert_eq(res.status, 400, "doctor %s: %ld %s", bad[i], res.status, res.body);
 		if (strcmp(bad[i], "99999999999999999999") != 0)
-			sched_assert_field_error(&res, "doctor");
+			client_assert_field_error(&res, "doctor");
 		client_response_free(&res);
 	}
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 0);
@@ -1577,43 +1428,43 @@ Test(appointments_input, missing_fields_bad_json_and_wrong_content_type)
 	const char *text_plain[] = {auth, "Content-Type: text/plain", NULL};
 
 	client_post_json("/api/appointments/", client_admin_token(), "{}", &res);
-	sched_assert_field_error(&res, "patient");
-	sched_assert_field_error(&res, "doctor");
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "patient");
+	client_assert_field_error(&res, "doctor");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld}", patient, doctor);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld}", patient, doctor);
 	client_post_json("/api/appointments/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
-	body = sched_format("{\"patient\": %lld, \"start_time\": \"%s\"}", patient,
-	                    sched_local(ten).s);
+	body = client_format("{\"patient\": %lld, \"start_time\": \"%s\"}", patient,
+	                     sched_local(ten).s);
 	client_post_json("/api/appointments/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "doctor");
+	client_assert_field_error(&res, "doctor");
 	client_response_free(&res);
 
 	client_post_json("/api/appointments/", client_admin_token(), "{\"patient\": ", &res);
-	sched_assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	client_response_free(&res);
 	client_post_json("/api/appointments/", client_admin_token(), "[1, 2]", &res);
-	sched_assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	client_response_free(&res);
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
-	                    "\"reason\": 12}",
-	                    patient, doctor, sched_local(ten).s);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\", "
+	                     "\"reason\": 12}",
+	                     patient, doctor, sched_local(ten).s);
 	client_post_json("/api/appointments/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "reason");
+	client_assert_field_error(&res, "reason");
 	client_response_free(&res);
 
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", client_admin_token());
-	body = sched_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
-	                    patient, doctor, sched_local(ten).s);
+	body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
+	                     patient, doctor, sched_local(ten).s);
 	cr_assert_eq(
 	    client_request("POST", "/api/appointments/", text_plain, body, strlen(body), &res), 0);
 	free(body);
-	sched_assert_detail(&res, 415);
+	client_assert_detail(&res, 415);
 	client_response_free(&res);
 	cr_assert_eq(sched_live_rows_of_doctor(doctor), 0);
 }
@@ -1630,7 +1481,7 @@ static void sched_expect_free(long long doctor, time_t day, const time_t *want, 
 	snprintf(path, sizeof(path), "/api/doctors/%lld/availability/?date=%s", doctor,
 	         sched_date(day).s);
 	client_get_auth(path, client_admin_token(), &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert(json_object_object_get_ex(res.json, "slots", &slots) &&
 	              json_object_is_type(slots, json_type_array),
 	          "%s", res.body);
@@ -1638,9 +1489,9 @@ static void sched_expect_free(long long doctor, time_t day, const time_t *want, 
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *slot = json_object_array_get_idx(slots, i);
 
-		cr_assert_str_eq(sched_json_str(slot, "start_time"), sched_utc(want[i]).s,
+		cr_assert_str_eq(client_json_str(slot, "start_time"), sched_utc(want[i]).s,
 		                 "slot %zu: %s", i, res.body);
-		cr_assert_str_eq(sched_json_str(slot, "end_time"),
+		cr_assert_str_eq(client_json_str(slot, "end_time"),
 		                 sched_utc(want[i] + 30 * SCHED_MIN).s, "slot %zu: %s", i,
 		                 res.body);
 	}

@@ -16,23 +16,11 @@
 
 static const char *const other_roles[] = {"doctor", "nurse", "receptionist", "billing"};
 
-static void assert_status(const struct client_response *res, long status)
-{
-	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-	             res->body);
-}
-
-static void assert_field_error(const struct client_response *res, const char *field)
-{
-	assert_status(res, 400);
-	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
-}
-
 static struct json_object *results_of(const struct client_response *res)
 {
 	struct json_object *results;
 
-	assert_status(res, 200);
+	client_assert_status(res, 200);
 	cr_assert_not_null(res->json, "%s", res->body);
 	cr_assert(json_object_object_get_ex(res->json, "count", NULL), "%s", res->body);
 	cr_assert(json_object_object_get_ex(res->json, "next", NULL), "%s", res->body);
@@ -148,7 +136,7 @@ static long long admin_id(void)
 	long long id;
 
 	client_get_auth("/api/auth/me/", client_admin_token(), &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	id = (long long)json_object_get_int64(json_object_object_get(res.json, "id"));
 	client_response_free(&res);
 	return id;
@@ -208,14 +196,14 @@ Test(audit_access, every_other_role_is_403_and_no_token_401)
 		client_create_user(other_roles[i], &user);
 		client_user_login(&user, &tokens);
 		client_get_auth("/api/audit/", tokens.access, &res);
-		assert_status(&res, 403);
+		client_assert_status(&res, 403);
 		cr_assert_not_null(client_json_string(&res, "detail"), "%s", res.body);
 		cr_assert_null(json_object_object_get(res.json, "results"));
 		client_response_free(&res);
 		client_tokens_free(&tokens);
 	}
 	client_get("/api/audit/", &res);
-	assert_status(&res, 401);
+	client_assert_status(&res, 401);
 	cr_assert_not_null(client_header(&res, "WWW-Authenticate"));
 	client_response_free(&res);
 }
@@ -262,13 +250,13 @@ Test(audit_rows, create_and_update_of_a_user)
 	    "{\"username\": \"%s\", \"password\": \"registered-pass-1\", \"role\": \"billing\"}",
 	    name);
 	client_call("POST", "/api/auth/register/", client_admin_token(), create.header, body, &res);
-	assert_status(&res, 201);
+	client_assert_status(&res, 201);
 	id = (long long)json_object_get_int64(json_object_object_get(res.json, "id"));
 	client_response_free(&res);
 	snprintf(path, sizeof(path), "/api/users/%lld/", id);
 	client_call("PATCH", path, client_admin_token(), update.header, "{\"role\": \"nurse\"}",
 	            &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 
 	snprintf(query, sizeof(query), "entity_type=user&entity_id=%lld", id);
@@ -288,7 +276,7 @@ Test(audit_rows, denied)
 	client_user_login(&user, &tokens);
 	new_rid("denied", &r);
 	client_call("GET", "/api/audit/", tokens.access, r.header, NULL, &res);
-	assert_status(&res, 403);
+	client_assert_status(&res, 403);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "actor=%lld", user.id);
 	check_row(query, &r, user.id, "receptionist", "denied", "audit", 0, "denied");
@@ -310,13 +298,13 @@ Test(audit_rows, password_change_success_and_failure)
 	client_call(
 	    "POST", "/api/auth/password/", tokens.access, bad.header,
 	    "{\"old_password\": \"not-my-password\", \"new_password\": \"another-pass-77\"}", &res);
-	assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	client_response_free(&res);
 	client_call(
 	    "POST", "/api/auth/password/", tokens.access, ok.header,
 	    "{\"old_password\": \"test-password-0123\", \"new_password\": \"another-pass-77\"}",
 	    &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "actor=%lld&action=password_change", user.id);
 	check_row(query, &bad, user.id, "doctor", "password_change", "user", user.id, "failure");
@@ -434,10 +422,10 @@ Test(audit_filters, actor_action_entity_type_and_entity_id)
 	/* A page past the end and an unknown ordering. */
 	snprintf(query, sizeof(query), "/api/audit/?actor=%lld&page=2", user.id);
 	client_get_auth(query, client_admin_token(), &res);
-	assert_status(&res, 404);
+	client_assert_status(&res, 404);
 	client_response_free(&res);
 	client_get_auth("/api/audit/?ordering=hash", client_admin_token(), &res);
-	assert_field_error(&res, "ordering");
+	client_assert_field_error(&res, "ordering");
 	client_response_free(&res);
 	client_tokens_free(&tokens);
 }
@@ -504,14 +492,14 @@ Test(audit_filters, bad_values_are_400)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(path, sizeof(path), "/api/audit/?%s", cases[i].query);
 		client_get_auth(path, client_admin_token(), &res);
-		assert_field_error(&res, cases[i].field);
+		client_assert_field_error(&res, cases[i].field);
 		client_response_free(&res);
 	}
 	memset(long_action, 'a', 250);
 	long_action[250] = '\0';
 	snprintf(path, sizeof(path), "/api/audit/?action=%s", long_action);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_field_error(&res, "action");
+	client_assert_field_error(&res, "action");
 	client_response_free(&res);
 }
 
@@ -550,13 +538,13 @@ Test(audit_privacy, rows_contain_no_names)
 	snprintf(path, sizeof(path), "/api/users/%lld/", user.id);
 	client_patch_json(path, client_admin_token(),
 	                  "{\"first_name\": \"" FIRST "\", \"last_name\": \"" LAST "x\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_get_auth("/api/auth/me/", tokens.access, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_get_auth("/api/users/", tokens.access, &res); /* a denial */
-	assert_status(&res, 403);
+	client_assert_status(&res, 403);
 	client_response_free(&res);
 
 	/* Through the API: every row about or by this user. */

@@ -30,55 +30,6 @@ static const char *const never_write_roles[] = {"nurse", "receptionist", "billin
 
 /* --- helpers ------------------------------------------------------------------------ */
 
-static void assert_status(const struct client_response *res, long status)
-{
-	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-	             res->body);
-}
-
-static void assert_detail(const struct client_response *res, long status)
-{
-	const char *detail = client_json_string(res, "detail");
-
-	assert_status(res, status);
-	cr_assert(detail != NULL && *detail != '\0', "no detail: %s", res->body);
-}
-
-static void assert_field_error(const struct client_response *res, const char *field)
-{
-	assert_status(res, 400);
-	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
-}
-
-static long long json_int(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int),
-	          "no integer %s in %s", key, json_object_to_json_string(obj));
-	return (long long)json_object_get_int64(v);
-}
-
-static const char *json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_string),
-	          "no string %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_string(v);
-}
-
-static int json_flag(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_boolean),
-	          "no boolean %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_boolean(v);
-}
-
 /* The member key as compact JSON text (static buffer). */
 static const char *json_text(struct json_object *obj, const char *key)
 {
@@ -117,18 +68,6 @@ static void new_token(char *out, size_t size)
 	out[o] = '\0';
 }
 
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
-{
-	va_list ap;
-	char *out;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&out, fmt, ap), 0);
-	va_end(ap);
-	return out;
-}
-
 static void doctor_path(long long id, char *out, size_t size)
 {
 	snprintf(out, size, "/api/doctors/%lld/", id);
@@ -138,9 +77,9 @@ static void doctor_path(long long id, char *out, size_t size)
  * extra is more members (", \"k\": v ...") or NULL. */
 static char *doctor_body(const char *token, const char *first, const char *tag, const char *extra)
 {
-	return format("{\"first_name\": \"%s\", \"last_name\": \"%s\", \"license_number\": "
-	              "\"LIC-%s-%s\"%s}",
-	              first, token, token, tag, extra != NULL ? extra : "");
+	return client_format("{\"first_name\": \"%s\", \"last_name\": \"%s\", \"license_number\": "
+	                     "\"LIC-%s-%s\"%s}",
+	                     first, token, token, tag, extra != NULL ? extra : "");
 }
 
 /* POSTs body as the admin; asserts 201 and returns the id. */
@@ -150,8 +89,8 @@ static long long create_doctor_body(const char *body)
 	long long id;
 
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_gt(id, 0);
 	client_response_free(&res);
 	return id;
@@ -204,7 +143,7 @@ static void expect_post(const char *token, const char *key, const char *value, l
 	body = body_with(token, tag, key, value);
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
 	if (status == 400) {
-		assert_field_error(&res, key);
+		client_assert_field_error(&res, key);
 		cr_assert_eq(json_object_object_length(res.json), 1, "%s=%s: errors beyond %s: %s",
 		             key, value, key, res.body);
 	} else {
@@ -220,10 +159,10 @@ static struct json_object *list_results(const struct client_response *res)
 {
 	struct json_object *results;
 
-	assert_status(res, 200);
+	client_assert_status(res, 200);
 	cr_assert_not_null(res->json, "%s", res->body);
 	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	json_int(res->json, "count");
+	client_json_int(res->json, "count");
 	cr_assert(json_object_object_get_ex(res->json, "next", NULL), "%s", res->body);
 	cr_assert(json_object_object_get_ex(res->json, "previous", NULL), "%s", res->body);
 	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
@@ -247,16 +186,17 @@ static void expect_search_as(const char *user_token, const char *text, const cha
 	struct client_response res;
 	struct json_object *rows;
 	char *enc = client_url_encode(text);
-	char *path = format("/api/doctors/?search=%s&page_size=100%s%s", enc,
-	                    more != NULL ? "&" : "", more != NULL ? more : "");
+	char *path = client_format("/api/doctors/?search=%s&page_size=100%s%s", enc,
+	                           more != NULL ? "&" : "", more != NULL ? more : "");
 
 	client_get_auth(path, user_token, &res);
 	rows = list_results(&res);
-	cr_assert_eq(json_int(res.json, "count"), (long long)n, "%s: %s", path, res.body);
+	cr_assert_eq(client_json_int(res.json, "count"), (long long)n, "%s: %s", path, res.body);
 	cr_assert_eq(json_object_array_length(rows), n, "%s: %s", path, res.body);
 	for (size_t i = 0; i < n; i++)
-		cr_assert(contains_id(ids, n, json_int(json_object_array_get_idx(rows, i), "id")),
-		          "%s: unexpected row in %s", path, res.body);
+		cr_assert(
+		    contains_id(ids, n, client_json_int(json_object_array_get_idx(rows, i), "id")),
+		    "%s: unexpected row in %s", path, res.body);
 	client_response_free(&res);
 	free(path);
 	free(enc);
@@ -275,7 +215,7 @@ static void get_doctor(long long id, struct client_response *res, char *etag, si
 
 	doctor_path(id, path, sizeof(path));
 	client_get_auth(path, client_admin_token(), res);
-	assert_status(res, 200);
+	client_assert_status(res, 200);
 	tag = client_header(res, "ETag");
 	cr_assert_not_null(tag, "no ETag: %s", res->headers);
 	if (etag != NULL)
@@ -311,26 +251,26 @@ Test(doctors_create, admin_creates_with_defaults)
 	body = doctor_body(token, "Greg", "A", NULL);
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_eq(json_object_object_length(res.json), 13, "%s", res.body);
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Greg");
-	cr_assert_str_eq(json_str(res.json, "last_name"), token);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Greg");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), token);
 	snprintf(license, sizeof(license), "LIC-%s-A", token);
-	cr_assert_str_eq(json_str(res.json, "license_number"), license);
+	cr_assert_str_eq(client_json_str(res.json, "license_number"), license);
 	cr_assert_str_eq(json_text(res.json, "user"), "null");
 	cr_assert_str_eq(json_text(res.json, "specialties"), "[]");
 	cr_assert_str_eq(json_text(res.json, "schedule"), "[]");
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 30);
-	cr_assert(json_flag(res.json, "is_active"));
-	cr_assert_str_eq(json_str(res.json, "contact_phone"), "");
-	cr_assert_str_eq(json_str(res.json, "contact_email"), "");
-	cr_assert_eq(strlen(json_str(res.json, "created_at")), 20, "%s", res.body);
-	cr_assert_eq(strlen(json_str(res.json, "updated_at")), 20, "%s", res.body);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 30);
+	cr_assert(client_json_flag(res.json, "is_active"));
+	cr_assert_str_eq(client_json_str(res.json, "contact_phone"), "");
+	cr_assert_str_eq(client_json_str(res.json, "contact_email"), "");
+	cr_assert_eq(strlen(client_json_str(res.json, "created_at")), 20, "%s", res.body);
+	cr_assert_eq(strlen(client_json_str(res.json, "updated_at")), 20, "%s", res.body);
 	cr_assert_not_null(client_header(&res, "ETag"));
 	client_response_free(&res);
 	get_doctor(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "license_number"), license);
+	cr_assert_str_eq(client_json_str(res.json, "license_number"), license);
 	client_response_free(&res);
 }
 
@@ -344,28 +284,29 @@ Test(doctors_create, every_field_round_trips_and_read_only_is_ignored)
 
 	new_token(token, sizeof(token));
 	client_create_user("doctor", &user);
-	body = format("{\"first_name\": \"Lisa\", \"last_name\": \"%s\", \"license_number\": "
-	              "\"LIC-%s\", \"user\": %lld, \"specialties\": [\"Endocrinology\", "
-	              "\"Internal Medicine\"], \"contact_phone\": \"+256 414 000000\", "
-	              "\"contact_email\": \"lisa@example.org\", \"slot_minutes\": 20, "
-	              "\"schedule\": [{\"weekday\": 0, \"start_time\": \"09:00\", \"end_time\": "
-	              "\"12:00\"}, {\"weekday\": 0, \"start_time\": \"13:00\", \"end_time\": "
-	              "\"17:00\"}, {\"weekday\": 4, \"start_time\": \"08:30\", \"end_time\": "
-	              "\"10:15\"}], \"id\": 987654321, \"created_at\": "
-	              "\"2000-01-01T00:00:00Z\", \"updated_at\": \"2000-01-01T00:00:00Z\", "
-	              "\"version\": 99, \"unknown_thing\": [1, 2]}",
-	              token, token, user.id);
+	body = client_format(
+	    "{\"first_name\": \"Lisa\", \"last_name\": \"%s\", \"license_number\": "
+	    "\"LIC-%s\", \"user\": %lld, \"specialties\": [\"Endocrinology\", "
+	    "\"Internal Medicine\"], \"contact_phone\": \"+256 414 000000\", "
+	    "\"contact_email\": \"lisa@example.org\", \"slot_minutes\": 20, "
+	    "\"schedule\": [{\"weekday\": 0, \"start_time\": \"09:00\", \"end_time\": "
+	    "\"12:00\"}, {\"weekday\": 0, \"start_time\": \"13:00\", \"end_time\": "
+	    "\"17:00\"}, {\"weekday\": 4, \"start_time\": \"08:30\", \"end_time\": "
+	    "\"10:15\"}], \"id\": 987654321, \"created_at\": "
+	    "\"2000-01-01T00:00:00Z\", \"updated_at\": \"2000-01-01T00:00:00Z\", "
+	    "\"version\": 99, \"unknown_thing\": [1, 2]}",
+	    token, token, user.id);
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_neq(id, 987654321);
-	cr_assert_eq(json_int(res.json, "user"), user.id);
+	cr_assert_eq(client_json_int(res.json, "user"), user.id);
 	cr_assert_str_eq(json_text(res.json, "specialties"),
 	                 "[\"Endocrinology\",\"Internal Medicine\"]");
-	cr_assert_str_eq(json_str(res.json, "contact_phone"), "+256 414 000000");
-	cr_assert_str_eq(json_str(res.json, "contact_email"), "lisa@example.org");
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 20);
+	cr_assert_str_eq(client_json_str(res.json, "contact_phone"), "+256 414 000000");
+	cr_assert_str_eq(client_json_str(res.json, "contact_email"), "lisa@example.org");
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 20);
 	{
 		struct json_object *schedule = json_object_object_get(res.json, "schedule");
 		struct json_object *e;
@@ -373,11 +314,12 @@ Test(doctors_create, every_field_round_trips_and_read_only_is_ignored)
 		cr_assert(json_object_is_type(schedule, json_type_array), "%s", res.body);
 		cr_assert_eq(json_object_array_length(schedule), 3, "%s", res.body);
 		e = json_object_array_get_idx(schedule, 2);
-		cr_assert_eq(json_int(e, "weekday"), 4);
-		cr_assert_str_eq(json_str(e, "start_time"), "08:30");
-		cr_assert_str_eq(json_str(e, "end_time"), "10:15");
+		cr_assert_eq(client_json_int(e, "weekday"), 4);
+		cr_assert_str_eq(client_json_str(e, "start_time"), "08:30");
+		cr_assert_str_eq(client_json_str(e, "end_time"), "10:15");
 	}
-	cr_assert_neq(strncmp(json_str(res.json, "created_at"), "2000-", 5), 0, "%s", res.body);
+	cr_assert_neq(strncmp(client_json_str(res.json, "created_at"), "2000-", 5), 0, "%s",
+	              res.body);
 	cr_assert_null(json_object_object_get(res.json, "unknown_thing"));
 	cr_assert_null(json_object_object_get(res.json, "version"));
 	client_response_free(&res);
@@ -397,12 +339,12 @@ Test(doctors_create, only_admins_create)
 
 		open_session(non_admin_roles[i], &s);
 		client_post_json("/api/doctors/", s.tokens.access, body, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		close_session(&s);
 	}
 	client_post_json("/api/doctors/", NULL, body, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	cr_assert_not_null(client_header(&res, "WWW-Authenticate"));
 	client_response_free(&res);
 	free(body);
@@ -420,7 +362,7 @@ Test(doctors_fields, required_and_string_rules)
 
 	new_token(token, sizeof(token));
 	client_post_json("/api/doctors/", client_admin_token(), "{}", &res);
-	assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	for (size_t i = 0; i < 3; i++)
 		cr_assert(client_has_field_error(&res, required[i]), "%s: %s", required[i],
 		          res.body);
@@ -433,11 +375,11 @@ Test(doctors_fields, required_and_string_rules)
 		expect_post(token, required[i], "\"   \"", 400);
 		expect_post(token, required[i], "42", 400);
 	}
-	value = format("\"%0101d\"", 0);
+	value = client_format("\"%0101d\"", 0);
 	expect_post(token, "first_name", value, 400);
 	expect_post(token, "last_name", value, 400);
 	free(value);
-	value = format("\"L%051d\"", 0); /* 52 characters */
+	value = client_format("\"L%051d\"", 0); /* 52 characters */
 	expect_post(token, "license_number", value, 400);
 	free(value);
 	expect_post(token, "contact_email", "\"not-an-email\"", 400);
@@ -456,36 +398,38 @@ Test(doctors_fields, license_is_unique_whatever_its_case)
 
 	new_token(token, sizeof(token));
 	first = add_doctor(token, "First", "Dup", NULL);
-	body = format("{\"first_name\": \"Second\", \"last_name\": \"%s\", \"license_number\": "
-	              "\"lic-%s-dup\"}",
-	              token, token);
+	body =
+	    client_format("{\"first_name\": \"Second\", \"last_name\": \"%s\", \"license_number\": "
+	                  "\"lic-%s-dup\"}",
+	                  token, token);
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
 	free(body);
-	assert_field_error(&res, "license_number");
+	client_assert_field_error(&res, "license_number");
 	client_response_free(&res);
 	body = doctor_body(token, "Second", "Dup", NULL);
 	client_post_json("/api/doctors/", client_admin_token(), body, &res);
 	free(body);
-	assert_field_error(&res, "license_number");
+	client_assert_field_error(&res, "license_number");
 	client_response_free(&res);
 	expect_search(token, NULL, &first, 1);
 
 	/* Nor by changing another doctor's license to it. */
 	second = add_doctor(token, "Second", "Other", NULL);
 	doctor_path(second, path, sizeof(path));
-	body = format("{\"license_number\": \"LIC-%s-DUP\"}", token);
+	body = client_format("{\"license_number\": \"LIC-%s-DUP\"}", token);
 	client_patch_json(path, client_admin_token(), body, &res);
 	free(body);
-	assert_field_error(&res, "license_number");
+	client_assert_field_error(&res, "license_number");
 	client_response_free(&res);
 	get_doctor(second, &res, NULL, 0);
-	cr_assert_not_null(strstr(json_str(res.json, "license_number"), "-Other"), "%s", res.body);
+	cr_assert_not_null(strstr(client_json_str(res.json, "license_number"), "-Other"), "%s",
+	                   res.body);
 	client_response_free(&res);
 	/* Its own license, in another case, is fine. */
-	body = format("{\"license_number\": \"lic-%s-other\"}", token);
+	body = client_format("{\"license_number\": \"lic-%s-other\"}", token);
 	client_patch_json(path, client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 }
 
@@ -521,41 +465,41 @@ Test(doctors_fields, user_must_be_an_unlinked_staff_doctor)
 
 		client_post_json("/api/doctors/", client_admin_token(), body, &res);
 		free(body);
-		assert_field_error(&res, "user");
+		client_assert_field_error(&res, "user");
 		client_response_free(&res);
 	}
 	other = add_doctor(token, "Unlinked", "U3", ", \"user\": null");
 	doctor_path(other, path, sizeof(path));
 	{
-		char *body = format("{\"user\": %lld}", doc.id);
+		char *body = client_format("{\"user\": %lld}", doc.id);
 
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
-		assert_field_error(&res, "user");
+		client_assert_field_error(&res, "user");
 		client_response_free(&res);
-		body = format("{\"user\": %lld}", nurse.id);
+		body = client_format("{\"user\": %lld}", nurse.id);
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
-		assert_field_error(&res, "user");
+		client_assert_field_error(&res, "user");
 		client_response_free(&res);
 	}
 	get_doctor(linked, &res, NULL, 0);
-	cr_assert_eq(json_int(res.json, "user"), doc.id);
+	cr_assert_eq(client_json_int(res.json, "user"), doc.id);
 	client_response_free(&res);
 	/* Unlinking frees the user for another record. */
 	doctor_path(linked, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"user\": null}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert_str_eq(json_text(res.json, "user"), "null");
 	client_response_free(&res);
 	doctor_path(other, path, sizeof(path));
 	{
-		char *body = format("{\"user\": %lld}", doc.id);
+		char *body = client_format("{\"user\": %lld}", doc.id);
 
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
-		assert_status(&res, 200);
-		cr_assert_eq(json_int(res.json, "user"), doc.id);
+		client_assert_status(&res, 200);
+		cr_assert_eq(client_json_int(res.json, "user"), doc.id);
 		client_response_free(&res);
 	}
 }
@@ -612,9 +556,9 @@ static char *schedule(const char *spec)
 		char *grown;
 
 		cr_assert_eq(sscanf(p, "%d,%5[^,],%5[^;]%n", &day, start, end, &used), 3, "%s", p);
-		grown =
-		    format("%s%s{\"weekday\": %d, \"start_time\": \"%s\", \"end_time\": \"%s\"}",
-		           out, out[1] != '\0' ? ", " : "", day, start, end);
+		grown = client_format(
+		    "%s%s{\"weekday\": %d, \"start_time\": \"%s\", \"end_time\": \"%s\"}", out,
+		    out[1] != '\0' ? ", " : "", day, start, end);
 		free(out);
 		out = grown;
 		p += used;
@@ -622,7 +566,7 @@ static char *schedule(const char *spec)
 			p++;
 	}
 	{
-		char *closed = format("%s]", out);
+		char *closed = client_format("%s]", out);
 
 		free(out);
 		out = closed;
@@ -683,7 +627,7 @@ Test(doctors_fields, schedule_entries_are_valid_and_never_overlap)
 /* search="<words> <token>": exactly ids. */
 static void expect_words(const char *words, const char *token, const long long *ids, size_t n)
 {
-	char *text = format("%s %s", words, token);
+	char *text = client_format("%s %s", words, token);
 
 	expect_search(text, NULL, ids, n);
 	free(text);
@@ -757,7 +701,7 @@ Test(doctors_list, filters_specialty_and_is_active)
 		expect_search(token, "is_active=false", NULL, 0);
 		doctor_path(b, path, sizeof(path));
 		client_delete_auth(path, client_admin_token(), &res);
-		assert_status(&res, 204);
+		client_assert_status(&res, 204);
 		client_response_free(&res);
 		expect_search(token, "is_active=true", active, 2);
 		expect_search(token, "is_active=false", &b, 1);
@@ -767,10 +711,10 @@ Test(doctors_list, filters_specialty_and_is_active)
 		expect_search(token, NULL, all, 3);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *query = format("/api/doctors/?%s", bad[i]);
+		char *query = client_format("/api/doctors/?%s", bad[i]);
 
 		client_get_auth(query, client_admin_token(), &res);
-		assert_field_error(&res, "is_active");
+		client_assert_field_error(&res, "is_active");
 		client_response_free(&res);
 		free(query);
 	}
@@ -792,30 +736,30 @@ Test(doctors_list, ordering_paging_and_every_role_reads)
 	client_get_auth(query, client_admin_token(), &res);
 	rows = list_results(&res);
 	cr_assert_eq(json_object_array_length(rows), 2, "%s", res.body);
-	cr_assert_eq(json_int(json_object_array_get_idx(rows, 0), "id"), b);
-	cr_assert_eq(json_int(json_object_array_get_idx(rows, 1), "id"), a);
+	cr_assert_eq(client_json_int(json_object_array_get_idx(rows, 0), "id"), b);
+	cr_assert_eq(client_json_int(json_object_array_get_idx(rows, 1), "id"), a);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "/api/doctors/?search=%s&ordering=-first_name", token);
 	client_get_auth(query, client_admin_token(), &res);
 	rows = list_results(&res);
-	cr_assert_eq(json_int(json_object_array_get_idx(rows, 0), "id"), a);
+	cr_assert_eq(client_json_int(json_object_array_get_idx(rows, 0), "id"), a);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "/api/doctors/?search=%s&page_size=1&page=2", token);
 	client_get_auth(query, client_admin_token(), &res);
 	rows = list_results(&res);
 	cr_assert_eq(json_object_array_length(rows), 1, "%s", res.body);
-	cr_assert_eq(json_int(res.json, "count"), 2);
+	cr_assert_eq(client_json_int(res.json, "count"), 2);
 	cr_assert_not_null(client_json_string(&res, "previous"), "%s", res.body);
 	cr_assert_null(json_object_object_get(res.json, "next"), "%s", res.body);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "/api/doctors/?search=%s&page=2", token);
 	client_get_auth(query, client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(query, sizeof(query), "/api/doctors/?ordering=%s", bad[i]);
 		client_get_auth(query, client_admin_token(), &res);
-		assert_field_error(&res, "ordering");
+		client_assert_field_error(&res, "ordering");
 		client_response_free(&res);
 	}
 	for (size_t i = 0; i < sizeof(non_admin_roles) / sizeof(non_admin_roles[0]); i++) {
@@ -827,13 +771,13 @@ Test(doctors_list, ordering_paging_and_every_role_reads)
 		expect_search_as(s.tokens.access, token, NULL, both, 2);
 		doctor_path(a, path, sizeof(path));
 		client_get_auth(path, s.tokens.access, &res);
-		assert_status(&res, 200);
-		cr_assert_eq(json_int(res.json, "id"), a);
+		client_assert_status(&res, 200);
+		cr_assert_eq(client_json_int(res.json, "id"), a);
 		client_response_free(&res);
 		close_session(&s);
 	}
 	client_get_auth("/api/doctors/", NULL, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 }
 
@@ -852,7 +796,7 @@ Test(doctors_write, admin_puts_patches_and_404s)
 	doctor_path(id, path, sizeof(path));
 	/* PUT needs every required field. */
 	client_put_json(path, client_admin_token(), "{\"first_name\": \"Only\"}", &res);
-	assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	cr_assert(client_has_field_error(&res, "last_name"), "%s", res.body);
 	cr_assert(client_has_field_error(&res, "license_number"), "%s", res.body);
 	cr_assert_not(client_has_field_error(&res, "first_name"), "%s", res.body);
@@ -863,48 +807,48 @@ Test(doctors_write, admin_puts_patches_and_404s)
 	                "[{\"weekday\": 2, \"start_time\": \"10:00\", \"end_time\": \"11:00\"}]");
 	client_put_json(path, client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "first_name"), "After");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "After");
 	cr_assert_str_eq(json_text(res.json, "specialties"), "[\"New\"]");
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 60);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 60);
 	client_response_free(&res);
 	/* PATCH the given fields only. */
 	client_patch_json(path, client_admin_token(), "{\"contact_phone\": \"+256 700 000999\"}",
 	                  &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "contact_phone"), "+256 700 000999");
-	cr_assert_str_eq(json_str(res.json, "first_name"), "After");
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 60);
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "contact_phone"), "+256 700 000999");
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "After");
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 60);
 	snprintf(license, sizeof(license), "LIC-%s-W1", token);
-	cr_assert_str_eq(json_str(res.json, "license_number"), license);
+	cr_assert_str_eq(client_json_str(res.json, "license_number"), license);
 	client_response_free(&res);
 	client_patch_json(path, client_admin_token(), "{\"slot_minutes\": 481}", &res);
-	assert_field_error(&res, "slot_minutes");
+	client_assert_field_error(&res, "slot_minutes");
 	client_response_free(&res);
 	client_patch_json(path, client_admin_token(),
 	                  "{\"schedule\": [{\"weekday\": 1, \"start_time\": \"09:00\", "
 	                  "\"end_time\": \"12:00\"}, {\"weekday\": 1, \"start_time\": \"11:00\", "
 	                  "\"end_time\": \"12:30\"}]}",
 	                  &res);
-	assert_field_error(&res, "schedule");
+	client_assert_field_error(&res, "schedule");
 	client_response_free(&res);
 	get_doctor(id, &res, NULL, 0);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 60);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 60);
 	cr_assert_eq(json_object_array_length(json_object_object_get(res.json, "schedule")), 1);
 	client_response_free(&res);
 
 	client_get_auth("/api/doctors/999999999999/", client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_get_auth("/api/doctors/abc/", client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_patch_json("/api/doctors/999999999999/", client_admin_token(),
 	                  "{\"first_name\": \"Ghost\"}", &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_delete_auth("/api/doctors/999999999999/", client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -922,27 +866,27 @@ Test(doctors_write, delete_deactivates_and_the_doctor_stays_readable)
 
 		open_session(non_admin_roles[i], &s);
 		client_delete_auth(path, s.tokens.access, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		close_session(&s);
 	}
 	get_doctor(id, &res, NULL, 0);
-	cr_assert(json_flag(res.json, "is_active"));
+	cr_assert(client_json_flag(res.json, "is_active"));
 	client_response_free(&res);
 
 	client_delete_auth(path, client_admin_token(), &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	cr_assert_eq(res.body_len, 0, "%s", res.body);
 	client_response_free(&res);
 	get_doctor(id, &res, NULL, 0);
-	cr_assert_not(json_flag(res.json, "is_active"));
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Retiring");
+	cr_assert_not(client_json_flag(res.json, "is_active"));
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Retiring");
 	client_response_free(&res);
 	expect_search(token, NULL, &id, 1);
 	/* An admin can bring the doctor back. */
 	client_patch_json(path, client_admin_token(), "{\"is_active\": true}", &res);
-	assert_status(&res, 200);
-	cr_assert(json_flag(res.json, "is_active"));
+	client_assert_status(&res, 200);
+	cr_assert(client_json_flag(res.json, "is_active"));
 	client_response_free(&res);
 }
 
@@ -962,28 +906,28 @@ Test(doctors_write, nurse_receptionist_billing_never_write)
 
 		open_session(never_write_roles[i], &s);
 		client_put_json(path, s.tokens.access, body, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_patch_json(path, s.tokens.access, "{\"slot_minutes\": 10}", &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_patch_json(path, s.tokens.access,
 		                  "{\"schedule\": [{\"weekday\": 0, \"start_time\": \"08:00\", "
 		                  "\"end_time\": \"09:00\"}]}",
 		                  &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_delete_auth(path, s.tokens.access, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		close_session(&s);
 	}
 	free(body);
 	get_doctor(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Guarded");
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 30);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Guarded");
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 30);
 	cr_assert_str_eq(json_text(res.json, "schedule"), "[]");
-	cr_assert(json_flag(res.json, "is_active"));
+	cr_assert(client_json_flag(res.json, "is_active"));
 	client_response_free(&res);
 }
 
@@ -1017,57 +961,57 @@ Test(doctors_write, a_doctor_edits_only_their_own_schedule_and_slot)
 	                  "{\"schedule\": [{\"weekday\": 0, \"start_time\": \"08:00\", "
 	                  "\"end_time\": \"12:00\"}], \"slot_minutes\": 20}",
 	                  &res);
-	assert_status(&res, 200);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 20);
+	client_assert_status(&res, 200);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 20);
 	cr_assert_eq(json_object_array_length(json_object_object_get(res.json, "schedule")), 1);
 	client_response_free(&res);
 	client_patch_json(own_path, me.tokens.access, "{\"slot_minutes\": 25}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	/* Validated like anyone's. */
 	client_patch_json(own_path, me.tokens.access, "{\"slot_minutes\": 2}", &res);
-	assert_field_error(&res, "slot_minutes");
+	client_assert_field_error(&res, "slot_minutes");
 	client_response_free(&res);
 
 	/* Any other field: 403, even next to schedule. */
 	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
 		client_patch_json(own_path, me.tokens.access, forbidden[i], &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 	}
 	/* PUT carries the other fields: 403. */
 	body = doctor_body(token, "Own", "S1", NULL);
 	client_put_json(own_path, me.tokens.access, body, &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	free(body);
 	/* Another doctor's record: 403; nor may a doctor deactivate or create. */
 	client_patch_json(other_path, me.tokens.access, "{\"slot_minutes\": 10}", &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	client_patch_json(other_path, me.tokens.access,
 	                  "{\"schedule\": [{\"weekday\": 3, \"start_time\": \"08:00\", "
 	                  "\"end_time\": \"09:00\"}]}",
 	                  &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	client_delete_auth(own_path, me.tokens.access, &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	/* A doctor with no record of their own edits none. */
 	client_patch_json(own_path, unlinked.tokens.access, "{\"slot_minutes\": 10}", &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 
 	get_doctor(own, &res, NULL, 0);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 25);
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Own");
-	cr_assert(json_flag(res.json, "is_active"));
-	cr_assert_eq(json_int(res.json, "user"), me.user.id);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 25);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Own");
+	cr_assert(client_json_flag(res.json, "is_active"));
+	cr_assert_eq(client_json_int(res.json, "user"), me.user.id);
 	cr_assert_str_eq(json_text(res.json, "specialties"), "[]");
 	client_response_free(&res);
 	get_doctor(other, &res, NULL, 0);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 30);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 30);
 	cr_assert_str_eq(json_text(res.json, "schedule"), "[]");
 	client_response_free(&res);
 	close_session(&me);
@@ -1101,18 +1045,18 @@ Test(doctors_etag, stale_if_match_is_412_and_changes_nothing)
 	client_response_free(&res);
 
 	patch_if_match(path, client_admin_token(), tag1, "{\"first_name\": \"Current\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert_not_null(client_header(&res, "ETag"));
 	snprintf(tag2, sizeof(tag2), "%s", client_header(&res, "ETag"));
 	cr_assert_str_neq(tag1, tag2);
 	client_response_free(&res);
 
 	patch_if_match(path, client_admin_token(), tag1, "{\"first_name\": \"Stale\"}", &res);
-	assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	/* The doctor's own edit with a stale tag: 412 too. */
 	patch_if_match(path, me.tokens.access, tag1, "{\"slot_minutes\": 10}", &res);
-	assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	{
 		char *body = doctor_body(token, "StalePut", "E1", NULL);
@@ -1122,25 +1066,25 @@ Test(doctors_etag, stale_if_match_is_412_and_changes_nothing)
 		snprintf(header, sizeof(header), "If-Match: %s", tag1);
 		client_call_headers("PUT", path, client_admin_token(), headers, body, &res);
 		free(body);
-		assert_detail(&res, 412);
+		client_assert_detail(&res, 412);
 		client_response_free(&res);
 	}
 	get_doctor(id, &res, now_tag, sizeof(now_tag));
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Current");
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 30);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Current");
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 30);
 	cr_assert_str_eq(now_tag, tag2);
 	client_response_free(&res);
 
 	patch_if_match(path, me.tokens.access, tag2, "{\"slot_minutes\": 10}", &res);
-	assert_status(&res, 200);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 10);
+	client_assert_status(&res, 200);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 10);
 	client_response_free(&res);
 	patch_if_match(path, client_admin_token(), "*", "{\"first_name\": \"Star\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	patch_if_match(path, client_admin_token(), NULL, "{\"first_name\": \"Free\"}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Free");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Free");
 	client_response_free(&res);
 	close_session(&me);
 }
@@ -1179,12 +1123,13 @@ static struct json_object *availability(long long id, const char *date, const ch
 
 	snprintf(path, sizeof(path), "/api/doctors/%lld/availability/?date=%s", id, date);
 	client_get_auth(path, token, res);
-	assert_status(res, 200);
+	client_assert_status(res, 200);
 	cr_assert_eq(json_object_object_length(res->json), 5, "%s", res->body);
-	cr_assert_eq(json_int(res->json, "doctor"), id, "%s", res->body);
-	cr_assert_str_eq(json_str(res->json, "date"), date, "%s", res->body);
-	cr_assert_str_eq(json_str(res->json, "time_zone"), "Africa/Kampala", "%s", res->body);
-	json_int(res->json, "slot_minutes");
+	cr_assert_eq(client_json_int(res->json, "doctor"), id, "%s", res->body);
+	cr_assert_str_eq(client_json_str(res->json, "date"), date, "%s", res->body);
+	cr_assert_str_eq(client_json_str(res->json, "time_zone"), "Africa/Kampala", "%s",
+	                 res->body);
+	client_json_int(res->json, "slot_minutes");
 	cr_assert(json_object_object_get_ex(res->json, "slots", &slots) &&
 	              json_object_is_type(slots, json_type_array),
 	          "%s", res->body);
@@ -1192,8 +1137,8 @@ static struct json_object *availability(long long id, const char *date, const ch
 		struct json_object *slot = json_object_array_get_idx(slots, i);
 
 		cr_assert_eq(json_object_object_length(slot), 2, "%s", res->body);
-		cr_assert_eq(strlen(json_str(slot, "start_time")), 20, "%s", res->body);
-		cr_assert_eq(strlen(json_str(slot, "end_time")), 20, "%s", res->body);
+		cr_assert_eq(strlen(client_json_str(slot, "start_time")), 20, "%s", res->body);
+		cr_assert_eq(strlen(client_json_str(slot, "end_time")), 20, "%s", res->body);
 	}
 	return slots;
 }
@@ -1207,8 +1152,8 @@ static void expect_slot(struct json_object *slots, size_t i, const char *date, c
 	cr_assert_not_null(slot, "no slot %zu", i);
 	snprintf(s, sizeof(s), "%sT%s:00Z", date, start);
 	snprintf(e, sizeof(e), "%sT%s:00Z", date, end);
-	cr_assert_str_eq(json_str(slot, "start_time"), s, "slot %zu", i);
-	cr_assert_str_eq(json_str(slot, "end_time"), e, "slot %zu", i);
+	cr_assert_str_eq(client_json_str(slot, "start_time"), s, "slot %zu", i);
+	cr_assert_str_eq(client_json_str(slot, "end_time"), e, "slot %zu", i);
 }
 
 Test(doctors_availability, future_monday_in_kampala_time)
@@ -1234,7 +1179,7 @@ Test(doctors_availability, future_monday_in_kampala_time)
 
 	/* 09:00-12:00 in Kampala is 06:00Z-09:00Z: six slots of 30 minutes. */
 	slots = availability(id, monday, client_admin_token(), &res);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 30);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 30);
 	cr_assert_eq(json_object_array_length(slots), 6, "%s", res.body);
 	for (size_t i = 0; i < 6; i++)
 		expect_slot(slots, i, monday, starts[i], ends[i]);
@@ -1269,7 +1214,7 @@ Test(doctors_availability, future_monday_in_kampala_time)
 	               "\"14:00\", \"end_time\": \"15:30\"}, {\"weekday\": 0, \"start_time\": "
 	               "\"09:00\", \"end_time\": \"10:00\"}]");
 	slots = availability(split, monday, client_admin_token(), &res);
-	cr_assert_eq(json_int(res.json, "slot_minutes"), 45);
+	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 45);
 	cr_assert_eq(json_object_array_length(slots), 3, "%s", res.body);
 	expect_slot(slots, 0, monday, "06:00", "06:45");
 	expect_slot(slots, 1, monday, "11:00", "11:45");
@@ -1302,7 +1247,7 @@ Test(doctors_availability, inactive_doctor_past_day_and_today)
 	/* Inactive: no slots at all. */
 	doctor_path(id, path, sizeof(path));
 	client_delete_auth(path, client_admin_token(), &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 	slots = availability(id, monday, client_admin_token(), &res);
 	cr_assert_eq(json_object_array_length(slots), 0, "%s", res.body);
@@ -1339,7 +1284,8 @@ Test(doctors_availability, inactive_doctor_past_day_and_today)
 	          res.body);
 	cr_assert_lt(got, 24 + (before == midnight), "%s", res.body);
 	for (size_t i = 0; i < got; i++) {
-		const char *start = json_str(json_object_array_get_idx(slots, i), "start_time");
+		const char *start =
+		    client_json_str(json_object_array_get_idx(slots, i), "start_time");
 		struct tm tm = {0};
 
 		cr_assert_not_null(strptime(start, "%Y-%m-%dT%H:%M:%SZ", &tm), "%s", start);
@@ -1366,21 +1312,21 @@ Test(doctors_availability, bad_dates_400_and_unknown_doctor_404)
 	id = add_doctor(token, "Dates", "AV5", NULL);
 	snprintf(path, sizeof(path), "/api/doctors/%lld/availability/", id);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_field_error(&res, "date");
+	client_assert_field_error(&res, "date");
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(path, sizeof(path), "/api/doctors/%lld/availability/?date=%s", id, bad[i]);
 		client_get_auth(path, client_admin_token(), &res);
-		assert_field_error(&res, "date");
+		client_assert_field_error(&res, "date");
 		client_response_free(&res);
 	}
 	client_get_auth("/api/doctors/999999999999/availability/?date=2030-01-07",
 	                client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	snprintf(path, sizeof(path), "/api/doctors/%lld/availability/?date=2030-01-07", id);
 	client_get_auth(path, NULL, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	/* A doctor without a schedule has an empty day. */
 	{
@@ -1405,7 +1351,7 @@ Test(doctors_audit, create_update_and_deactivate_write_rows)
 
 	new_token(token, sizeof(token));
 	client_get_auth("/api/auth/me/", client_admin_token(), &res);
-	admin = json_int(res.json, "id");
+	admin = client_json_int(res.json, "id");
 	client_response_free(&res);
 	client_unique_name("dcreate", rid_create, sizeof(rid_create));
 	client_unique_name("dupdate", rid_update, sizeof(rid_update));
@@ -1415,17 +1361,17 @@ Test(doctors_audit, create_update_and_deactivate_write_rows)
 	snprintf(header, sizeof(header), "X-Request-ID: %s", rid_create);
 	client_call("POST", "/api/doctors/", client_admin_token(), header, body, &res);
 	free(body);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	doctor_path(id, path, sizeof(path));
 	snprintf(header, sizeof(header), "X-Request-ID: %s", rid_update);
 	client_call("PATCH", path, client_admin_token(), header, "{\"slot_minutes\": 15}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	snprintf(header, sizeof(header), "X-Request-ID: %s", rid_delete);
 	client_call("DELETE", path, client_admin_token(), header, NULL, &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 
 	snprintf(path, sizeof(path), "/api/audit/?entity_type=doctor&entity_id=%lld&page_size=100",
@@ -1445,11 +1391,11 @@ Test(doctors_audit, create_update_and_deactivate_write_rows)
 					found = row;
 			}
 			cr_assert_not_null(found, "no audit row %s: %s", actions[k], res.body);
-			cr_assert_str_eq(json_str(found, "action"), actions[k]);
-			cr_assert_eq(json_int(found, "actor"), admin);
-			cr_assert_str_eq(json_str(found, "actor_role"), "admin");
-			cr_assert_eq(json_int(found, "entity_id"), id);
-			cr_assert_str_eq(json_str(found, "outcome"), "success");
+			cr_assert_str_eq(client_json_str(found, "action"), actions[k]);
+			cr_assert_eq(client_json_int(found, "actor"), admin);
+			cr_assert_str_eq(client_json_str(found, "actor_role"), "admin");
+			cr_assert_eq(client_json_int(found, "entity_id"), id);
+			cr_assert_str_eq(client_json_str(found, "outcome"), "success");
 		}
 	}
 	cr_assert_null(strstr(res.body, token), "%s", res.body);

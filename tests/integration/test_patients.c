@@ -29,55 +29,6 @@ static const char *const writer_roles[] = {"doctor", "nurse", "receptionist"};
 
 /* --- helpers ------------------------------------------------------------------------ */
 
-static void assert_status(const struct client_response *res, long status)
-{
-	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-	             res->body);
-}
-
-static void assert_detail(const struct client_response *res, long status)
-{
-	const char *detail = client_json_string(res, "detail");
-
-	assert_status(res, status);
-	cr_assert(detail != NULL && *detail != '\0', "no detail: %s", res->body);
-}
-
-static void assert_field_error(const struct client_response *res, const char *field)
-{
-	assert_status(res, 400);
-	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
-}
-
-static long long json_int(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int),
-	          "no integer %s in %s", key, json_object_to_json_string(obj));
-	return (long long)json_object_get_int64(v);
-}
-
-static const char *json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_string),
-	          "no string %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_string(v);
-}
-
-static int json_flag(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_boolean),
-	          "no boolean %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_boolean(v);
-}
-
 /* A word no other test (nor an earlier run) uses: "zq" and 14 lowercase
  * letters from the pid, a counter and the time in microseconds. */
 static void new_token(char *out, size_t size)
@@ -104,27 +55,16 @@ static void new_token(char *out, size_t size)
 }
 
 /* printf into a malloc'd string. */
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
-{
-	va_list ap;
-	char *out;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&out, fmt, ap), 0);
-	va_end(ap);
-	return out;
-}
-
 /* A patient body; first_name is "<first> <token>" when token is given;
  * extra is more members (",\"k\": v ...") or NULL. */
 static char *patient_body(const char *token, const char *first, const char *last, const char *dob,
                           const char *gender, const char *extra)
 {
-	return format("{\"first_name\": \"%s%s%s\", \"last_name\": \"%s\", \"date_of_birth\": "
-	              "\"%s\", \"gender\": \"%s\"%s}",
-	              first, token != NULL ? " " : "", token != NULL ? token : "", last, dob,
-	              gender, extra != NULL ? extra : "");
+	return client_format(
+	    "{\"first_name\": \"%s%s%s\", \"last_name\": \"%s\", \"date_of_birth\": "
+	    "\"%s\", \"gender\": \"%s\"%s}",
+	    first, token != NULL ? " " : "", token != NULL ? token : "", last, dob, gender,
+	    extra != NULL ? extra : "");
 }
 
 static void patient_path(long long id, char *out, size_t size)
@@ -139,8 +79,8 @@ static long long create_patient_as(const char *token, const char *body)
 	long long id;
 
 	client_post_json("/api/patients/", token, body, &res);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_gt(id, 0);
 	client_response_free(&res);
 	return id;
@@ -157,35 +97,10 @@ static long long add_patient(const char *token, const char *first, const char *l
 }
 
 /* Asserts the DRF list shape and returns the results array (owned by res). */
-static struct json_object *list_results(const struct client_response *res)
-{
-	struct json_object *v, *results;
-
-	assert_status(res, 200);
-	cr_assert_not_null(res->json, "%s", res->body);
-	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	json_int(res->json, "count");
-	cr_assert(json_object_object_get_ex(res->json, "next", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "previous", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
-	              json_object_is_type(results, json_type_array),
-	          "%s", res->body);
-	return results;
-}
-
-static long long count_of(const struct client_response *res)
-{
-	return json_int(res->json, "count");
-}
-
 /* GET /api/patients/?query as token's user (no assertion on the status). */
 static void get_list(const char *token, const char *query, struct client_response *res)
 {
-	char *path = format("/api/patients/?%s", query);
+	char *path = client_format("/api/patients/?%s", query);
 
 	client_get_auth(path, token, res);
 	free(path);
@@ -196,13 +111,13 @@ static void get_list(const char *token, const char *query, struct client_respons
 static struct json_object *search(const char *text, const char *more, struct client_response *res)
 {
 	char *enc = client_url_encode(text);
-	char *query = format("search=%s&page_size=100%s%s", enc, more != NULL ? "&" : "",
-	                     more != NULL ? more : "");
+	char *query = client_format("search=%s&page_size=100%s%s", enc, more != NULL ? "&" : "",
+	                            more != NULL ? more : "");
 
 	get_list(client_admin_token(), query, res);
 	free(query);
 	free(enc);
-	return list_results(res);
+	return client_list_results(res);
 }
 
 static long long search_count(const char *text)
@@ -211,7 +126,7 @@ static long long search_count(const char *text)
 	long long n;
 
 	search(text, NULL, &res);
-	n = count_of(&res);
+	n = client_count_of(&res);
 	client_response_free(&res);
 	return n;
 }
@@ -234,7 +149,7 @@ static void expect_ids(struct json_object *results, const long long *ids, size_t
 	cr_assert_eq(len, n, "%s: %zu rows, expected %zu: %s", what, len, n,
 	             json_object_to_json_string(results));
 	for (size_t i = 0; i < n; i++) {
-		long long id = json_int(json_object_array_get_idx(results, i), "id");
+		long long id = client_json_int(json_object_array_get_idx(results, i), "id");
 
 		if (ordered)
 			cr_assert_eq(id, ids[i], "%s: row %zu is %lld, expected %lld", what, i, id,
@@ -253,7 +168,7 @@ static void expect_search(const char *token, const char *more, const long long *
 	char what[256];
 
 	snprintf(what, sizeof(what), "search=%s&%s", token, more != NULL ? more : "");
-	cr_assert_eq(count_of(&res), (long long)n, "%s: %s", what, res.body);
+	cr_assert_eq(client_count_of(&res), (long long)n, "%s: %s", what, res.body);
 	expect_ids(results, ids, n, ordered, what);
 	client_response_free(&res);
 }
@@ -267,7 +182,7 @@ static void get_patient(long long id, struct client_response *res, char *etag, s
 
 	patient_path(id, path, sizeof(path));
 	client_get_auth(path, client_admin_token(), res);
-	assert_status(res, 200);
+	client_assert_status(res, 200);
 	tag = client_header(res, "ETag");
 	cr_assert_not_null(tag, "no ETag: %s", res->headers);
 	if (etag != NULL)
@@ -280,8 +195,8 @@ static long long admin_id(void)
 	long long id;
 
 	client_get_auth("/api/auth/me/", client_admin_token(), &res);
-	assert_status(&res, 200);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 200);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -356,32 +271,33 @@ Test(patients_create, answers_201_with_every_field_and_an_etag)
 	                    "\"AB-\", \"allergies\": \"Penicillin\"");
 	client_post_json("/api/patients/", client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_eq(json_object_object_length(res.json), 15, "%s", res.body);
-	assert_mrn(json_str(res.json, "medical_record_number"));
-	cr_assert_str_eq(json_str(res.json, "first_name"),
+	assert_mrn(client_json_str(res.json, "medical_record_number"));
+	cr_assert_str_eq(client_json_str(res.json, "first_name"),
 	                 (snprintf(path, sizeof(path), "Amina %s", token), path));
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Nakato");
-	cr_assert_str_eq(json_str(res.json, "date_of_birth"), "1984-03-09");
-	cr_assert_str_eq(json_str(res.json, "gender"), "female");
-	cr_assert_str_eq(json_str(res.json, "contact_phone"), "+256 700 123456");
-	cr_assert_str_eq(json_str(res.json, "contact_email"), "amina@example.org");
-	cr_assert_str_eq(json_str(res.json, "address"), "Plot 4, Kampala Road");
-	cr_assert_str_eq(json_str(res.json, "emergency_contact"), "Brother, +256 772 000000");
-	cr_assert_str_eq(json_str(res.json, "blood_type"), "AB-");
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Penicillin");
-	cr_assert_not(json_flag(res.json, "is_deleted"));
-	cr_assert_eq(strlen(json_str(res.json, "created_at")), 20, "%s", res.body);
-	cr_assert_eq(json_str(res.json, "created_at")[19], 'Z', "%s", res.body);
-	cr_assert_eq(strlen(json_str(res.json, "updated_at")), 20, "%s", res.body);
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Nakato");
+	cr_assert_str_eq(client_json_str(res.json, "date_of_birth"), "1984-03-09");
+	cr_assert_str_eq(client_json_str(res.json, "gender"), "female");
+	cr_assert_str_eq(client_json_str(res.json, "contact_phone"), "+256 700 123456");
+	cr_assert_str_eq(client_json_str(res.json, "contact_email"), "amina@example.org");
+	cr_assert_str_eq(client_json_str(res.json, "address"), "Plot 4, Kampala Road");
+	cr_assert_str_eq(client_json_str(res.json, "emergency_contact"),
+	                 "Brother, +256 772 000000");
+	cr_assert_str_eq(client_json_str(res.json, "blood_type"), "AB-");
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Penicillin");
+	cr_assert_not(client_json_flag(res.json, "is_deleted"));
+	cr_assert_eq(strlen(client_json_str(res.json, "created_at")), 20, "%s", res.body);
+	cr_assert_eq(client_json_str(res.json, "created_at")[19], 'Z', "%s", res.body);
+	cr_assert_eq(strlen(client_json_str(res.json, "updated_at")), 20, "%s", res.body);
 	cr_assert_not_null(client_header(&res, "ETag"), "%s", res.headers);
 	client_response_free(&res);
 
 	/* Stored: a GET shows the same patient. */
 	get_patient(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Nakato");
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Penicillin");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Nakato");
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Penicillin");
 	client_response_free(&res);
 }
 
@@ -397,8 +313,9 @@ Test(patients_create, mrn_is_luhn_checked_and_unique)
 
 		client_post_json("/api/patients/", client_admin_token(), body, &res);
 		free(body);
-		assert_status(&res, 201);
-		snprintf(mrn[i], sizeof(mrn[i]), "%s", json_str(res.json, "medical_record_number"));
+		client_assert_status(&res, 201);
+		snprintf(mrn[i], sizeof(mrn[i]), "%s",
+		         client_json_str(res.json, "medical_record_number"));
 		assert_mrn(mrn[i]);
 		client_response_free(&res);
 	}
@@ -432,14 +349,16 @@ Test(patients_create, read_only_and_unknown_fields_are_ignored)
 	                    "\"blue\", \"nested\": {\"a\": [1, 2]}");
 	client_post_json("/api/patients/", client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_neq(id, 987654321);
-	cr_assert_str_neq(json_str(res.json, "medical_record_number"), "MRN000000000");
-	assert_mrn(json_str(res.json, "medical_record_number"));
-	cr_assert_not(json_flag(res.json, "is_deleted"));
-	cr_assert_neq(strncmp(json_str(res.json, "created_at"), "2000-", 5), 0, "%s", res.body);
-	cr_assert_neq(strncmp(json_str(res.json, "updated_at"), "2000-", 5), 0, "%s", res.body);
+	cr_assert_str_neq(client_json_str(res.json, "medical_record_number"), "MRN000000000");
+	assert_mrn(client_json_str(res.json, "medical_record_number"));
+	cr_assert_not(client_json_flag(res.json, "is_deleted"));
+	cr_assert_neq(strncmp(client_json_str(res.json, "created_at"), "2000-", 5), 0, "%s",
+	              res.body);
+	cr_assert_neq(strncmp(client_json_str(res.json, "updated_at"), "2000-", 5), 0, "%s",
+	              res.body);
 	cr_assert_null(json_object_object_get(res.json, "favourite_colour"));
 	cr_assert_null(json_object_object_get(res.json, "nested"));
 	client_response_free(&res);
@@ -495,7 +414,7 @@ static void expect_post(const char *token, const char *key, const char *value, l
 
 	client_post_json("/api/patients/", client_admin_token(), body, &res);
 	if (status == 400) {
-		assert_field_error(&res, key);
+		client_assert_field_error(&res, key);
 		cr_assert_eq(json_object_object_length(res.json), 1, "%s=%s: errors beyond %s: %s",
 		             key, value, key, res.body);
 	} else {
@@ -515,7 +434,7 @@ Test(patients_fields, required_fields_missing_on_post_are_400)
 
 	new_token(token, sizeof(token));
 	client_post_json("/api/patients/", client_admin_token(), "{}", &res);
-	assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	for (size_t i = 0; i < 4; i++)
 		cr_assert(client_has_field_error(&res, required[i]), "%s: %s", required[i],
 		          res.body);
@@ -542,7 +461,7 @@ Test(patients_fields, put_needs_every_required_field_patch_does_not)
 	patient_path(id, path, sizeof(path));
 
 	client_put_json(path, client_admin_token(), "{\"first_name\": \"Only\"}", &res);
-	assert_status(&res, 400);
+	client_assert_status(&res, 400);
 	cr_assert(client_has_field_error(&res, "last_name"), "%s", res.body);
 	cr_assert(client_has_field_error(&res, "date_of_birth"), "%s", res.body);
 	cr_assert(client_has_field_error(&res, "gender"), "%s", res.body);
@@ -553,34 +472,34 @@ Test(patients_fields, put_needs_every_required_field_patch_does_not)
 
 		client_put_json(path, client_admin_token(), body, &res);
 		free(body);
-		assert_field_error(&res, required[i]);
+		client_assert_field_error(&res, required[i]);
 		client_response_free(&res);
 	}
 	/* Nothing changed. */
 	get_patient(id, &res, NULL, 0);
 	snprintf(first, sizeof(first), "Partial %s", token);
-	cr_assert_str_eq(json_str(res.json, "first_name"), first);
-	cr_assert_str_eq(json_str(res.json, "gender"), "male");
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), first);
+	cr_assert_str_eq(client_json_str(res.json, "gender"), "male");
 	client_response_free(&res);
 
 	/* PATCH takes the one field and keeps the rest. */
 	snprintf(first, sizeof(first), "Patched %s", token);
 	{
-		char *body = format("{\"first_name\": \"%s\"}", first);
+		char *body = client_format("{\"first_name\": \"%s\"}", first);
 
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
 	}
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "first_name"), first);
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Writer");
-	cr_assert_str_eq(json_str(res.json, "date_of_birth"), "1991-01-01");
-	cr_assert_str_eq(json_str(res.json, "gender"), "male");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), first);
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Writer");
+	cr_assert_str_eq(client_json_str(res.json, "date_of_birth"), "1991-01-01");
+	cr_assert_str_eq(client_json_str(res.json, "gender"), "male");
 	client_response_free(&res);
 	/* An empty PATCH changes nothing and is fine. */
 	client_patch_json(path, client_admin_token(), "{}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "first_name"), first);
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), first);
 	client_response_free(&res);
 }
 
@@ -619,15 +538,15 @@ Test(patients_fields, date_of_birth_not_future_not_before_1900_well_formed)
 	patient_path(id, path, sizeof(path));
 	utc_date(3, date, sizeof(date));
 	{
-		char *body = format("{\"date_of_birth\": \"%s\"}", date);
+		char *body = client_format("{\"date_of_birth\": \"%s\"}", date);
 
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
 	}
-	assert_field_error(&res, "date_of_birth");
+	client_assert_field_error(&res, "date_of_birth");
 	client_response_free(&res);
 	get_patient(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "date_of_birth"), "1980-05-05");
+	cr_assert_str_eq(client_json_str(res.json, "date_of_birth"), "1980-05-05");
 	client_response_free(&res);
 }
 
@@ -647,12 +566,12 @@ Test(patients_fields, gender_is_one_of_four_values)
 	id = add_patient(token, "Gender", "Values", "1999-09-09", "male", NULL);
 	patient_path(id, path, sizeof(path));
 	for (size_t i = 0; i < 4; i++) {
-		char *body = format("{\"gender\": \"%s\"}", good[i]);
+		char *body = client_format("{\"gender\": \"%s\"}", good[i]);
 
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
-		assert_status(&res, 200);
-		cr_assert_str_eq(json_str(res.json, "gender"), good[i]);
+		client_assert_status(&res, 200);
+		cr_assert_str_eq(client_json_str(res.json, "gender"), good[i]);
 		client_response_free(&res);
 	}
 	cr_assert_eq(search_count(token), 1);
@@ -742,7 +661,7 @@ Test(patients_fields, wrong_json_types_are_400)
 		expect_post(token, cases[i].field, cases[i].value, 400);
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		client_post_json("/api/patients/", client_admin_token(), bodies[i], &res);
-		assert_status(&res, 400);
+		client_assert_status(&res, 400);
 		client_response_free(&res);
 	}
 	/* Not JSON at all. */
@@ -770,15 +689,15 @@ Test(patients_fields, blank_names_are_400_and_names_are_trimmed)
 	expect_post(token, "last_name", "\"  \"", 400);
 	cr_assert_eq(search_count(token), 0);
 
-	body = format("{\"first_name\": \"  Ann %s  \", \"last_name\": \"\\tOkello \", "
-	              "\"date_of_birth\": \"1990-01-01\", \"gender\": \"female\"}",
-	              token);
+	body = client_format("{\"first_name\": \"  Ann %s  \", \"last_name\": \"\\tOkello \", "
+	                     "\"date_of_birth\": \"1990-01-01\", \"gender\": \"female\"}",
+	                     token);
 	client_post_json("/api/patients/", client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 201);
+	client_assert_status(&res, 201);
 	snprintf(first, sizeof(first), "Ann %s", token);
-	cr_assert_str_eq(json_str(res.json, "first_name"), first);
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Okello");
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), first);
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Okello");
 	client_response_free(&res);
 }
 
@@ -806,9 +725,10 @@ Test(patients_fields, unicode_white_space_is_trimmed_too)
 		client_response_free(&res);
 		free(body);
 	}
-	body = format("{\"first_name\": \"\\u00a0Ann %s\\u3000\", \"last_name\": \"Okello\", "
-	              "\"date_of_birth\": \"1990-01-01\", \"gender\": \"female\"}",
-	              token);
+	body =
+	    client_format("{\"first_name\": \"\\u00a0Ann %s\\u3000\", \"last_name\": \"Okello\", "
+	                  "\"date_of_birth\": \"1990-01-01\", \"gender\": \"female\"}",
+	                  token);
 	client_post_json("/api/patients/", client_admin_token(), body, &res);
 	free(body);
 	snprintf(first, sizeof(first), "Ann %s", token);
@@ -834,19 +754,19 @@ Test(patients_fields, blood_type_is_one_of_the_eight_groups)
 	id = add_patient(token, "Blood", "Group", "1977-07-07", "other", NULL);
 	patient_path(id, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		char *body = format("{\"blood_type\": \"%s\"}", good[i]);
+		char *body = client_format("{\"blood_type\": \"%s\"}", good[i]);
 
 		client_patch_json(path, client_admin_token(), body, &res);
 		free(body);
-		assert_status(&res, 200);
-		cr_assert_str_eq(json_str(res.json, "blood_type"), good[i]);
+		client_assert_status(&res, 200);
+		cr_assert_str_eq(client_json_str(res.json, "blood_type"), good[i]);
 		client_response_free(&res);
 	}
 	client_patch_json(path, client_admin_token(), "{\"blood_type\": \"Z-\"}", &res);
-	assert_field_error(&res, "blood_type");
+	client_assert_field_error(&res, "blood_type");
 	client_response_free(&res);
 	get_patient(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "blood_type"), "O-");
+	cr_assert_str_eq(client_json_str(res.json, "blood_type"), "O-");
 	client_response_free(&res);
 }
 
@@ -855,7 +775,7 @@ Test(patients_fields, blood_type_is_one_of_the_eight_groups)
 /* search="<words> <token>": the patients it finds, exactly ids. */
 static void expect_words(const char *words, const char *token, const long long *ids, size_t n)
 {
-	char *text = format("%s %s", words, token);
+	char *text = client_format("%s %s", words, token);
 
 	expect_search(text, NULL, ids, n, 0);
 	free(text);
@@ -890,14 +810,14 @@ Test(patients_search, matches_the_start_of_words_only)
 	expect_words("pet", token, &other, 1);
 	/* The token alone is a word start too; a longer word is not. */
 	{
-		char *longer = format("%sx", token);
+		char *longer = client_format("%sx", token);
 
 		expect_search(longer, NULL, NULL, 0, 0);
 		free(longer);
 	}
 	/* Several spaces and surrounding space do not matter. */
 	{
-		char *text = format("  mary    kin   %s ", token);
+		char *text = client_format("  mary    kin   %s ", token);
 
 		expect_search(text, NULL, &mary, 1, 0);
 		free(text);
@@ -944,12 +864,13 @@ Test(patients_search, mrn_phone_and_email_match_whole_values)
 		snprintf(phone, sizeof(phone), "+256 7%08llu", h % 100000000ULL);
 	}
 	snprintf(email, sizeof(email), "x%s@example.org", token);
-	extra = format(", \"contact_phone\": \"%s\", \"contact_email\": \"%s\"", phone, email);
+	extra =
+	    client_format(", \"contact_phone\": \"%s\", \"contact_email\": \"%s\"", phone, email);
 	id = add_patient(token, "Ident", "Ifier", "1993-03-03", "other", extra);
 	free(extra);
 	other = add_patient(token, "Ident", "Other", "1993-03-03", "other", NULL);
 	get_patient(id, &res, NULL, 0);
-	snprintf(mrn, sizeof(mrn), "%s", json_str(res.json, "medical_record_number"));
+	snprintf(mrn, sizeof(mrn), "%s", client_json_str(res.json, "medical_record_number"));
 	client_response_free(&res);
 
 	expect_search(mrn, NULL, &id, 1, 1);
@@ -1002,11 +923,11 @@ Test(patients_search, identifier_with_surrounding_space_still_matches)
 
 	new_token(token, sizeof(token));
 	snprintf(email, sizeof(email), "y%s@example.org", token);
-	extra = format(", \"contact_email\": \"%s\"", email);
+	extra = client_format(", \"contact_email\": \"%s\"", email);
 	id = add_patient(token, "Padded", "Search", "1990-01-01", "other", extra);
 	free(extra);
 	get_patient(id, &res, NULL, 0);
-	snprintf(mrn, sizeof(mrn), "%s", json_str(res.json, "medical_record_number"));
+	snprintf(mrn, sizeof(mrn), "%s", client_json_str(res.json, "medical_record_number"));
 	client_response_free(&res);
 	/* Without the space: found (see mrn_phone_and_email_match_whole_values). */
 	expect_search(mrn, NULL, &id, 1, 1);
@@ -1032,7 +953,7 @@ Test(patients_search, an_mrn_and_a_name_word_together_find_the_patient)
 	id = add_patient(token, "Mary", "Kintu", "1985-04-04", "female", NULL);
 	add_patient(token, "Mary", "Other", "1985-04-04", "female", NULL);
 	get_patient(id, &res, NULL, 0);
-	snprintf(mrn, sizeof(mrn), "%s", json_str(res.json, "medical_record_number"));
+	snprintf(mrn, sizeof(mrn), "%s", client_json_str(res.json, "medical_record_number"));
 	client_response_free(&res);
 	/* The MRN with a word of another patient's name: nobody. */
 	snprintf(text, sizeof(text), "%s other", mrn);
@@ -1080,22 +1001,22 @@ Test(patients_search, hostile_text_finds_nothing_extra_and_never_fails)
 	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
 		struct client_response res;
 		struct json_object *results;
-		char *text = format("%s %s", token, hostile[i]);
+		char *text = client_format("%s %s", token, hostile[i]);
 
 		/* With the token: never more than the token alone finds. */
 		results = search(text, NULL, &res);
-		cr_assert_leq(count_of(&res), 2, "'%s': %s", text, res.body);
+		cr_assert_leq(client_count_of(&res), 2, "'%s': %s", text, res.body);
 		for (size_t r = 0; r < json_object_array_length(results); r++)
-			cr_assert(
-			    contains_id(ids, 2,
-			                json_int(json_object_array_get_idx(results, r), "id")),
-			    "'%s' found a stranger: %s", text, res.body);
+			cr_assert(contains_id(
+			              ids, 2,
+			              client_json_int(json_object_array_get_idx(results, r), "id")),
+			          "'%s' found a stranger: %s", text, res.body);
 		client_response_free(&res);
 		free(text);
 		/* Alone: an answer, never a server error. */
 		{
 			char *enc = client_url_encode(hostile[i]);
-			char *query = format("search=%s", enc);
+			char *query = client_format("search=%s", enc);
 
 			get_list(client_admin_token(), query, &res);
 			cr_assert_lt(res.status, 500, "'%s': %ld %s", hostile[i], res.status,
@@ -1115,7 +1036,7 @@ Test(patients_search, hostile_text_finds_nothing_extra_and_never_fails)
 		struct client_response res;
 
 		search("' OR 1=1 --", NULL, &res);
-		cr_assert_eq(count_of(&res), 0, "%s", res.body);
+		cr_assert_eq(client_count_of(&res), 0, "%s", res.body);
 		client_response_free(&res);
 	}
 	/* "a' | 'b" is the words a and b, both required: Alice Bwire and
@@ -1130,10 +1051,10 @@ Test(patients_search, hostile_text_finds_nothing_extra_and_never_fails)
 		struct client_response res;
 
 		get_list(client_admin_token(), "search=%00", &res);
-		assert_status(&res, 400);
+		client_assert_status(&res, 400);
 		client_response_free(&res);
 		get_list(client_admin_token(), "search=a%00b", &res);
-		assert_status(&res, 400);
+		client_assert_status(&res, 400);
 		client_response_free(&res);
 	}
 	/* And the table is still there. */
@@ -1199,7 +1120,7 @@ Test(patients_filters, malformed_values_are_400)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		get_list(client_admin_token(), cases[i].query, &res);
-		assert_field_error(&res, cases[i].field);
+		client_assert_field_error(&res, cases[i].field);
 		client_response_free(&res);
 	}
 }
@@ -1251,22 +1172,26 @@ Test(patients_ordering, each_field_both_ways_and_lists)
 		rows = search(token, "ordering=last_name", &res);
 		cr_assert_eq(json_object_array_length(rows), 4);
 		for (size_t i = 0; i < 4; i++)
-			cr_assert_str_eq(json_str(json_object_array_get_idx(rows, i), "last_name"),
-			                 asc[i]);
+			cr_assert_str_eq(
+			    client_json_str(json_object_array_get_idx(rows, i), "last_name"),
+			    asc[i]);
 		client_response_free(&res);
 		rows = search(token, "ordering=-last_name", &res);
 		cr_assert_eq(json_object_array_length(rows), 4);
 		for (size_t i = 0; i < 4; i++)
-			cr_assert_str_eq(json_str(json_object_array_get_idx(rows, i), "last_name"),
-			                 desc[i]);
+			cr_assert_str_eq(
+			    client_json_str(json_object_array_get_idx(rows, i), "last_name"),
+			    desc[i]);
 		client_response_free(&res);
 		rows = search(token, "ordering=first_name", &res);
 		cr_assert_eq(json_object_array_length(rows), 4);
 		cr_assert_eq(
-		    strncmp(json_str(json_object_array_get_idx(rows, 0), "first_name"), "Abel", 4),
+		    strncmp(client_json_str(json_object_array_get_idx(rows, 0), "first_name"),
+		            "Abel", 4),
 		    0, "%s", res.body);
 		cr_assert_eq(
-		    strncmp(json_str(json_object_array_get_idx(rows, 3), "first_name"), "Cora", 4),
+		    strncmp(client_json_str(json_object_array_get_idx(rows, 3), "first_name"),
+		            "Cora", 4),
 		    0, "%s", res.body);
 		client_response_free(&res);
 	}
@@ -1299,10 +1224,10 @@ Test(patients_ordering, unknown_fields_and_injection_are_400)
 	new_token(token, sizeof(token));
 	id = add_patient(token, "Order", "Injection", "1990-01-01", "other", NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *query = format("ordering=%s", bad[i]);
+		char *query = client_format("ordering=%s", bad[i]);
 
 		get_list(client_admin_token(), query, &res);
-		assert_field_error(&res, "ordering");
+		client_assert_field_error(&res, "ordering");
 		client_response_free(&res);
 		free(query);
 	}
@@ -1332,7 +1257,7 @@ static void insert_patients(const char *token, int n)
 static size_t rows_of(const char *query, struct client_response *res)
 {
 	get_list(client_admin_token(), query, res);
-	return json_object_array_length(list_results(res));
+	return json_object_array_length(client_list_results(res));
 }
 
 Test(patients_paging, page_size_default_20_and_clamped_to_100)
@@ -1344,7 +1269,7 @@ Test(patients_paging, page_size_default_20_and_clamped_to_100)
 	insert_patients(token, 105);
 	snprintf(query, sizeof(query), "search=%s", token);
 	cr_assert_eq(rows_of(query, &res), 20, "%s", res.body);
-	cr_assert_eq(count_of(&res), 105);
+	cr_assert_eq(client_count_of(&res), 105);
 	cr_assert_not_null(client_json_string(&res, "next"), "%s", res.body);
 	cr_assert_null(json_object_object_get(res.json, "previous"), "%s", res.body);
 	client_response_free(&res);
@@ -1384,16 +1309,16 @@ Test(patients_paging, pages_past_the_end_and_bad_pages_are_404)
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "search=%s&page=4", token);
 	get_list(client_admin_token(), query, &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "search=%s&page=99999", token);
 	get_list(client_admin_token(), query, &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(query, sizeof(query), "search=%s&page=%s", token, bad[i]);
 		get_list(client_admin_token(), query, &res);
-		assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 	}
 }
@@ -1406,7 +1331,7 @@ Test(patients_paging, empty_result_first_page_is_200)
 	new_token(token, sizeof(token));
 	snprintf(query, sizeof(query), "search=%s", token);
 	cr_assert_eq(rows_of(query, &res), 0, "%s", res.body);
-	cr_assert_eq(count_of(&res), 0);
+	cr_assert_eq(client_count_of(&res), 0);
 	cr_assert_null(json_object_object_get(res.json, "next"), "%s", res.body);
 	cr_assert_null(json_object_object_get(res.json, "previous"), "%s", res.body);
 	client_response_free(&res);
@@ -1415,7 +1340,7 @@ Test(patients_paging, empty_result_first_page_is_200)
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "search=%s&page=2", token);
 	get_list(client_admin_token(), query, &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -1433,7 +1358,7 @@ static void follow(const char *url, const char *token, struct client_response *r
 	cr_assert_not_null(strstr(path, "ordering=-date_of_birth"), "the link lost ordering: %s",
 	                   url);
 	client_get_auth(path, client_admin_token(), res);
-	list_results(res);
+	client_list_results(res);
 }
 
 Test(patients_paging, next_and_previous_links_work_when_followed)
@@ -1449,14 +1374,14 @@ Test(patients_paging, next_and_previous_links_work_when_followed)
 	snprintf(query, sizeof(query), "search=%s&page_size=30&ordering=-date_of_birth", token);
 	get_list(client_admin_token(), query, &res);
 	for (;;) {
-		struct json_object *rows = list_results(&res);
+		struct json_object *rows = client_list_results(&res);
 		const char *link;
 
-		cr_assert_eq(count_of(&res), 105);
+		cr_assert_eq(client_count_of(&res), 105);
 		cr_assert_lt(pages, 8);
 		sizes[pages++] = json_object_array_length(rows);
 		for (size_t i = 0; i < json_object_array_length(rows); i++) {
-			long long id = json_int(json_object_array_get_idx(rows, i), "id");
+			long long id = client_json_int(json_object_array_get_idx(rows, i), "id");
 
 			cr_assert_not(contains_id(seen, n_seen, id), "patient %lld twice", id);
 			cr_assert_lt(n_seen, 105);
@@ -1495,7 +1420,7 @@ Test(patients_paging, next_and_previous_links_work_when_followed)
 		free(prev);
 	}
 	{
-		struct json_object *rows = list_results(&res);
+		struct json_object *rows = client_list_results(&res);
 
 		cr_assert_null(json_object_object_get(res.json, "previous"), "%s", res.body);
 		expect_ids(rows, first_page, 30, 1, "first page again");
@@ -1530,8 +1455,8 @@ Test(patients_get, one_patient_with_etag_and_404s)
 	id = add_patient(token, "Single", "Reader", "1966-06-16", "male", NULL);
 	get_patient(id, &res, etag, sizeof(etag));
 	assert_etag_of(etag, id);
-	cr_assert_eq(json_int(res.json, "id"), id);
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Reader");
+	cr_assert_eq(client_json_int(res.json, "id"), id);
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Reader");
 	cr_assert_eq(json_object_object_length(res.json), 15, "%s", res.body);
 	client_response_free(&res);
 	/* Unchanged, the same tag. */
@@ -1541,17 +1466,17 @@ Test(patients_get, one_patient_with_etag_and_404s)
 	/* Without the final slash too. */
 	snprintf(path, sizeof(path), "/api/patients/%lld", id);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
 		client_get_auth(missing[i], client_admin_token(), &res);
-		assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 	}
 	/* Writes to a patient that does not exist are 404 too. */
 	client_patch_json("/api/patients/999999999999/", client_admin_token(),
 	                  "{\"first_name\": \"Ghost\"}", &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	{
 		char *body = patient_body(NULL, "Ghost", "Patient", "1990-01-01", "male", NULL);
@@ -1559,13 +1484,13 @@ Test(patients_get, one_patient_with_etag_and_404s)
 		client_put_json("/api/patients/999999999999/", client_admin_token(), body, &res);
 		free(body);
 	}
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_delete_auth("/api/patients/999999999999/", client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_post_json("/api/patients/999999999999/restore/", client_admin_token(), NULL, &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -1582,7 +1507,7 @@ Test(patients_write, put_replaces_and_patch_updates_given_fields)
 	                 ", \"allergies\": \"Latex\", \"blood_type\": \"B+\"");
 	patient_path(id, path, sizeof(path));
 	get_patient(id, &res, etag, sizeof(etag));
-	snprintf(mrn, sizeof(mrn), "%s", json_str(res.json, "medical_record_number"));
+	snprintf(mrn, sizeof(mrn), "%s", client_json_str(res.json, "medical_record_number"));
 	client_response_free(&res);
 
 	body = patient_body(token, "After", "Replaced", "1951-06-06", "other",
@@ -1593,42 +1518,42 @@ Test(patients_write, put_replaces_and_patch_updates_given_fields)
 	                    "\"is_deleted\": true");
 	client_put_json(path, client_admin_token(), body, &res);
 	free(body);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	snprintf(first, sizeof(first), "After %s", token);
-	cr_assert_eq(json_int(res.json, "id"), id);
-	cr_assert_str_eq(json_str(res.json, "medical_record_number"), mrn);
-	cr_assert_str_eq(json_str(res.json, "first_name"), first);
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Replaced");
-	cr_assert_str_eq(json_str(res.json, "date_of_birth"), "1951-06-06");
-	cr_assert_str_eq(json_str(res.json, "gender"), "other");
-	cr_assert_str_eq(json_str(res.json, "contact_phone"), "+256 701 000001");
-	cr_assert_str_eq(json_str(res.json, "contact_email"), "after@example.org");
-	cr_assert_str_eq(json_str(res.json, "address"), "Gulu");
-	cr_assert_str_eq(json_str(res.json, "emergency_contact"), "Sister");
-	cr_assert_str_eq(json_str(res.json, "blood_type"), "O+");
-	cr_assert_str_eq(json_str(res.json, "allergies"), "None known");
-	cr_assert_not(json_flag(res.json, "is_deleted"));
+	cr_assert_eq(client_json_int(res.json, "id"), id);
+	cr_assert_str_eq(client_json_str(res.json, "medical_record_number"), mrn);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), first);
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Replaced");
+	cr_assert_str_eq(client_json_str(res.json, "date_of_birth"), "1951-06-06");
+	cr_assert_str_eq(client_json_str(res.json, "gender"), "other");
+	cr_assert_str_eq(client_json_str(res.json, "contact_phone"), "+256 701 000001");
+	cr_assert_str_eq(client_json_str(res.json, "contact_email"), "after@example.org");
+	cr_assert_str_eq(client_json_str(res.json, "address"), "Gulu");
+	cr_assert_str_eq(client_json_str(res.json, "emergency_contact"), "Sister");
+	cr_assert_str_eq(client_json_str(res.json, "blood_type"), "O+");
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "None known");
+	cr_assert_not(client_json_flag(res.json, "is_deleted"));
 	cr_assert_str_neq(client_header(&res, "ETag"), etag);
 	client_response_free(&res);
 
 	/* PATCH one field; the others stay as PUT left them. */
 	client_patch_json(path, client_admin_token(), "{\"allergies\": \"Peanuts\"}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Peanuts");
-	cr_assert_str_eq(json_str(res.json, "address"), "Gulu");
-	cr_assert_str_eq(json_str(res.json, "first_name"), first);
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Peanuts");
+	cr_assert_str_eq(client_json_str(res.json, "address"), "Gulu");
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), first);
 	client_response_free(&res);
 	get_patient(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Peanuts");
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Replaced");
-	cr_assert_str_eq(json_str(res.json, "medical_record_number"), mrn);
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Peanuts");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Replaced");
+	cr_assert_str_eq(client_json_str(res.json, "medical_record_number"), mrn);
 	client_response_free(&res);
 	/* Optional fields can be cleared. */
 	client_patch_json(path, client_admin_token(),
 	                  "{\"contact_email\": \"\", \"address\": \"\"}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "contact_email"), "");
-	cr_assert_str_eq(json_str(res.json, "address"), "");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "contact_email"), "");
+	cr_assert_str_eq(client_json_str(res.json, "address"), "");
 	client_response_free(&res);
 	/* A write answers JSON only for JSON. */
 	{
@@ -1679,7 +1604,7 @@ Test(patients_etag, stale_if_match_is_412_and_changes_nothing)
 
 	/* The first nurse writes with the current tag: 200 and a new tag. */
 	patch_if_match(path, first_tag, "{\"allergies\": \"Aspirin\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert_not_null(client_header(&res, "ETag"));
 	snprintf(second_tag, sizeof(second_tag), "%s", client_header(&res, "ETag"));
 	assert_etag_of(second_tag, id);
@@ -1692,12 +1617,12 @@ Test(patients_etag, stale_if_match_is_412_and_changes_nothing)
 	/* The second nurse still holds the first tag: 412, and nothing changes. */
 	patch_if_match(path, first_tag, "{\"allergies\": \"Sulfa\", \"last_name\": \"Lost\"}",
 	               &res);
-	assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	body = patient_body(token, "Lost", "Update", "1983-03-03", "male", NULL);
 	put_if_match(path, first_tag, body, &res);
 	free(body);
-	assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	/* Another patient's tag, a weak tag and garbage never match. */
 	{
@@ -1706,20 +1631,20 @@ Test(patients_etag, stale_if_match_is_412_and_changes_nothing)
 		get_patient(other, &res, other_tag, sizeof(other_tag));
 		client_response_free(&res);
 		patch_if_match(path, other_tag, "{\"allergies\": \"Sulfa\"}", &res);
-		assert_detail(&res, 412);
+		client_assert_detail(&res, 412);
 		client_response_free(&res);
 	}
 	snprintf(weak, sizeof(weak), "W/%s", second_tag);
 	patch_if_match(path, weak, "{\"allergies\": \"Sulfa\"}", &res);
-	assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	patch_if_match(path, "\"garbage\"", "{\"allergies\": \"Sulfa\"}", &res);
-	assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	get_patient(id, &res, third_tag, sizeof(third_tag));
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Aspirin");
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Nurse");
-	cr_assert_str_eq(json_str(res.json, "gender"), "female");
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Aspirin");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Nurse");
+	cr_assert_str_eq(client_json_str(res.json, "gender"), "female");
 	cr_assert_str_eq(third_tag, second_tag, "a refused write moved the version");
 	client_response_free(&res);
 
@@ -1729,17 +1654,17 @@ Test(patients_etag, stale_if_match_is_412_and_changes_nothing)
 
 		snprintf(list, sizeof(list), "\"999999-1\", %s", second_tag);
 		patch_if_match(path, list, "{\"allergies\": \"Listed\"}", &res);
-		assert_status(&res, 200);
+		client_assert_status(&res, 200);
 		client_response_free(&res);
 	}
 	/* "*" and no If-Match write unconditionally. */
 	patch_if_match(path, "*", "{\"allergies\": \"Star\"}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Star");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Star");
 	client_response_free(&res);
 	patch_if_match(path, NULL, "{\"allergies\": \"Unconditional\"}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Unconditional");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Unconditional");
 	client_response_free(&res);
 	/* PUT with the current tag. */
 	get_patient(id, &res, third_tag, sizeof(third_tag));
@@ -1747,8 +1672,8 @@ Test(patients_etag, stale_if_match_is_412_and_changes_nothing)
 	body = patient_body(token, "Put", "Current", "1984-04-04", "other", NULL);
 	put_if_match(path, third_tag, body, &res);
 	free(body);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Current");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Current");
 	cr_assert_str_neq(client_header(&res, "ETag"), third_tag);
 	client_response_free(&res);
 }
@@ -1769,11 +1694,11 @@ Test(patients_delete, soft_delete_hides_and_restore_brings_back)
 	kept = add_patient(token, "Kept", "Alive", "1955-05-05", "male", NULL);
 	patient_path(id, path, sizeof(path));
 	get_patient(id, &res, NULL, 0);
-	snprintf(mrn, sizeof(mrn), "%s", json_str(res.json, "medical_record_number"));
+	snprintf(mrn, sizeof(mrn), "%s", client_json_str(res.json, "medical_record_number"));
 	client_response_free(&res);
 
 	client_delete_auth(path, client_admin_token(), &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	cr_assert_eq(res.body_len, 0, "%s", res.body);
 	client_response_free(&res);
 	{
@@ -1786,37 +1711,37 @@ Test(patients_delete, soft_delete_hides_and_restore_brings_back)
 
 	/* 404 for everyone, admin included, on every verb. */
 	client_get_auth(path, client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_get_auth(path, nurse.tokens.access, &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_patch_json(path, client_admin_token(), "{\"first_name\": \"Zombie\"}", &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_patch_json(path, nurse.tokens.access, "{\"first_name\": \"Zombie\"}", &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	{
 		char *body = patient_body(token, "Zombie", "Put", "1955-05-05", "male", NULL);
 
 		client_put_json(path, client_admin_token(), body, &res);
-		assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 		client_put_json(path, nurse.tokens.access, body, &res);
-		assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 		free(body);
 	}
 	client_delete_auth(path, client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 
 	/* Hidden from lists, except for an admin asking. */
 	expect_search(token, NULL, &kept, 1, 0);
 	snprintf(query, sizeof(query), "search=%s", token);
 	get_list(nurse.tokens.access, query, &res);
-	cr_assert_eq(json_object_array_length(list_results(&res)), 1, "%s", res.body);
+	cr_assert_eq(json_object_array_length(client_list_results(&res)), 1, "%s", res.body);
 	client_response_free(&res);
 	{
 		const long long both[] = {id, kept};
@@ -1824,32 +1749,34 @@ Test(patients_delete, soft_delete_hides_and_restore_brings_back)
 		expect_search(token, "include_deleted=true", both, 2, 0);
 	}
 	rows = search(token, "include_deleted=true&ordering=first_name", &res);
-	cr_assert(json_flag(json_object_array_get_idx(rows, 0), "is_deleted"), "%s", res.body);
-	cr_assert_not(json_flag(json_object_array_get_idx(rows, 1), "is_deleted"), "%s", res.body);
+	cr_assert(client_json_flag(json_object_array_get_idx(rows, 0), "is_deleted"), "%s",
+	          res.body);
+	cr_assert_not(client_json_flag(json_object_array_get_idx(rows, 1), "is_deleted"), "%s",
+	              res.body);
 	client_response_free(&res);
 
 	/* The admin may still read it, asking. */
 	snprintf(query, sizeof(query), "%s?include_deleted=true", path);
 	client_get_auth(query, client_admin_token(), &res);
-	assert_status(&res, 200);
-	cr_assert(json_flag(res.json, "is_deleted"));
-	cr_assert_str_eq(json_str(res.json, "medical_record_number"), mrn);
+	client_assert_status(&res, 200);
+	cr_assert(client_json_flag(res.json, "is_deleted"));
+	cr_assert_str_eq(client_json_str(res.json, "medical_record_number"), mrn);
 	client_response_free(&res);
 
 	/* Restore: 200 with the patient, live again, same number. */
 	snprintf(query, sizeof(query), "/api/patients/%lld/restore/", id);
 	client_post_json(query, client_admin_token(), NULL, &res);
-	assert_status(&res, 200);
-	cr_assert_eq(json_int(res.json, "id"), id);
-	cr_assert_not(json_flag(res.json, "is_deleted"));
-	cr_assert_str_eq(json_str(res.json, "medical_record_number"), mrn);
+	client_assert_status(&res, 200);
+	cr_assert_eq(client_json_int(res.json, "id"), id);
+	cr_assert_not(client_json_flag(res.json, "is_deleted"));
+	cr_assert_str_eq(client_json_str(res.json, "medical_record_number"), mrn);
 	client_response_free(&res);
 	get_patient(id, &res, NULL, 0);
-	cr_assert_not(json_flag(res.json, "is_deleted"));
-	cr_assert_str_eq(json_str(res.json, "medical_record_number"), mrn);
+	cr_assert_not(client_json_flag(res.json, "is_deleted"));
+	cr_assert_str_eq(client_json_str(res.json, "medical_record_number"), mrn);
 	client_response_free(&res);
 	client_get_auth(path, nurse.tokens.access, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	{
 		const long long both[] = {id, kept};
@@ -1858,11 +1785,11 @@ Test(patients_delete, soft_delete_hides_and_restore_brings_back)
 	}
 	/* Restoring a live patient is a conflict. */
 	client_post_json(query, client_admin_token(), NULL, &res);
-	assert_detail(&res, 409);
+	client_assert_detail(&res, 409);
 	client_response_free(&res);
 	/* Writable again. */
 	client_patch_json(path, nurse.tokens.access, "{\"allergies\": \"Back\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	close_session(&nurse);
 }
@@ -1881,18 +1808,19 @@ Test(patients_delete, include_deleted_is_for_admins_only)
 		open_session(staff_roles[i], &s);
 		snprintf(query, sizeof(query), "search=%s&include_deleted=true", token);
 		get_list(s.tokens.access, query, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		cr_assert_null(json_object_object_get(res.json, "results"), "%s", res.body);
 		client_response_free(&res);
 		snprintf(query, sizeof(query), "/api/patients/%lld/?include_deleted=true", id);
 		client_get_auth(query, s.tokens.access, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		cr_assert_null(strstr(res.body, "Hidden"), "%s", res.body);
 		client_response_free(&res);
 		/* include_deleted=false is just the normal list. */
 		snprintf(query, sizeof(query), "search=%s&include_deleted=false", token);
 		get_list(s.tokens.access, query, &res);
-		cr_assert_eq(json_object_array_length(list_results(&res)), 1, "%s", res.body);
+		cr_assert_eq(json_object_array_length(client_list_results(&res)), 1, "%s",
+		             res.body);
 		client_response_free(&res);
 		close_session(&s);
 	}
@@ -1917,12 +1845,12 @@ Test(patients_roles, every_role_reads)
 		open_session(roles[i], &s);
 		snprintf(query, sizeof(query), "search=%s", token);
 		get_list(s.tokens.access, query, &res);
-		rows = list_results(&res);
+		rows = client_list_results(&res);
 		cr_assert_eq(json_object_array_length(rows), 1, "%s: %s", roles[i], res.body);
 		client_response_free(&res);
 		client_get_auth(path, s.tokens.access, &res);
-		assert_status(&res, 200);
-		cr_assert_eq(json_int(res.json, "id"), id);
+		client_assert_status(&res, 200);
+		cr_assert_eq(client_json_int(res.json, "id"), id);
 		cr_assert_not_null(client_header(&res, "ETag"));
 		client_response_free(&res);
 		close_session(&s);
@@ -1950,14 +1878,14 @@ Test(patients_roles, create_and_update_for_all_but_billing)
 		free(body);
 		patient_path(id, path, sizeof(path));
 		client_patch_json(path, s.tokens.access, "{\"allergies\": \"Patched\"}", &res);
-		assert_status(&res, 200);
-		cr_assert_str_eq(json_str(res.json, "allergies"), "Patched");
+		client_assert_status(&res, 200);
+		cr_assert_str_eq(client_json_str(res.json, "allergies"), "Patched");
 		client_response_free(&res);
 		body = patient_body(token, "Put", writer_roles[i], "1990-02-02", "other", NULL);
 		client_put_json(path, s.tokens.access, body, &res);
 		free(body);
-		assert_status(&res, 200);
-		cr_assert_str_eq(json_str(res.json, "date_of_birth"), "1990-02-02");
+		client_assert_status(&res, 200);
+		cr_assert_str_eq(client_json_str(res.json, "date_of_birth"), "1990-02-02");
 		client_response_free(&res);
 		close_session(&s);
 	}
@@ -1969,20 +1897,20 @@ Test(patients_roles, create_and_update_for_all_but_billing)
 		char *body = patient_body(token, "Billing", "Cannot", "1990-01-01", "other", NULL);
 
 		client_post_json("/api/patients/", billing.tokens.access, body, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_put_json(path, billing.tokens.access, body, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		free(body);
 	}
 	client_patch_json(path, billing.tokens.access, "{\"allergies\": \"Billing\"}", &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	cr_assert_eq(search_count(token), 3);
 	get_patient(id, &res, NULL, 0);
-	cr_assert_str_eq(json_str(res.json, "allergies"), "Patched");
-	cr_assert_str_eq(json_str(res.json, "last_name"), "receptionist");
+	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Patched");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "receptionist");
 	client_response_free(&res);
 	close_session(&billing);
 }
@@ -1998,7 +1926,7 @@ Test(patients_roles, delete_and_restore_for_admins_only)
 	gone = add_patient(token, "Gone", "Patient", "1970-07-07", "female", NULL);
 	patient_path(gone, path, sizeof(path));
 	client_delete_auth(path, client_admin_token(), &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(staff_roles) / sizeof(staff_roles[0]); i++) {
 		struct session s;
@@ -2006,11 +1934,11 @@ Test(patients_roles, delete_and_restore_for_admins_only)
 		open_session(staff_roles[i], &s);
 		patient_path(live, path, sizeof(path));
 		client_delete_auth(path, s.tokens.access, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		snprintf(restore, sizeof(restore), "/api/patients/%lld/restore/", gone);
 		client_post_json(restore, s.tokens.access, NULL, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		close_session(&s);
 	}
@@ -2018,7 +1946,7 @@ Test(patients_roles, delete_and_restore_for_admins_only)
 	expect_search(token, NULL, &live, 1, 0);
 	snprintf(restore, sizeof(restore), "/api/patients/%lld/restore/", gone);
 	client_post_json(restore, client_admin_token(), NULL, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 }
 
@@ -2050,7 +1978,7 @@ Test(patients_roles, no_token_is_401)
 		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 			client_call(calls[i].method, calls[i].path, NULL, NULL, calls[i].body,
 			            &res);
-			assert_detail(&res, 401);
+			client_assert_detail(&res, 401);
 			cr_assert_not_null(client_header(&res, "WWW-Authenticate"), "%s %s",
 			                   calls[i].method, calls[i].path);
 			cr_assert_null(strstr(res.body, "Anonymous"), "%s", res.body);
@@ -2058,7 +1986,7 @@ Test(patients_roles, no_token_is_401)
 		}
 		/* A bad token is no better. */
 		client_get_auth(path, "not.a.token", &res);
-		assert_detail(&res, 401);
+		client_assert_detail(&res, 401);
 		client_response_free(&res);
 	}
 	free(body);
@@ -2088,7 +2016,7 @@ static struct json_object *audit_row(long long id, const char *request_id, char 
 	snprintf(path, sizeof(path), "/api/audit/?entity_type=patient&entity_id=%lld&page_size=100",
 	         id);
 	client_get_auth(path, client_admin_token(), &res);
-	rows = list_results(&res);
+	rows = client_list_results(&res);
 	for (size_t i = 0; i < json_object_array_length(rows) && found == NULL; i++) {
 		struct json_object *row = json_object_array_get_idx(rows, i);
 		struct json_object *v = json_object_object_get(row, "request_id");
@@ -2111,13 +2039,13 @@ static void expect_audit(long long id, const struct rid *r, long long actor, con
 	cr_assert_not_null(row, "no audit row '%s' for patient %lld (request %s)", action, id,
 	                   r->id);
 	text = json_object_to_json_string(row);
-	cr_assert_eq(json_int(row, "actor"), actor, "%s", text);
-	cr_assert_str_eq(json_str(row, "actor_role"), role, "%s", text);
-	cr_assert_str_eq(json_str(row, "action"), action, "%s", text);
-	cr_assert_str_eq(json_str(row, "entity_type"), "patient", "%s", text);
-	cr_assert_eq(json_int(row, "entity_id"), id, "%s", text);
-	cr_assert_str_eq(json_str(row, "request_id"), r->id, "%s", text);
-	cr_assert_str_eq(json_str(row, "outcome"), "success", "%s", text);
+	cr_assert_eq(client_json_int(row, "actor"), actor, "%s", text);
+	cr_assert_str_eq(client_json_str(row, "actor_role"), role, "%s", text);
+	cr_assert_str_eq(client_json_str(row, "action"), action, "%s", text);
+	cr_assert_str_eq(client_json_str(row, "entity_type"), "patient", "%s", text);
+	cr_assert_eq(client_json_int(row, "entity_id"), id, "%s", text);
+	cr_assert_str_eq(client_json_str(row, "request_id"), r->id, "%s", text);
+	cr_assert_str_eq(client_json_str(row, "outcome"), "success", "%s", text);
 	json_object_put(row);
 }
 
@@ -2144,30 +2072,30 @@ Test(patients_audit, create_read_update_delete_restore_each_write_a_row)
 	body = patient_body(token, "Audited", "Secretname", "1977-11-11", "female", NULL);
 	client_call("POST", "/api/patients/", nurse.tokens.access, create.header, body, &res);
 	free(body);
-	assert_status(&res, 201);
-	id = json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	cr_assert_str_eq(client_header(&res, "X-Request-ID"), create.id);
 	client_response_free(&res);
 	patient_path(id, path, sizeof(path));
 	snprintf(restore_path, sizeof(restore_path), "/api/patients/%lld/restore/", id);
 
 	client_call("GET", path, doctor.tokens.access, read.header, NULL, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_call("PATCH", path, clerk.tokens.access, update.header,
 	            "{\"allergies\": \"Codeine\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	body = patient_body(token, "Audited", "Secretname", "1977-11-12", "female", NULL);
 	client_call("PUT", path, nurse.tokens.access, put.header, body, &res);
 	free(body);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_call("DELETE", path, client_admin_token(), del.header, NULL, &res);
-	assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 	client_call("POST", restore_path, client_admin_token(), restore.header, NULL, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 
 	expect_audit(id, &create, nurse.user.id, "nurse", "create");

@@ -20,70 +20,12 @@
 #include <time.h>
 
 #include "client.h"
-
-#define SCHED_KAMPALA (3 * 3600)
-#define SCHED_DAY     86400L
-#define SCHED_HOUR    3600L
-#define SCHED_MIN     60L
+#include "sched.h"
 
 static const char *const sched_bookers[] = {"admin", "doctor", "nurse", "receptionist"};
 static const char *const sched_non_admins[] = {"doctor", "nurse", "receptionist", "billing"};
 
 /* --- assertions and JSON ----------------------------------------------------------------- */
-
-static void sched_assert_status(const struct client_response *res, long status)
-{
-	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-	             res->body);
-}
-
-static void sched_assert_detail(const struct client_response *res, long status)
-{
-	const char *detail = client_json_string(res, "detail");
-
-	sched_assert_status(res, status);
-	cr_assert(detail != NULL && *detail != '\0', "no detail: %s", res->body);
-}
-
-static void sched_assert_field_error(const struct client_response *res, const char *field)
-{
-	sched_assert_status(res, 400);
-	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
-}
-
-/* 400 in DRF's validation shape, whichever field it names. */
-static void sched_assert_validation(const struct client_response *res)
-{
-	sched_assert_status(res, 400);
-	cr_assert(res->json != NULL && json_object_is_type(res->json, json_type_object) &&
-	              json_object_object_length(res->json) > 0,
-	          "not a DRF error map: %s", res->body);
-	json_object_object_foreach(res->json, key, val)
-	{
-		(void)val;
-		cr_assert(client_has_field_error(res, key), "bad error list '%s': %s", key,
-		          res->body);
-	}
-}
-
-static long long sched_json_int(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int),
-	          "no integer %s in %s", key, json_object_to_json_string(obj));
-	return (long long)json_object_get_int64(v);
-}
-
-static const char *sched_json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_string),
-	          "no string %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_string(v);
-}
 
 static int sched_json_flag(struct json_object *obj, const char *key)
 {
@@ -95,68 +37,7 @@ static int sched_json_flag(struct json_object *obj, const char *key)
 	return json_object_get_boolean(v);
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" exactly. */
-static int sched_is_utc_stamp(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return 0;
-	for (size_t i = 0; shape[i] != '\0'; i++)
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return 0;
-	return 1;
-}
-
-static char *sched_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sched_format(const char *fmt, ...)
-{
-	va_list ap;
-	char *out;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&out, fmt, ap), 0);
-	va_end(ap);
-	return out;
-}
-
 /* --- hospital time ------------------------------------------------------------------------ */
-
-struct sched_text {
-	char s[48];
-};
-
-/* 00:00 hospital time of a Monday more than 400 days ahead, plus weeks. */
-static time_t sched_monday(int weeks)
-{
-	long long days = (long long)(time(NULL) + SCHED_KAMPALA) / SCHED_DAY + 400;
-
-	days += (7 - (days + 3) % 7) % 7; /* 1970-01-01 was a Thursday */
-	return (time_t)((days + 7LL * weeks) * SCHED_DAY - SCHED_KAMPALA);
-}
-
-/* t as the hospital's wall clock with its offset: "2028-01-03T10:00:00+03:00". */
-static struct sched_text sched_local(time_t t)
-{
-	struct sched_text out;
-	time_t shifted = t + SCHED_KAMPALA;
-	struct tm tm;
-
-	gmtime_r(&shifted, &tm);
-	strftime(out.s, sizeof(out.s), "%Y-%m-%dT%H:%M:%S+03:00", &tm);
-	return out;
-}
-
-/* t as the API writes it: "2028-01-03T07:00:00Z". */
-static struct sched_text sched_utc(time_t t)
-{
-	struct sched_text out;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out.s, sizeof(out.s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return out;
-}
 
 /* --- fixtures ------------------------------------------------------------------------------ */
 
@@ -167,6 +48,11 @@ struct sched_staff {
 	const char *token; /* tokens.access, or the admin's */
 };
 
+static void sched_staff_close(struct sched_staff *s)
+{
+	client_tokens_free(&s->tokens);
+}
+
 /* A logged-in user of role; "admin" is the stack's first admin. */
 static void sched_staff_open(const char *role, struct sched_staff *s)
 {
@@ -176,8 +62,8 @@ static void sched_staff_open(const char *role, struct sched_staff *s)
 	if (strcmp(role, "admin") == 0) {
 		s->token = client_admin_token();
 		client_get_auth("/api/auth/me/", s->token, &res);
-		sched_assert_status(&res, 200);
-		s->id = sched_json_int(res.json, "id");
+		client_assert_status(&res, 200);
+		s->id = client_json_int(res.json, "id");
 		client_response_free(&res);
 		return;
 	}
@@ -185,11 +71,6 @@ static void sched_staff_open(const char *role, struct sched_staff *s)
 	client_user_login(&s->user, &s->tokens);
 	s->id = s->user.id;
 	s->token = s->tokens.access;
-}
-
-static void sched_staff_close(struct sched_staff *s)
-{
-	client_tokens_free(&s->tokens);
 }
 
 static long long sched_patient(void)
@@ -201,8 +82,8 @@ static long long sched_patient(void)
 	                 "{\"first_name\": \"Sched\", \"last_name\": \"Booked\", "
 	                 "\"date_of_birth\": \"1975-02-03\", \"gender\": \"male\"}",
 	                 &res);
-	sched_assert_status(&res, 201);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -217,13 +98,13 @@ static long long sched_resource_named(const char *type, char *name, size_t size)
 	long long id;
 
 	client_unique_name("Room", unique, sizeof(unique));
-	body = sched_format("{\"name\": \"%s\", \"resource_type\": \"%s\", \"location\": "
-	                    "\"Block B\"}",
-	                    unique, type);
+	body = client_format("{\"name\": \"%s\", \"resource_type\": \"%s\", \"location\": "
+	                     "\"Block B\"}",
+	                     unique, type);
 	client_post_json("/api/resources/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_status(&res, 201);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	if (name != NULL)
 		snprintf(name, size, "%s", unique);
@@ -262,8 +143,8 @@ static void sched_post_booking(const char *token, long long resource, time_t sta
 	if (end != 0)
 		snprintf(end_member, sizeof(end_member), ", \"end_time\": \"%s\"",
 		         sched_local(end).s);
-	body = sched_format("{\"start_time\": \"%s\"%s%s}", sched_local(start).s, end_member,
-	                    extra != NULL ? extra : "");
+	body = client_format("{\"start_time\": \"%s\"%s%s}", sched_local(start).s, end_member,
+	                     extra != NULL ? extra : "");
 	client_post_json(path, token, body, res);
 	free(body);
 }
@@ -274,8 +155,8 @@ static long long sched_book_as(const char *token, long long resource, time_t sta
 	long long id;
 
 	sched_post_booking(token, resource, start, end, NULL, &res);
-	sched_assert_status(&res, 201);
-	id = sched_json_int(res.json, "id");
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	return id;
 }
@@ -293,10 +174,10 @@ static void sched_cancel_expect(long long booking, const char *token, long statu
 	sched_booking_path(booking, path, sizeof(path));
 	client_call("DELETE", path, token, NULL, NULL, &res);
 	if (status == 204) {
-		sched_assert_status(&res, 204);
+		client_assert_status(&res, 204);
 		cr_assert_eq(res.body_len, 0, "a 204 with a body: %s", res.body);
 	} else {
-		sched_assert_detail(&res, status);
+		client_assert_detail(&res, status);
 	}
 	client_response_free(&res);
 }
@@ -310,8 +191,8 @@ static const char *sched_booking_status(long long booking)
 
 	sched_booking_path(booking, path, sizeof(path));
 	client_get_auth(path, client_admin_token(), &res);
-	sched_assert_status(&res, 200);
-	snprintf(status, sizeof(status), "%s", sched_json_str(res.json, "status"));
+	client_assert_status(&res, 200);
+	snprintf(status, sizeof(status), "%s", client_json_str(res.json, "status"));
 	client_response_free(&res);
 	return status;
 }
@@ -328,27 +209,6 @@ static long long sched_live_bookings(long long resource)
 	return client_sql_long(sql);
 }
 
-/* Asserts the DRF list shape; returns the results (owned by res). */
-static struct json_object *sched_results(const struct client_response *res)
-{
-	struct json_object *v, *results;
-
-	sched_assert_status(res, 200);
-	cr_assert_not_null(res->json, "%s", res->body);
-	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	sched_json_int(res->json, "count");
-	cr_assert(json_object_object_get_ex(res->json, "next", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "previous", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
-	              json_object_is_type(results, json_type_array),
-	          "%s", res->body);
-	return results;
-}
-
 /* GET path?query as the admin; asserts the total count and the page's ids. */
 static void sched_expect_page(const char *path, const char *query, long long count,
                               const long long *ids, size_t n)
@@ -360,10 +220,10 @@ static void sched_expect_page(const char *path, const char *query, long long cou
 	snprintf(url, sizeof(url), "%s?%s", path, query);
 	client_get_auth(url, client_admin_token(), &res);
 	results = sched_results(&res);
-	cr_assert_eq(sched_json_int(res.json, "count"), count, "%s: %s", url, res.body);
+	cr_assert_eq(client_json_int(res.json, "count"), count, "%s: %s", url, res.body);
 	cr_assert_eq(json_object_array_length(results), n, "%s: %s", url, res.body);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(sched_json_int(json_object_array_get_idx(results, i), "id"), ids[i],
+		cr_assert_eq(client_json_int(json_object_array_get_idx(results, i), "id"), ids[i],
 		             "%s: row %zu: %s", url, i, res.body);
 	client_response_free(&res);
 }
@@ -389,10 +249,10 @@ static int sched_resource_listed(const char *query, const char *token, long long
 		for (size_t i = 0; i < json_object_array_length(results); i++) {
 			struct json_object *row = json_object_array_get_idx(results, i);
 
-			if (sched_json_int(row, "id") == id)
+			if (client_json_int(row, "id") == id)
 				found = 1;
 			if (type != NULL)
-				cr_assert_str_eq(sched_json_str(row, "resource_type"), type, "%s",
+				cr_assert_str_eq(client_json_str(row, "resource_type"), type, "%s",
 				                 url);
 			if (active >= 0)
 				cr_assert_eq(sched_json_flag(row, "is_active"), active, "%s", url);
@@ -405,21 +265,6 @@ static int sched_resource_listed(const char *query, const char *token, long long
 	}
 }
 
-/* Audit rows as the admin sees them for query; returns the count. */
-static long long sched_audit_count(const char *query)
-{
-	struct client_response res;
-	char path[512];
-	long long n;
-
-	snprintf(path, sizeof(path), "/api/audit/?%s", query);
-	client_get_auth(path, client_admin_token(), &res);
-	sched_results(&res);
-	n = sched_json_int(res.json, "count");
-	client_response_free(&res);
-	return n;
-}
-
 /* --- resources: CRUD ---------------------------------------------------------------------- */
 
 Test(resources_crud, admin_creates_reads_and_edits_a_resource)
@@ -429,29 +274,29 @@ Test(resources_crud, admin_creates_reads_and_edits_a_resource)
 	long long id;
 
 	client_unique_name("Theatre", name, sizeof(name));
-	body = sched_format("{\"name\": \"%s\", \"resource_type\": \"operating_room\", "
-	                    "\"location\": \"Floor 2\", \"id\": 7, \"created_at\": "
-	                    "\"2001-01-01T00:00:00Z\"}",
-	                    name);
+	body = client_format("{\"name\": \"%s\", \"resource_type\": \"operating_room\", "
+	                     "\"location\": \"Floor 2\", \"id\": 7, \"created_at\": "
+	                     "\"2001-01-01T00:00:00Z\"}",
+	                     name);
 	client_post_json("/api/resources/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_status(&res, 201);
+	client_assert_status(&res, 201);
 	cr_assert_eq(json_object_object_length(res.json), 7, "%s", res.body);
-	id = sched_json_int(res.json, "id");
+	id = client_json_int(res.json, "id");
 	cr_assert_gt(id, 0);
-	cr_assert_str_eq(sched_json_str(res.json, "name"), name);
-	cr_assert_str_eq(sched_json_str(res.json, "resource_type"), "operating_room");
-	cr_assert_str_eq(sched_json_str(res.json, "location"), "Floor 2");
+	cr_assert_str_eq(client_json_str(res.json, "name"), name);
+	cr_assert_str_eq(client_json_str(res.json, "resource_type"), "operating_room");
+	cr_assert_str_eq(client_json_str(res.json, "location"), "Floor 2");
 	cr_assert(sched_json_flag(res.json, "is_active"), "active by default: %s", res.body);
-	cr_assert(sched_is_utc_stamp(sched_json_str(res.json, "created_at")), "%s", res.body);
-	cr_assert(sched_is_utc_stamp(sched_json_str(res.json, "updated_at")), "%s", res.body);
-	cr_assert_str_neq(sched_json_str(res.json, "created_at"), "2001-01-01T00:00:00Z");
+	cr_assert(sched_is_utc_stamp(client_json_str(res.json, "created_at")), "%s", res.body);
+	cr_assert(sched_is_utc_stamp(client_json_str(res.json, "updated_at")), "%s", res.body);
+	cr_assert_str_neq(client_json_str(res.json, "created_at"), "2001-01-01T00:00:00Z");
 	cr_assert_not_null(client_header(&res, "ETag"));
 	snprintf(etag, sizeof(etag), "%s", client_header(&res, "ETag"));
 
 	sched_resource_path(id, path, sizeof(path));
 	client_get_auth(path, client_admin_token(), &again);
-	sched_assert_status(&again, 200);
+	client_assert_status(&again, 200);
 	cr_assert(json_object_equal(res.json, again.json), "%s vs %s", res.body, again.body);
 	cr_assert_str_eq(client_header(&again, "ETag"), etag);
 	client_response_free(&again);
@@ -459,34 +304,34 @@ Test(resources_crud, admin_creates_reads_and_edits_a_resource)
 
 	/* PATCH changes what it names. */
 	client_patch_json(path, client_admin_token(), "{\"location\": \"Floor 3\"}", &res);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "location"), "Floor 3");
-	cr_assert_str_eq(sched_json_str(res.json, "name"), name);
-	cr_assert_str_eq(sched_json_str(res.json, "resource_type"), "operating_room");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "location"), "Floor 3");
+	cr_assert_str_eq(client_json_str(res.json, "name"), name);
+	cr_assert_str_eq(client_json_str(res.json, "resource_type"), "operating_room");
 	cr_assert_str_neq(client_header(&res, "ETag"), etag);
 	client_response_free(&res);
 	/* PUT replaces; without a required field it is 400. */
 	client_call("PUT", path, client_admin_token(), NULL, "{\"name\": \"Theatre renamed\"}",
 	            &res);
-	sched_assert_field_error(&res, "resource_type");
+	client_assert_field_error(&res, "resource_type");
 	client_response_free(&res);
 	client_call("PUT", path, client_admin_token(), NULL,
 	            "{\"name\": \"Theatre renamed\", \"resource_type\": \"other\", \"location\": "
 	            "\"\", \"is_active\": false}",
 	            &res);
-	sched_assert_status(&res, 200);
-	cr_assert_str_eq(sched_json_str(res.json, "name"), "Theatre renamed");
-	cr_assert_str_eq(sched_json_str(res.json, "resource_type"), "other");
-	cr_assert_str_eq(sched_json_str(res.json, "location"), "");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "name"), "Theatre renamed");
+	cr_assert_str_eq(client_json_str(res.json, "resource_type"), "other");
+	cr_assert_str_eq(client_json_str(res.json, "location"), "");
 	cr_assert(!sched_json_flag(res.json, "is_active"));
 	client_response_free(&res);
 	client_get_auth(path, client_admin_token(), &res);
-	cr_assert_str_eq(sched_json_str(res.json, "name"), "Theatre renamed");
+	cr_assert_str_eq(client_json_str(res.json, "name"), "Theatre renamed");
 	client_response_free(&res);
 	/* Without the final slash too. */
 	snprintf(path, sizeof(path), "/api/resources/%lld", id);
 	client_get_auth(path, client_admin_token(), &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 }
 
@@ -501,8 +346,8 @@ Test(resources_crud, every_type_is_accepted)
 
 		sched_resource_path(id, path, sizeof(path));
 		client_get_auth(path, client_admin_token(), &res);
-		sched_assert_status(&res, 200);
-		cr_assert_str_eq(sched_json_str(res.json, "resource_type"), types[i]);
+		client_assert_status(&res, 200);
+		cr_assert_str_eq(client_json_str(res.json, "resource_type"), types[i]);
 		client_response_free(&res);
 	}
 }
@@ -532,27 +377,27 @@ Test(resources_crud, field_rules_are_400)
 	cr_assert_not_null(long_name);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		client_post_json("/api/resources/", client_admin_token(), cases[i].body, &res);
-		sched_assert_field_error(&res, cases[i].field);
+		client_assert_field_error(&res, cases[i].field);
 		client_response_free(&res);
 	}
 	memset(long_name, 'n', 201);
-	body = sched_format("{\"name\": \"%s\", \"resource_type\": \"bed\"}", long_name);
+	body = client_format("{\"name\": \"%s\", \"resource_type\": \"bed\"}", long_name);
 	client_post_json("/api/resources/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "name");
+	client_assert_field_error(&res, "name");
 	client_response_free(&res);
-	body = sched_format("{\"name\": \"Bed\", \"resource_type\": \"bed\", \"location\": \"%s\"}",
-	                    long_name);
+	body = client_format(
+	    "{\"name\": \"Bed\", \"resource_type\": \"bed\", \"location\": \"%s\"}", long_name);
 	client_post_json("/api/resources/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "location");
+	client_assert_field_error(&res, "location");
 	client_response_free(&res);
 	/* 200 characters is fine. */
 	long_name[200] = '\0';
-	body = sched_format("{\"name\": \"%s\", \"resource_type\": \"bed\"}", long_name);
+	body = client_format("{\"name\": \"%s\", \"resource_type\": \"bed\"}", long_name);
 	client_post_json("/api/resources/", client_admin_token(), body, &res);
 	free(body);
-	sched_assert_status(&res, 201);
+	client_assert_status(&res, 201);
 	client_response_free(&res);
 	free(long_name);
 
@@ -563,14 +408,14 @@ Test(resources_crud, field_rules_are_400)
 
 		sched_resource_path(id, path, sizeof(path));
 		client_patch_json(path, client_admin_token(), "{\"name\": \"\"}", &res);
-		sched_assert_field_error(&res, "name");
+		client_assert_field_error(&res, "name");
 		client_response_free(&res);
 		client_patch_json(path, client_admin_token(), "{\"resource_type\": \"ward\"}",
 		                  &res);
-		sched_assert_field_error(&res, "resource_type");
+		client_assert_field_error(&res, "resource_type");
 		client_response_free(&res);
 		client_get_auth(path, client_admin_token(), &res);
-		cr_assert_str_eq(sched_json_str(res.json, "resource_type"), "operating_room");
+		cr_assert_str_eq(client_json_str(res.json, "resource_type"), "operating_room");
 		client_response_free(&res);
 	}
 }
@@ -590,24 +435,24 @@ Test(resources_crud, stale_if_match_is_412)
 
 	snprintf(header, sizeof(header), "If-Match: %s", first);
 	client_call("PATCH", path, client_admin_token(), header, "{\"location\": \"A\"}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	snprintf(second, sizeof(second), "%s", client_header(&res, "ETag"));
 	cr_assert_str_neq(first, second);
 	client_response_free(&res);
 	client_call("PATCH", path, client_admin_token(), header, "{\"location\": \"B\"}", &res);
-	sched_assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	client_call("PUT", path, client_admin_token(), header,
 	            "{\"name\": \"B\", \"resource_type\": \"bed\"}", &res);
-	sched_assert_detail(&res, 412);
+	client_assert_detail(&res, 412);
 	client_response_free(&res);
 	client_get_auth(path, client_admin_token(), &res);
-	cr_assert_str_eq(sched_json_str(res.json, "location"), "A");
+	cr_assert_str_eq(client_json_str(res.json, "location"), "A");
 	cr_assert_str_eq(client_header(&res, "ETag"), second);
 	client_response_free(&res);
 	snprintf(header, sizeof(header), "If-Match: %s", second);
 	client_call("PATCH", path, client_admin_token(), header, "{\"location\": \"C\"}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 }
 
@@ -618,27 +463,27 @@ Test(resources_crud, unknown_is_404_and_no_token_is_401)
 	char path[64];
 
 	client_get_auth("/api/resources/999999999999/", client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_patch_json("/api/resources/999999999999/", client_admin_token(),
 	                  "{\"location\": \"x\"}", &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_get_auth("/api/resources/abc/", client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 
 	sched_resource_path(id, path, sizeof(path));
 	client_get_auth(path, NULL, &res);
-	sched_assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	cr_assert_not_null(client_header(&res, "WWW-Authenticate"));
 	client_response_free(&res);
 	client_get_auth("/api/resources/", NULL, &res);
-	sched_assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	client_post_json("/api/resources/", NULL, "{\"name\": \"X\", \"resource_type\": \"bed\"}",
 	                 &res);
-	sched_assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 }
 
@@ -653,7 +498,7 @@ Test(resources_crud, list_filters_and_ordering)
 
 	sched_resource_path(kit, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"is_active\": false}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 
 	cr_assert(sched_resource_listed("", client_admin_token(), bed, NULL, -1));
@@ -669,8 +514,8 @@ Test(resources_crud, list_filters_and_ordering)
 	results = sched_results(&res);
 	for (size_t i = 1; i < json_object_array_length(results); i++) {
 		const char *prev =
-		    sched_json_str(json_object_array_get_idx(results, i - 1), "name");
-		const char *cur = sched_json_str(json_object_array_get_idx(results, i), "name");
+		    client_json_str(json_object_array_get_idx(results, i - 1), "name");
+		const char *cur = client_json_str(json_object_array_get_idx(results, i), "name");
 
 		cr_assert_leq(strcmp(prev, cur), 0, "'%s' before '%s'", prev, cur);
 	}
@@ -679,21 +524,21 @@ Test(resources_crud, list_filters_and_ordering)
 	results = sched_results(&res);
 	for (size_t i = 1; i < json_object_array_length(results); i++) {
 		const char *prev =
-		    sched_json_str(json_object_array_get_idx(results, i - 1), "name");
-		const char *cur = sched_json_str(json_object_array_get_idx(results, i), "name");
+		    client_json_str(json_object_array_get_idx(results, i - 1), "name");
+		const char *cur = client_json_str(json_object_array_get_idx(results, i), "name");
 
 		cr_assert_geq(strcmp(prev, cur), 0, "'%s' before '%s'", prev, cur);
 	}
 	client_response_free(&res);
 
 	client_get_auth("/api/resources/?resource_type=ward", client_admin_token(), &res);
-	sched_assert_field_error(&res, "resource_type");
+	client_assert_field_error(&res, "resource_type");
 	client_response_free(&res);
 	client_get_auth("/api/resources/?is_active=maybe", client_admin_token(), &res);
-	sched_assert_field_error(&res, "is_active");
+	client_assert_field_error(&res, "is_active");
 	client_response_free(&res);
 	client_get_auth("/api/resources/?ordering=location", client_admin_token(), &res);
-	sched_assert_field_error(&res, "ordering");
+	client_assert_field_error(&res, "ordering");
 	client_response_free(&res);
 }
 
@@ -707,7 +552,7 @@ Test(resources_crud, create_and_update_are_audited)
 	cr_assert_eq(sched_audit_count(q), 1);
 	sched_resource_path(id, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"location\": \"Annex\"}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	snprintf(q, sizeof(q), "entity_type=resource&entity_id=%lld&action=update", id);
 	cr_assert_eq(sched_audit_count(q), 1);
@@ -728,14 +573,14 @@ Test(resources_roles, only_admin_creates_and_edits)
 		sched_staff_open(sched_non_admins[r], &staff);
 		client_post_json("/api/resources/", staff.token,
 		                 "{\"name\": \"Sneaky\", \"resource_type\": \"bed\"}", &res);
-		sched_assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_patch_json(path, staff.token, "{\"name\": \"Sneaky\"}", &res);
-		sched_assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_call("PUT", path, staff.token, NULL,
 		            "{\"name\": \"Sneaky\", \"resource_type\": \"bed\"}", &res);
-		sched_assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		snprintf(q, sizeof(q), "actor=%lld&action=denied", staff.id);
 		cr_assert_eq(sched_audit_count(q), 3, "as %s", sched_non_admins[r]);
@@ -745,7 +590,7 @@ Test(resources_roles, only_admin_creates_and_edits)
 		struct client_response res;
 
 		client_get_auth(path, client_admin_token(), &res);
-		cr_assert_str_neq(sched_json_str(res.json, "name"), "Sneaky");
+		cr_assert_str_neq(client_json_str(res.json, "name"), "Sneaky");
 		client_response_free(&res);
 	}
 }
@@ -768,33 +613,33 @@ Test(resources_roles, all_but_billing_read)
 
 		sched_staff_open(readers[r], &staff);
 		client_get_auth(path, staff.token, &res);
-		sched_assert_status(&res, 200);
-		cr_assert_eq(sched_json_int(res.json, "id"), id);
+		client_assert_status(&res, 200);
+		cr_assert_eq(client_json_int(res.json, "id"), id);
 		client_response_free(&res);
 		cr_assert(sched_resource_listed("", staff.token, id, NULL, -1), "as %s",
 		          readers[r]);
 		client_get_auth(bookings, staff.token, &res);
-		sched_assert_status(&res, 200);
-		cr_assert_eq(sched_json_int(res.json, "count"), 1);
+		client_assert_status(&res, 200);
+		cr_assert_eq(client_json_int(res.json, "count"), 1);
 		client_response_free(&res);
 		client_get_auth(one, staff.token, &res);
-		sched_assert_status(&res, 200);
+		client_assert_status(&res, 200);
 		client_response_free(&res);
 		sched_staff_close(&staff);
 	}
 
 	sched_staff_open("billing", &billing);
 	client_get_auth("/api/resources/", billing.token, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	client_get_auth(path, billing.token, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	client_get_auth(bookings, billing.token, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	client_get_auth(one, billing.token, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	sched_staff_close(&billing);
 }
@@ -820,25 +665,25 @@ Test(resource_bookings, each_booking_role_books_and_is_the_booker)
 		         patient);
 		sched_post_booking(staff.token, resource, start, start + 90 * SCHED_MIN, extra,
 		                   &res);
-		sched_assert_status(&res, 201);
+		client_assert_status(&res, 201);
 		cr_assert_eq(json_object_object_length(res.json), 10, "%s", res.body);
-		id = sched_json_int(res.json, "id");
-		cr_assert_eq(sched_json_int(res.json, "resource"), resource);
-		cr_assert_eq(sched_json_int(res.json, "patient"), patient);
-		cr_assert_str_eq(sched_json_str(res.json, "start_time"), sched_utc(start).s);
-		cr_assert_str_eq(sched_json_str(res.json, "end_time"),
+		id = client_json_int(res.json, "id");
+		cr_assert_eq(client_json_int(res.json, "resource"), resource);
+		cr_assert_eq(client_json_int(res.json, "patient"), patient);
+		cr_assert_str_eq(client_json_str(res.json, "start_time"), sched_utc(start).s);
+		cr_assert_str_eq(client_json_str(res.json, "end_time"),
 		                 sched_utc(start + 90 * SCHED_MIN).s);
-		cr_assert_str_eq(sched_json_str(res.json, "purpose"), "Knee surgery");
-		cr_assert_str_eq(sched_json_str(res.json, "status"), "booked");
-		cr_assert_eq(sched_json_int(res.json, "booked_by"), staff.id, "as %s: %s",
+		cr_assert_str_eq(client_json_str(res.json, "purpose"), "Knee surgery");
+		cr_assert_str_eq(client_json_str(res.json, "status"), "booked");
+		cr_assert_eq(client_json_int(res.json, "booked_by"), staff.id, "as %s: %s",
 		             sched_bookers[r], res.body);
-		cr_assert(sched_is_utc_stamp(sched_json_str(res.json, "created_at")));
-		cr_assert(sched_is_utc_stamp(sched_json_str(res.json, "updated_at")));
+		cr_assert(sched_is_utc_stamp(client_json_str(res.json, "created_at")));
+		cr_assert(sched_is_utc_stamp(client_json_str(res.json, "updated_at")));
 		cr_assert_not_null(client_header(&res, "ETag"));
 
 		sched_booking_path(id, path, sizeof(path));
 		client_get_auth(path, staff.token, &again);
-		sched_assert_status(&again, 200);
+		client_assert_status(&again, 200);
 		cr_assert(json_object_equal(res.json, again.json), "%s vs %s", res.body,
 		          again.body);
 		client_response_free(&again);
@@ -858,12 +703,12 @@ Test(resource_bookings, billing_cannot_book_and_no_token_is_401)
 
 	sched_staff_open("billing", &billing);
 	sched_post_booking(billing.token, resource, ten, ten + SCHED_HOUR, NULL, &res);
-	sched_assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	snprintf(q, sizeof(q), "actor=%lld&action=denied", billing.id);
 	cr_assert_eq(sched_audit_count(q), 1);
 	sched_post_booking(NULL, resource, ten, ten + SCHED_HOUR, NULL, &res);
-	sched_assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	cr_assert_eq(sched_live_bookings(resource), 0);
 	sched_staff_close(&billing);
@@ -877,19 +722,19 @@ Test(resource_bookings, patient_is_optional_but_must_exist)
 	char path[64];
 
 	sched_post_booking(client_admin_token(), resource, ten, ten + SCHED_HOUR, NULL, &res);
-	sched_assert_status(&res, 201);
+	client_assert_status(&res, 201);
 	cr_assert_null(json_object_object_get(res.json, "patient"), "%s", res.body);
 	cr_assert(json_object_object_get_ex(res.json, "patient", NULL), "%s", res.body);
-	cr_assert_str_eq(sched_json_str(res.json, "purpose"), "");
+	cr_assert_str_eq(client_json_str(res.json, "purpose"), "");
 	client_response_free(&res);
 
 	snprintf(path, sizeof(path), "/api/patients/%lld/", deleted);
 	client_call("DELETE", path, client_admin_token(), NULL, NULL, &res);
-	sched_assert_status(&res, 204);
+	client_assert_status(&res, 204);
 	client_response_free(&res);
 	sched_post_booking(client_admin_token(), resource, ten + 2 * SCHED_HOUR,
 	                   ten + 3 * SCHED_HOUR, ", \"patient\": 999999999999", &res);
-	sched_assert_field_error(&res, "patient");
+	client_assert_field_error(&res, "patient");
 	client_response_free(&res);
 	{
 		char extra[64];
@@ -897,12 +742,12 @@ Test(resource_bookings, patient_is_optional_but_must_exist)
 		snprintf(extra, sizeof(extra), ", \"patient\": %lld", deleted);
 		sched_post_booking(client_admin_token(), resource, ten + 2 * SCHED_HOUR,
 		                   ten + 3 * SCHED_HOUR, extra, &res);
-		sched_assert_field_error(&res, "patient");
+		client_assert_field_error(&res, "patient");
 		client_response_free(&res);
 	}
 	sched_post_booking(client_admin_token(), resource, ten + 2 * SCHED_HOUR,
 	                   ten + 3 * SCHED_HOUR, ", \"patient\": \"1\"", &res);
-	sched_assert_field_error(&res, "patient");
+	client_assert_field_error(&res, "patient");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_bookings(resource), 1);
 }
@@ -917,23 +762,23 @@ Test(resource_bookings, time_rules_are_400)
 	/* In the past. */
 	sched_post_booking(client_admin_token(), resource, time(NULL) - SCHED_HOUR, time(NULL),
 	                   NULL, &res);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
 	/* End not after start. */
 	sched_post_booking(client_admin_token(), resource, ten, ten, NULL, &res);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	sched_post_booking(client_admin_token(), resource, ten, ten - SCHED_MIN, NULL, &res);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	/* end_time is required for a booking (there is no slot length). */
 	sched_post_booking(client_admin_token(), resource, ten, 0, NULL, &res);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	sched_bookings_path(resource, path, sizeof(path));
 	client_post_json(path, client_admin_token(), "{\"end_time\": \"2030-01-07T10:00:00Z\"}",
 	                 &res);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_bookings(resource), 0);
 }
@@ -956,18 +801,18 @@ Test(resource_bookings, bad_datetimes_are_400)
 
 	sched_bookings_path(resource, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *body = sched_format("{\"start_time\": %s, \"end_time\": \"%s\"}", bad[i],
-		                          sched_local(ten).s);
+		char *body = client_format("{\"start_time\": %s, \"end_time\": \"%s\"}", bad[i],
+		                           sched_local(ten).s);
 
 		client_post_json(path, client_admin_token(), body, &res);
 		free(body);
-		sched_assert_field_error(&res, "start_time");
+		client_assert_field_error(&res, "start_time");
 		client_response_free(&res);
-		body = sched_format("{\"start_time\": \"%s\", \"end_time\": %s}",
-		                    sched_local(ten).s, bad[i]);
+		body = client_format("{\"start_time\": \"%s\", \"end_time\": %s}",
+		                     sched_local(ten).s, bad[i]);
 		client_post_json(path, client_admin_token(), body, &res);
 		free(body);
-		sched_assert_field_error(&res, "end_time");
+		client_assert_field_error(&res, "end_time");
 		client_response_free(&res);
 	}
 	/* More than five years ahead. */
@@ -975,7 +820,7 @@ Test(resource_bookings, bad_datetimes_are_400)
 	                 "{\"start_time\": \"9999-12-31T10:00:00Z\", \"end_time\": "
 	                 "\"9999-12-31T11:00:00Z\"}",
 	                 &res);
-	sched_assert_field_error(&res, "start_time");
+	client_assert_field_error(&res, "start_time");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_bookings(resource), 0);
 }
@@ -989,11 +834,11 @@ Test(resource_bookings, an_end_thousands_of_years_ahead_is_400)
 	char path[96], *body;
 
 	sched_bookings_path(resource, path, sizeof(path));
-	body = sched_format("{\"start_time\": \"%s\", \"end_time\": \"9999-12-31T10:00:00Z\"}",
-	                    sched_local(ten).s);
+	body = client_format("{\"start_time\": \"%s\", \"end_time\": \"9999-12-31T10:00:00Z\"}",
+	                     sched_local(ten).s);
 	client_post_json(path, client_admin_token(), body, &res);
 	free(body);
-	sched_assert_field_error(&res, "end_time");
+	client_assert_field_error(&res, "end_time");
 	client_response_free(&res);
 	cr_assert_eq(sched_live_bookings(resource), 0);
 }
@@ -1016,7 +861,7 @@ Test(resource_bookings, overlap_is_409_and_back_to_back_is_fine)
 	for (size_t i = 0; i < sizeof(clashes) / sizeof(clashes[0]); i++) {
 		sched_post_booking(client_admin_token(), resource, clashes[i].start, clashes[i].end,
 		                   NULL, &res);
-		sched_assert_detail(&res, 409);
+		client_assert_detail(&res, 409);
 		client_response_free(&res);
 	}
 	cr_assert_eq(sched_live_bookings(resource), 1);
@@ -1037,7 +882,7 @@ Test(resource_bookings, inactive_resource_is_400_and_unknown_is_404)
 
 	sched_resource_path(resource, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"is_active\": false}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	sched_post_booking(client_admin_token(), resource, ten, ten + SCHED_HOUR, NULL, &res);
 	sched_assert_validation(&res);
@@ -1045,22 +890,22 @@ Test(resource_bookings, inactive_resource_is_400_and_unknown_is_404)
 	cr_assert_eq(sched_live_bookings(resource), 0);
 	/* Active again, it books. */
 	client_patch_json(path, client_admin_token(), "{\"is_active\": true}", &res);
-	sched_assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	sched_book(resource, ten, ten + SCHED_HOUR);
 
 	sched_post_booking(client_admin_token(), 999999999999LL, ten, ten + SCHED_HOUR, NULL, &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_get_auth("/api/resources/999999999999/bookings/", client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_get_auth("/api/resource-bookings/999999999999/", client_admin_token(), &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_call("DELETE", "/api/resource-bookings/999999999999/", client_admin_token(), NULL,
 	            NULL, &res);
-	sched_assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 }
 
@@ -1108,7 +953,7 @@ Test(resource_bookings, list_is_paginated_and_filtered)
 
 		snprintf(url, sizeof(url), "%s?page=3&page_size=3", path);
 		client_get_auth(url, client_admin_token(), &res);
-		sched_assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			snprintf(url, sizeof(url), "%s?%s", path, bad[i]);
@@ -1175,7 +1020,7 @@ Test(resource_bookings, a_cancelled_booking_frees_the_time)
 
 	first = sched_book(resource, ten, ten + h);
 	sched_post_booking(client_admin_token(), resource, ten, ten + h, NULL, &res);
-	sched_assert_status(&res, 409);
+	client_assert_status(&res, 409);
 	client_response_free(&res);
 	sched_cancel_expect(first, client_admin_token(), 204);
 	second = sched_book(resource, ten, ten + h);

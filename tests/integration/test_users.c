@@ -18,72 +18,13 @@
 
 static const char *const other_roles[] = {"doctor", "nurse", "receptionist", "billing"};
 
-static void assert_status(const struct client_response *res, long status)
-{
-	cr_assert_eq(res->status, status, "expected %ld, got %ld: %s", status, res->status,
-	             res->body);
-}
-
-static void assert_detail(const struct client_response *res, long status)
-{
-	const char *detail = client_json_string(res, "detail");
-
-	assert_status(res, status);
-	cr_assert(detail != NULL && *detail != '\0', "no detail: %s", res->body);
-}
-
-static void assert_field_error(const struct client_response *res, const char *field)
-{
-	assert_status(res, 400);
-	cr_assert(client_has_field_error(res, field), "no error on '%s': %s", field, res->body);
-}
-
 static void assert_no_secret(const struct client_response *res)
 {
 	cr_assert_null(strstr(res->body, "argon2"), "%s", res->body);
 	cr_assert_null(strstr(res->body, "password"), "%s", res->body);
 }
 
-static long long json_int(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int),
-	          "no integer %s in %s", key, json_object_to_json_string(obj));
-	return (long long)json_object_get_int64(v);
-}
-
-static const char *json_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	cr_assert(json_object_object_get_ex(obj, key, &v) &&
-	              json_object_is_type(v, json_type_string),
-	          "no string %s in %s", key, json_object_to_json_string(obj));
-	return json_object_get_string(v);
-}
-
 /* Asserts the DRF list shape and returns the results array (owned by res). */
-static struct json_object *list_results(const struct client_response *res)
-{
-	struct json_object *v, *results;
-
-	assert_status(res, 200);
-	cr_assert_not_null(res->json, "%s", res->body);
-	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	json_int(res->json, "count");
-	cr_assert(json_object_object_get_ex(res->json, "next", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "previous", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
-	              json_object_is_type(results, json_type_array),
-	          "%s", res->body);
-	return results;
-}
-
 /* GET /api/users/?query as the admin. (Every list request once killed the
  * sanitizer-built worker: list.c's first append did memcpy from NULL.) */
 static void list_users(const char *query, struct client_response *res)
@@ -92,13 +33,8 @@ static void list_users(const char *query, struct client_response *res)
 
 	snprintf(path, sizeof(path), "/api/users/?%s", query);
 	client_get_auth(path, client_admin_token(), res);
-	list_results(res);
+	client_list_results(res);
 	assert_no_secret(res);
-}
-
-static long long count_of(const struct client_response *res)
-{
-	return json_int(res->json, "count");
 }
 
 static void user_path(long long id, char *out, size_t size)
@@ -117,26 +53,26 @@ Test(users_list, admin_gets_the_paginated_drf_shape)
 
 	client_create_user_named("nurse", "listed", "Lister", "Shape", &user);
 	list_users("", &res);
-	results = list_results(&res);
-	cr_assert_geq(count_of(&res), 2); /* the admin and this user at least */
+	results = client_list_results(&res);
+	cr_assert_geq(client_count_of(&res), 2); /* the admin and this user at least */
 	cr_assert_gt(json_object_array_length(results), 0);
 	cr_assert_leq(json_object_array_length(results), 20, "the default page is 20");
 	client_response_free(&res);
 
 	snprintf(query, sizeof(query), "username=%s", user.username);
 	list_users(query, &res);
-	results = list_results(&res);
-	cr_assert_eq(count_of(&res), 1, "%s", res.body);
+	results = client_list_results(&res);
+	cr_assert_eq(client_count_of(&res), 1, "%s", res.body);
 	cr_assert_null(json_object_object_get(res.json, "next"));
 	cr_assert_null(json_object_object_get(res.json, "previous"));
 	cr_assert_eq(json_object_array_length(results), 1);
 	row = json_object_array_get_idx(results, 0);
-	cr_assert_eq(json_int(row, "id"), user.id);
-	cr_assert_str_eq(json_str(row, "username"), user.username);
-	cr_assert_str_eq(json_str(row, "role"), "nurse");
-	cr_assert_str_eq(json_str(row, "first_name"), "Lister");
-	cr_assert_str_eq(json_str(row, "last_name"), "Shape");
-	cr_assert_str_eq(json_str(row, "email"), "staff@example.org");
+	cr_assert_eq(client_json_int(row, "id"), user.id);
+	cr_assert_str_eq(client_json_str(row, "username"), user.username);
+	cr_assert_str_eq(client_json_str(row, "role"), "nurse");
+	cr_assert_str_eq(client_json_str(row, "first_name"), "Lister");
+	cr_assert_str_eq(client_json_str(row, "last_name"), "Shape");
+	cr_assert_str_eq(client_json_str(row, "email"), "staff@example.org");
 	cr_assert(json_object_get_boolean(json_object_object_get(row, "is_active")));
 	cr_assert_not_null(json_object_object_get(row, "created_at"));
 	cr_assert_not_null(json_object_object_get(row, "updated_at"));
@@ -153,41 +89,41 @@ Test(users_list, filters_role_and_is_active)
 	client_create_user("billing", &user);
 	snprintf(query, sizeof(query), "role=billing&username=%s", user.username);
 	list_users(query, &res);
-	cr_assert_eq(count_of(&res), 1, "%s", res.body);
+	cr_assert_eq(client_count_of(&res), 1, "%s", res.body);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "role=nurse&username=%s", user.username);
 	list_users(query, &res);
-	cr_assert_eq(count_of(&res), 0, "%s", res.body);
-	cr_assert_eq(json_object_array_length(list_results(&res)), 0);
+	cr_assert_eq(client_count_of(&res), 0, "%s", res.body);
+	cr_assert_eq(json_object_array_length(client_list_results(&res)), 0);
 	client_response_free(&res);
 
 	/* Every row of a role filter has that role. */
 	list_users("role=billing&page_size=100", &res);
-	results = list_results(&res);
-	cr_assert_geq(count_of(&res), 1);
+	results = client_list_results(&res);
+	cr_assert_geq(client_count_of(&res), 1);
 	for (size_t i = 0; i < json_object_array_length(results); i++)
-		cr_assert_str_eq(json_str(json_object_array_get_idx(results, i), "role"),
+		cr_assert_str_eq(client_json_str(json_object_array_get_idx(results, i), "role"),
 		                 "billing");
 	client_response_free(&res);
 
 	snprintf(query, sizeof(query), "is_active=true&username=%s", user.username);
 	list_users(query, &res);
-	cr_assert_eq(count_of(&res), 1, "%s", res.body);
+	cr_assert_eq(client_count_of(&res), 1, "%s", res.body);
 	client_response_free(&res);
 	user_path(user.id, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"is_active\": false}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "is_active=true&username=%s", user.username);
 	list_users(query, &res);
-	cr_assert_eq(count_of(&res), 0, "%s", res.body);
+	cr_assert_eq(client_count_of(&res), 0, "%s", res.body);
 	client_response_free(&res);
 	snprintf(query, sizeof(query), "is_active=false&username=%s", user.username);
 	list_users(query, &res);
-	cr_assert_eq(count_of(&res), 1, "%s", res.body);
+	cr_assert_eq(client_count_of(&res), 1, "%s", res.body);
 	client_response_free(&res);
 	list_users("is_active=false&page_size=100", &res);
-	results = list_results(&res);
+	results = client_list_results(&res);
 	for (size_t i = 0; i < json_object_array_length(results); i++)
 		cr_assert(!json_object_get_boolean(
 		    json_object_object_get(json_object_array_get_idx(results, i), "is_active")));
@@ -205,7 +141,7 @@ Test(users_list, bad_filter_values_are_400)
 
 		snprintf(path, sizeof(path), "/api/users/?%s", queries[i]);
 		client_get_auth(path, client_admin_token(), &res);
-		assert_field_error(&res, fields[i]);
+		client_assert_field_error(&res, fields[i]);
 		client_response_free(&res);
 	}
 }
@@ -221,34 +157,38 @@ Test(users_list, ordering_by_username_and_minus_id)
 	client_create_user("nurse", &a);
 	client_create_user("doctor", &b);
 	list_users("ordering=username&page_size=100", &res);
-	results = list_results(&res);
+	results = client_list_results(&res);
 	n = json_object_array_length(results);
 	cr_assert_geq(n, 2);
 	for (size_t i = 1; i < n; i++) {
-		const char *prev = json_str(json_object_array_get_idx(results, i - 1), "username");
-		const char *cur = json_str(json_object_array_get_idx(results, i), "username");
+		const char *prev =
+		    client_json_str(json_object_array_get_idx(results, i - 1), "username");
+		const char *cur =
+		    client_json_str(json_object_array_get_idx(results, i), "username");
 
 		cr_assert_leq(strcasecmp(prev, cur), 0, "'%s' before '%s'", prev, cur);
 	}
 	client_response_free(&res);
 
 	list_users("ordering=-id&page_size=100", &res);
-	results = list_results(&res);
+	results = client_list_results(&res);
 	n = json_object_array_length(results);
 	cr_assert_geq(n, 2);
 	for (size_t i = 1; i < n; i++)
-		cr_assert_gt(json_int(json_object_array_get_idx(results, i - 1), "id"),
-		             json_int(json_object_array_get_idx(results, i), "id"));
+		cr_assert_gt(client_json_int(json_object_array_get_idx(results, i - 1), "id"),
+		             client_json_int(json_object_array_get_idx(results, i), "id"));
 	/* Newest first: the first row is at least as new as b. */
-	cr_assert_geq(json_int(json_object_array_get_idx(results, 0), "id"), b.id);
+	cr_assert_geq(client_json_int(json_object_array_get_idx(results, 0), "id"), b.id);
 	client_response_free(&res);
 
 	list_users("ordering=-username,id&page_size=100", &res);
-	results = list_results(&res);
+	results = client_list_results(&res);
 	n = json_object_array_length(results);
 	for (size_t i = 1; i < n; i++) {
-		const char *prev = json_str(json_object_array_get_idx(results, i - 1), "username");
-		const char *cur = json_str(json_object_array_get_idx(results, i), "username");
+		const char *prev =
+		    client_json_str(json_object_array_get_idx(results, i - 1), "username");
+		const char *cur =
+		    client_json_str(json_object_array_get_idx(results, i), "username");
 
 		cr_assert_geq(strcasecmp(prev, cur), 0, "'%s' before '%s'", prev, cur);
 	}
@@ -265,7 +205,7 @@ Test(users_list, unknown_ordering_is_400)
 
 		snprintf(path, sizeof(path), "/api/users/?ordering=%s", orderings[i]);
 		client_get_auth(path, client_admin_token(), &res);
-		assert_field_error(&res, "ordering");
+		client_assert_field_error(&res, "ordering");
 		client_response_free(&res);
 	}
 }
@@ -280,22 +220,22 @@ Test(users_list, page_past_the_end_is_404)
 	client_create_user("nurse", &user);
 	snprintf(path, sizeof(path), "/api/users/?username=%s&page=1", user.username);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	snprintf(path, sizeof(path), "/api/users/?username=%s&page=2", user.username);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	/* An empty list's first page is still 200. */
 	snprintf(path, sizeof(path), "/api/users/?username=none-%s&page=1", user.username);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_status(&res, 200);
-	cr_assert_eq(count_of(&res), 0);
+	client_assert_status(&res, 200);
+	cr_assert_eq(client_count_of(&res), 0);
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++) {
 		snprintf(path, sizeof(path), "/api/users/?page=%s", bad_pages[i]);
 		client_get_auth(path, client_admin_token(), &res);
-		assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 	}
 }
@@ -328,18 +268,18 @@ Test(users_list, page_size_is_clamped_to_100)
 
 	ensure_over_100_users();
 	list_users("page_size=1000", &res);
-	results = list_results(&res);
-	cr_assert_gt(count_of(&res), 100);
+	results = client_list_results(&res);
+	cr_assert_gt(client_count_of(&res), 100);
 	cr_assert_eq(json_object_array_length(results), 100, "page_size=1000 gave %zu rows",
 	             json_object_array_length(results));
 	cr_assert_not_null(json_object_object_get(res.json, "next"));
 	client_response_free(&res);
 	list_users("page_size=101", &res);
-	cr_assert_eq(json_object_array_length(list_results(&res)), 100);
+	cr_assert_eq(json_object_array_length(client_list_results(&res)), 100);
 	client_response_free(&res);
 	/* Paging links carry the other parameters and are absolute. */
 	list_users("page_size=1&page=2&ordering=id", &res);
-	cr_assert_eq(json_object_array_length(list_results(&res)), 1);
+	cr_assert_eq(json_object_array_length(client_list_results(&res)), 1);
 	next = client_json_string(&res, "next");
 	cr_assert_not_null(next, "%s", res.body);
 	cr_assert(strncmp(next, client_env("HMS_TEST_BASE_URL"),
@@ -364,18 +304,18 @@ Test(users_get, admin_gets_one_user)
 	client_create_user_named("doctor", "one", "Single", "Person", &user);
 	user_path(user.id, path, sizeof(path));
 	client_get_auth(path, client_admin_token(), &res);
-	assert_status(&res, 200);
-	cr_assert_eq(json_int(res.json, "id"), user.id);
-	cr_assert_str_eq(json_str(res.json, "username"), user.username);
-	cr_assert_str_eq(json_str(res.json, "role"), "doctor");
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Single");
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Person");
+	client_assert_status(&res, 200);
+	cr_assert_eq(client_json_int(res.json, "id"), user.id);
+	cr_assert_str_eq(client_json_str(res.json, "username"), user.username);
+	cr_assert_str_eq(client_json_str(res.json, "role"), "doctor");
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Single");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Person");
 	assert_no_secret(&res);
 	client_response_free(&res);
 	/* Without the final slash too. */
 	snprintf(path, sizeof(path), "/api/users/%lld", user.id);
 	client_get_auth(path, client_admin_token(), &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 }
 
@@ -392,7 +332,7 @@ Test(users_get, missing_zero_and_non_numbers_are_404)
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		client_get_auth(paths[i], client_admin_token(), &res);
-		assert_detail(&res, 404);
+		client_assert_detail(&res, 404);
 		client_response_free(&res);
 	}
 }
@@ -413,29 +353,30 @@ Test(users_patch, admin_changes_role_names_and_email)
 	                  "{\"role\": \"doctor\", \"first_name\": \"Renamed\", \"last_name\": "
 	                  "\"Person\", \"email\": \"new@example.org\", \"username\": \"ignored\"}",
 	                  &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "role"), "doctor");
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Renamed");
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Person");
-	cr_assert_str_eq(json_str(res.json, "email"), "new@example.org");
-	cr_assert_str_eq(json_str(res.json, "username"), user.username, "username is read-only");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "role"), "doctor");
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Renamed");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Person");
+	cr_assert_str_eq(client_json_str(res.json, "email"), "new@example.org");
+	cr_assert_str_eq(client_json_str(res.json, "username"), user.username,
+	                 "username is read-only");
 	assert_no_secret(&res);
 	client_response_free(&res);
 	/* Stored, and the user's own session sees the new role at once. */
 	client_get_auth(path, client_admin_token(), &res);
-	cr_assert_str_eq(json_str(res.json, "role"), "doctor");
-	cr_assert_str_eq(json_str(res.json, "email"), "new@example.org");
+	cr_assert_str_eq(client_json_str(res.json, "role"), "doctor");
+	cr_assert_str_eq(client_json_str(res.json, "email"), "new@example.org");
 	client_response_free(&res);
 	client_get_auth("/api/auth/me/", tokens.access, &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "role"), "doctor");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "role"), "doctor");
 	client_response_free(&res);
 	/* Only the given fields change. */
 	client_patch_json(path, client_admin_token(), "{\"first_name\": \"Again\"}", &res);
-	assert_status(&res, 200);
-	cr_assert_str_eq(json_str(res.json, "first_name"), "Again");
-	cr_assert_str_eq(json_str(res.json, "last_name"), "Person");
-	cr_assert_str_eq(json_str(res.json, "role"), "doctor");
+	client_assert_status(&res, 200);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Again");
+	cr_assert_str_eq(client_json_str(res.json, "last_name"), "Person");
+	cr_assert_str_eq(client_json_str(res.json, "role"), "doctor");
 	client_response_free(&res);
 	client_tokens_free(&tokens);
 }
@@ -450,21 +391,21 @@ Test(users_patch, role_change_to_admin_takes_effect_at_once)
 	client_create_user("receptionist", &user);
 	client_user_login(&user, &tokens);
 	client_get_auth("/api/users/", tokens.access, &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	user_path(user.id, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"role\": \"admin\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	/* The token still says receptionist; the account says admin. */
 	client_get_auth("/api/users/", tokens.access, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_patch_json(path, client_admin_token(), "{\"role\": \"billing\"}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_get_auth("/api/users/", tokens.access, &res);
-	assert_detail(&res, 403);
+	client_assert_detail(&res, 403);
 	client_response_free(&res);
 	client_tokens_free(&tokens);
 }
@@ -486,13 +427,13 @@ Test(users_patch, validation_errors_are_400)
 	user_path(user.id, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		client_patch_json(path, client_admin_token(), cases[i].body, &res);
-		assert_field_error(&res, cases[i].field);
+		client_assert_field_error(&res, cases[i].field);
 		client_response_free(&res);
 	}
 	/* Nothing changed. */
 	client_get_auth(path, client_admin_token(), &res);
-	cr_assert_str_eq(json_str(res.json, "role"), "nurse");
-	cr_assert_str_eq(json_str(res.json, "email"), "staff@example.org");
+	cr_assert_str_eq(client_json_str(res.json, "role"), "nurse");
+	cr_assert_str_eq(client_json_str(res.json, "email"), "staff@example.org");
 	cr_assert(json_object_get_boolean(json_object_object_get(res.json, "is_active")));
 	client_response_free(&res);
 }
@@ -508,21 +449,21 @@ Test(users_patch, missing_user_is_404_and_non_json_is_415)
 
 	client_patch_json("/api/users/999999999/", client_admin_token(), "{\"first_name\": \"X\"}",
 	                  &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 	client_patch_json("/api/users/0/", client_admin_token(), "{\"first_name\": \"X\"}", &res);
-	assert_detail(&res, 404);
+	client_assert_detail(&res, 404);
 	client_response_free(&res);
 
 	client_create_user("nurse", &user);
 	user_path(user.id, path, sizeof(path));
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", client_admin_token());
 	cr_assert_eq(client_request("PATCH", path, with_auth, "first_name=X", 12, &res), 0);
-	assert_detail(&res, 415);
+	client_assert_detail(&res, 415);
 	client_response_free(&res);
 	/* No token: 401 before anything else. */
 	cr_assert_eq(client_request("PATCH", path, headers, "{}", 2, &res), 0);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 }
 
@@ -538,38 +479,38 @@ Test(users_patch, deactivation_locks_the_account_at_once)
 	client_user_login(&user, &tokens);
 	client_user_login(&user, &other);
 	client_get_auth("/api/auth/me/", tokens.access, &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 
 	user_path(user.id, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"is_active\": false}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert(!json_object_get_boolean(json_object_object_get(res.json, "is_active")));
 	client_response_free(&res);
 
 	/* The access token stops on the very next request. */
 	client_get_auth("/api/auth/me/", tokens.access, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	cr_assert_not_null(client_header(&res, "WWW-Authenticate"));
 	client_response_free(&res);
 	/* Every refresh token is refused. */
 	snprintf(body, sizeof(body), "{\"refresh\": \"%s\"}", tokens.refresh);
 	client_post_json("/api/auth/token/refresh/", NULL, body, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	snprintf(body, sizeof(body), "{\"refresh\": \"%s\"}", other.refresh);
 	client_post_json("/api/auth/token/refresh/", NULL, body, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	cr_assert_eq(client_login(user.username, user.password, NULL, &none), 401);
 
 	/* Reactivated, the old refresh tokens stay dead: they were revoked,
 	 * not merely suspended. A new login works. */
 	client_patch_json(path, client_admin_token(), "{\"is_active\": true}", &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	client_response_free(&res);
 	client_post_json("/api/auth/token/refresh/", NULL, body, &res);
-	assert_detail(&res, 401);
+	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	client_user_login(&user, &none);
 	client_tokens_free(&none);
@@ -584,24 +525,24 @@ Test(users_patch, admin_cannot_deactivate_themselves)
 	long long admin_id;
 
 	client_get_auth("/api/auth/me/", client_admin_token(), &res);
-	assert_status(&res, 200);
-	admin_id = json_int(res.json, "id");
-	cr_assert_str_eq(json_str(res.json, "role"), "admin");
+	client_assert_status(&res, 200);
+	admin_id = client_json_int(res.json, "id");
+	cr_assert_str_eq(client_json_str(res.json, "role"), "admin");
 	client_response_free(&res);
 
 	user_path(admin_id, path, sizeof(path));
 	client_patch_json(path, client_admin_token(), "{\"is_active\": false}", &res);
-	assert_field_error(&res, "is_active");
+	client_assert_field_error(&res, "is_active");
 	client_response_free(&res);
 	/* Nor demote themselves. */
 	client_patch_json(path, client_admin_token(), "{\"role\": \"nurse\"}", &res);
-	assert_field_error(&res, "role");
+	client_assert_field_error(&res, "role");
 	client_response_free(&res);
 	/* Still an active admin, still working. */
 	client_get_auth(path, client_admin_token(), &res);
-	assert_status(&res, 200);
+	client_assert_status(&res, 200);
 	cr_assert(json_object_get_boolean(json_object_object_get(res.json, "is_active")));
-	cr_assert_str_eq(json_str(res.json, "role"), "admin");
+	cr_assert_str_eq(client_json_str(res.json, "role"), "admin");
 	client_response_free(&res);
 }
 
@@ -615,7 +556,7 @@ static struct json_object *denied_rows(long long actor, struct client_response *
 
 	snprintf(path, sizeof(path), "/api/audit/?actor=%lld&action=denied&page_size=100", actor);
 	client_get_auth(path, client_admin_token(), res);
-	results = list_results(res);
+	results = client_list_results(res);
 	return results;
 }
 
@@ -673,20 +614,20 @@ Test(users_roles, every_other_role_is_403_and_audited)
 
 		/* Each denial is one audit row for this actor. */
 		rows = denied_rows(user.id, &audit);
-		cr_assert_eq(json_int(audit.json, "count"), 4, "%s as %s: %s", "denied rows",
+		cr_assert_eq(client_json_int(audit.json, "count"), 4, "%s as %s: %s", "denied rows",
 		             other_roles[r], audit.body);
 		for (int i = 0; i < 4; i++) {
 			struct json_object *row = row_with_request_id(rows, ids[i]);
 
 			cr_assert_not_null(row, "no audit row for %s %s as %s", methods[i],
 			                   paths[i], other_roles[r]);
-			cr_assert_eq(json_int(row, "actor"), user.id);
-			cr_assert_str_eq(json_str(row, "actor_role"), other_roles[r]);
-			cr_assert_str_eq(json_str(row, "action"), "denied");
-			cr_assert_str_eq(json_str(row, "outcome"), "denied");
+			cr_assert_eq(client_json_int(row, "actor"), user.id);
+			cr_assert_str_eq(client_json_str(row, "actor_role"), other_roles[r]);
+			cr_assert_str_eq(client_json_str(row, "action"), "denied");
+			cr_assert_str_eq(client_json_str(row, "outcome"), "denied");
 			cr_assert_not_null(json_object_object_get(row, "entity_type"));
 			if (entity[i] > 0)
-				cr_assert_eq(json_int(row, "entity_id"), entity[i], "%s",
+				cr_assert_eq(client_json_int(row, "entity_id"), entity[i], "%s",
 				             json_object_to_json_string(row));
 		}
 		client_response_free(&audit);
@@ -698,7 +639,7 @@ Test(users_roles, every_other_role_is_403_and_audited)
 		char sql[160];
 
 		client_get_auth(path, client_admin_token(), &res);
-		cr_assert_str_eq(json_str(res.json, "role"), "nurse");
+		cr_assert_str_eq(client_json_str(res.json, "role"), "nurse");
 		cr_assert(json_object_get_boolean(json_object_object_get(res.json, "is_active")));
 		client_response_free(&res);
 		snprintf(sql, sizeof(sql),
@@ -719,13 +660,13 @@ Test(users_roles, own_profile_is_open_to_every_role)
 		client_create_user(other_roles[r], &user);
 		client_user_login(&user, &tokens);
 		client_get_auth("/api/auth/me/", tokens.access, &res);
-		assert_status(&res, 200);
-		cr_assert_str_eq(json_str(res.json, "role"), other_roles[r]);
+		client_assert_status(&res, 200);
+		cr_assert_str_eq(client_json_str(res.json, "role"), other_roles[r]);
 		client_response_free(&res);
 		/* but not their own row through /api/users/: that is admin only. */
 		user_path(user.id, path, sizeof(path));
 		client_get_auth(path, tokens.access, &res);
-		assert_detail(&res, 403);
+		client_assert_detail(&res, 403);
 		client_response_free(&res);
 		client_tokens_free(&tokens);
 	}
@@ -738,7 +679,7 @@ Test(users_roles, no_token_is_401)
 
 	for (size_t i = 0; i < 2; i++) {
 		client_get(paths[i], &res);
-		assert_detail(&res, 401);
+		client_assert_detail(&res, 401);
 		cr_assert_not_null(client_header(&res, "WWW-Authenticate"));
 		client_response_free(&res);
 	}
