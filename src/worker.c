@@ -113,10 +113,7 @@ static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db
 	else
 		app_dispatch(&req, &res, hms_routes, hms_route_count);
 
-	/* A handler that returned inside a transaction must not leak it into
-	 * the next request. */
-	if (db_in_transaction(db))
-		db_rollback(db);
+	db_end_request(db);
 	drain_input(fr->in);
 	write_response(fr->out, &req, &res);
 

@@ -45,8 +45,12 @@ void db_set_time_zone(struct db *db, const char *zone);
 void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg);
 
 /* Delivers notifications that have arrived, without waiting or
- * connecting. Cheap: one non-blocking read. */
+ * connecting. Cheap: one non-blocking read, once per request. */
 void db_poll(struct db *db);
+
+/* Ends a request: rolls back a transaction a handler left open and arms
+ * the once-per-request check of the idle connection. */
+void db_end_request(struct db *db);
 void db_free(struct db *db);
 
 /* Connects when there is no usable connection; detects a connection the
@@ -66,7 +70,6 @@ enum hms_err db_begin(struct db *db);
 enum hms_err db_commit(struct db *db);
 /* Safe to call when no transaction is open. */
 void db_rollback(struct db *db);
-bool db_in_transaction(const struct db *db);
 
 /* Maps a failed result to an error (NULL result -> unavailable). */
 enum hms_err db_error_from_result(const PGresult *res);

@@ -33,6 +33,7 @@ struct db {
 	db_notify_fn notify;
 	void *notify_arg;
 	bool in_transaction;
+	bool checked; /* check_idle() ran for this request */
 	const struct db_stmt *prepared[DB_MAX_PREPARED];
 	size_t prepared_count;
 };
@@ -113,10 +114,16 @@ static bool peer_closed(PGconn *conn)
 	return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-void db_poll(struct db *db)
+/* Once per request, before the first use of an idle connection: read what
+ * the server sent meanwhile (notifications, or its goodbye) so a closed
+ * connection is replaced here rather than failing mid-query. Later
+ * statements of the same request skip the two system calls. */
+static void check_idle(struct db *db)
 {
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK || db->in_transaction)
+	if (db->checked || db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK ||
+	    db->in_transaction)
 		return;
+	db->checked = true;
 	if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK ||
 	    peer_closed(db->conn)) {
 		log_event(LOG_WARN, "db_connection_lost", LOG_END);
@@ -124,6 +131,20 @@ void db_poll(struct db *db)
 		return;
 	}
 	dispatch_notifications(db);
+}
+
+void db_poll(struct db *db)
+{
+	check_idle(db);
+}
+
+void db_end_request(struct db *db)
+{
+	/* A handler that returned inside a transaction must not leak it into
+	 * the next request. */
+	if (db->in_transaction)
+		db_rollback(db);
+	db->checked = false;
 }
 
 static void ignore_notice(void *arg, const char *message)
@@ -173,17 +194,7 @@ static enum hms_err connect_now(struct db *db)
 
 enum hms_err db_ensure(struct db *db)
 {
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK && !db->in_transaction) {
-		/* Reads whatever the server sent while we were idle; a closed
-		 * socket turns the status bad here rather than mid-query. */
-		if (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK ||
-		    peer_closed(db->conn)) {
-			log_event(LOG_WARN, "db_connection_lost", LOG_END);
-			drop_connection(db);
-		} else {
-			dispatch_notifications(db);
-		}
-	}
+	check_idle(db);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
 		return connect_now(db);
 	return HMS_OK;
@@ -318,11 +329,6 @@ void db_rollback(struct db *db)
 	}
 	simple_command(db, "ROLLBACK");
 	db->in_transaction = false;
-}
-
-bool db_in_transaction(const struct db *db)
-{
-	return db->in_transaction;
 }
 
 enum hms_err db_error_from_sqlstate(const char *state)
