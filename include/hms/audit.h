@@ -36,7 +36,4 @@ enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char
  * when the database could not be read. */
 int audit_verify_chain(PGconn *conn, long long *rows, char head[65], char *err, size_t errlen);
 
-/* GET /api/audit/ */
-void audit_list(struct http_request *req, struct http_response *res);
-
 #endif

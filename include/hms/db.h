@@ -17,17 +17,24 @@
 #include "hms/err.h"
 
 struct arena;
+struct column;
 struct db;
 struct json_object;
 
 /* A timestamptz column as the API writes times: UTC, "2025-12-06T12:00:00Z". */
 #define SQL_UTC(column) "to_char((" column ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-/* A statement prepared on first use under name. */
+/* In a statement's SQL, where the SELECT list of its columns goes. */
+#define DB_COLUMNS "{columns}"
+
+/* A statement prepared on first use under name. With columns set, the
+ * text DB_COLUMNS in sql stands for their SELECT list (columns.h), so a
+ * statement returns a row exactly as the row's column table declares it. */
 struct db_stmt {
 	const char *name;
 	const char *sql;
 	int param_count;
+	const struct column *columns;
 };
 
 /* Called for each notification on the channel the worker listens to, and

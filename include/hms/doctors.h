@@ -7,13 +7,10 @@
 struct http_request;
 struct http_response;
 struct json_object;
+struct resource;
 
-void doctors_list(struct http_request *req, struct http_response *res);
-void doctors_create(struct http_request *req, struct http_response *res);
-void doctors_get(struct http_request *req, struct http_response *res);
-void doctors_replace(struct http_request *req, struct http_response *res);
-void doctors_update(struct http_request *req, struct http_response *res);
-void doctors_deactivate(struct http_request *req, struct http_response *res);
+extern const struct resource doctors_resource;
+
 void doctors_availability(struct http_request *req, struct http_response *res);
 
 /* Checks a weekly schedule (JSON array of {weekday, start_time, end_time}):

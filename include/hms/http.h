@@ -121,6 +121,10 @@ enum hms_err http_percent_decode(const char *in, size_t len, bool plus_is_space,
 enum hms_err http_parse_query(struct arena *arena, const char *query, size_t max_params,
                               struct http_param **out, size_t *count);
 
+/* The {id} segment number index of the path as decimal text (in the
+ * arena), or NULL when the path has no such segment. */
+const char *http_request_id_text(struct http_request *req, size_t index);
+
 /* True for a client request id we echo: [A-Za-z0-9._-]{1,64}. */
 bool http_request_id_is_valid(const char *id);
 
@@ -157,6 +161,10 @@ void http_respond_error(struct http_response *res, enum hms_err err, const char 
 
 /* 400 with a DRF field-error object ({"field": ["message"]}); takes ownership. */
 void http_respond_field_errors(struct http_response *res, struct json_object *errors);
+
+/* 400 with one message on one field ({"field": ["message"]}); field
+ * "non_field_errors" for a body-wide one. */
+void http_respond_field_error(struct http_response *res, const char *field, const char *message);
 
 /* The standard reason phrase for a status code. */
 const char *http_status_reason(int status);

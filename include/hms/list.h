@@ -1,14 +1,19 @@
 /*
  * list.h - the one list/filter/order/paginate builder behind every list
- * endpoint.
+ * endpoint, in three steps:
  *
- * A resource declares, as data, the columns and FROM clause, its filters
- * (query parameter, typed value, SQL condition), the names `ordering` may
- * use and a default order; list_respond() turns the request's page,
- * page_size, filters and ordering into one parameterised query (with the
- * total from a window count) and writes the DRF page
- * {"count", "next", "previous", "results"}. User text only ever travels as
- * a bound parameter; SQL fragments come only from these declarations.
+ *   list_plan()   a pure function: the client's parameters and the
+ *                 resource's declaration -> one parameterised SELECT (or
+ *                 field errors); unit-tested without a database;
+ *   list_fetch()  runs it: the page's rows and the total;
+ *   the api layer renders the DRF page {"count", "next", "previous",
+ *   "results"} (src/api/crud.c).
+ *
+ * A resource declares, as data, its columns (columns.h) and FROM clause,
+ * its filters (a query parameter declared like a body field, validated by
+ * the one validator, and an SQL condition), the names `ordering` may use
+ * and a default order. User text only ever travels as a bound parameter;
+ * SQL fragments come only from these declarations.
  *
  * In SQL fragments, "$?" stands for the fragment's one parameter (it may
  * appear several times).
@@ -19,28 +24,24 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-struct http_request;
-struct http_response;
+#include "hms/err.h"
+#include "hms/validate.h"
+
+struct arena;
+struct column;
+struct db;
 struct json_object;
 
 #define LIST_DEFAULT_PAGE_SIZE 20
 #define LIST_MAX_PAGE_SIZE     100
-#define LIST_MAX_CONDITIONS    24
+#define LIST_MAX_PAGE          10000000L
 
-enum list_value {
-	LIST_INT,      /* a positive 64-bit id or count */
-	LIST_TEXT,     /* any text up to 200 bytes */
-	LIST_BOOL,     /* true/false (also 1/0) */
-	LIST_DATE,     /* YYYY-MM-DD */
-	LIST_DATETIME, /* ISO 8601 with offset, or a date (midnight UTC) */
-	LIST_CHOICE,   /* one of choices */
-};
+/* The options of a text filter: any text up to 200 characters, as given. */
+#define LIST_TEXT_FILTER .allow_blank = true, .keep_whitespace = true, .max_len = 200
 
 struct list_filter {
-	const char *param; /* query parameter name; NULL ends the table */
-	enum list_value type;
-	const char *sql; /* a condition with one "$?", e.g. "actor = $?" */
-	const char *const *choices;
+	struct field param; /* the query parameter: name and kind; param.name NULL ends */
+	const char *sql;    /* a condition with one "$?", e.g. "actor = $?::bigint" */
 };
 
 struct list_ordering {
@@ -49,9 +50,9 @@ struct list_ordering {
 };
 
 struct list_spec {
-	const char *columns; /* "id, at, actor" - read by row() */
-	const char *from;    /* "audit_log" or a join */
-	const char *where;   /* a fixed condition, or NULL */
+	const struct column *columns; /* the row (columns.h) */
+	const char *from;             /* "audit_log" or a join */
+	const char *where;            /* a fixed condition, or NULL */
 	const struct list_filter *filters;
 	const struct list_ordering *orderings;
 	/* ?search=: every word of the user's text must meet search_word (its
@@ -66,7 +67,6 @@ struct list_spec {
 	 * narrows spec->where (a maintained counter), or NULL. */
 	const char *unfiltered_count;
 	const char *tiebreak; /* a unique column appended to every order: "id" */
-	struct json_object *(*row)(const PGresult *res, int row);
 };
 
 /* A condition the handler adds (an own-only rule, a path id). */
@@ -75,8 +75,34 @@ struct list_condition {
 	const char *value;
 };
 
-/* Answers the request with one page of spec, narrowed by extra[0..count). */
-void list_respond(struct http_request *req, struct http_response *res, const struct list_spec *spec,
-                  const struct list_condition *extra, size_t extra_count);
+/* How list_plan reads the client's query parameters: the first value of
+ * name, or NULL. */
+typedef const char *(*list_param_fn)(const void *source, const char *name);
+
+/* One SELECT of a page: its rows' columns, then the total as the last one. */
+struct list_plan {
+	const char *sql;
+	const char **params;
+	int param_count;
+	long page, page_size;
+};
+
+enum list_problem {
+	LIST_OK,
+	LIST_INVALID,  /* *errors holds DRF field errors (400) */
+	LIST_BAD_PAGE, /* page is not a page number (404 "Invalid page.") */
+	LIST_NOMEM,
+};
+
+/* Step 1: the query for one page of spec, narrowed by extra[0..count) and
+ * by what the client asked (page, page_size, filters, search, ordering). */
+enum list_problem list_plan(struct arena *arena, const struct list_spec *spec, list_param_fn param,
+                            const void *source, const struct list_condition *extra,
+                            size_t extra_count, struct list_plan *out, struct json_object **errors);
+
+/* Step 2: runs a plan. *rows has the page; *count the total (0 when the
+ * page is empty). */
+enum hms_err list_fetch(struct db *db, struct arena *arena, const struct list_plan *plan,
+                        PGresult **rows, long long *count);
 
 #endif

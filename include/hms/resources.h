@@ -7,12 +7,10 @@
 
 struct http_request;
 struct http_response;
+struct resource;
 
-void resources_list(struct http_request *req, struct http_response *res);
-void resources_create(struct http_request *req, struct http_response *res);
-void resources_get(struct http_request *req, struct http_response *res);
-void resources_replace(struct http_request *req, struct http_response *res);
-void resources_update(struct http_request *req, struct http_response *res);
+extern const struct resource resources_resource;
+
 void resources_bookings_list(struct http_request *req, struct http_response *res);
 void resources_book(struct http_request *req, struct http_response *res);
 void resources_booking_get(struct http_request *req, struct http_response *res);

@@ -1,7 +1,8 @@
 /*
  * router.h - the static route table and its matcher.
  *
- * A route is (method, pattern, handler, permission key, body kind). Patterns
+ * A route is (method, pattern, handler, permission key, body kind, and for
+ * the generic handlers the resource they serve). Patterns
  * are literal segments and "{id}" segments; the final '/' is optional on
  * input. An {id} must be a decimal integer from 1 to INT64_MAX, otherwise the
  * path does not match (404). A path that matches with another method gives
@@ -31,6 +32,7 @@ struct route {
 	route_handler handler;
 	const char *permission; /* key in the permission table */
 	enum route_body body;
+	const void *arg; /* what a generic handler serves (a struct resource), or NULL */
 };
 
 enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_METHOD_NOT_ALLOWED };

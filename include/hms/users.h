@@ -15,16 +15,16 @@ struct db;
 struct http_request;
 struct http_response;
 struct json_object;
+struct resource;
 
 void users_register(struct http_request *req, struct http_response *res);
 void users_me(struct http_request *req, struct http_response *res);
 void users_change_password(struct http_request *req, struct http_response *res);
-void users_list(struct http_request *req, struct http_response *res);
-void users_get(struct http_request *req, struct http_response *res);
-void users_patch(struct http_request *req, struct http_response *res);
+/* GET /api/users/, GET/PATCH /api/users/{id}/ (crud.h). */
+extern const struct resource users_resource;
 
 /* Inserts an account (password already hashed). On HMS_OK *out holds the
- * new row (users_row_json shape); a taken username is HMS_ERR_BAD_REQUEST
+ * new row (the API's user columns); a taken username is HMS_ERR_BAD_REQUEST
  * with SQLSTATE 23505 in *out. */
 enum hms_err users_insert(struct db *db, struct arena *arena, const char *username,
                           const char *password_hash, const char *email, const char *first_name,
@@ -32,8 +32,5 @@ enum hms_err users_insert(struct db *db, struct arena *arena, const char *userna
 
 /* True when an active admin account exists. */
 enum hms_err users_admin_exists(struct db *db, struct arena *arena, bool *exists);
-
-/* The API shape of a user row selected with USERS_COLUMNS. */
-struct json_object *users_row_json(const PGresult *res, int row);
 
 #endif

@@ -8,6 +8,11 @@
  * fields and fields marked read_only are ignored, as DRF does. For PATCH
  * only the fields given are checked; for POST and PUT every required field
  * must be present.
+ *
+ * Query parameters (list filters, a handler's own parameters) are declared
+ * with the same struct field and checked by validate_text(): there is one
+ * parser per kind (integer, id, boolean, date, date-time, choice, string),
+ * whether the value came as JSON or as text.
  */
 #ifndef HMS_VALIDATE_H
 #define HMS_VALIDATE_H
@@ -47,6 +52,9 @@ struct field {
 	/* Strings are trimmed of surrounding white space, as DRF does, unless
 	 * this is set (passwords). */
 	bool keep_whitespace;
+	/* Query parameters: a date alone is accepted for a date-time and means
+	 * its midnight UTC. */
+	bool accepts_date;
 	size_t max_len;   /* strings: characters (not bytes) */
 	int64_t min, max; /* ints: bounds when min < max */
 	const char *const *choices;
@@ -72,6 +80,12 @@ struct validated {
 struct json_object *validate_body(struct arena *arena, const struct field *fields,
                                   struct json_object *body, enum validate_mode mode,
                                   struct validated *out);
+
+/* Checks one value given as text (a query parameter) as field f. Returns
+ * the text to bind, or NULL with *message set. A boolean is true/false
+ * (also True/False, 1/0), as DRF's BooleanField reads query strings. */
+const char *validate_text(struct arena *arena, const struct field *f, const char *text,
+                          const char **message);
 
 /* The index of a field by name in a table, or -1. */
 int validate_field_index(const struct field *fields, const char *name);

@@ -21,14 +21,9 @@
 #include "hms/http.h"
 #include "hms/list.h"
 #include "hms/permissions.h"
-#include "hms/resource.h"
+#include "hms/columns.h"
+#include "hms/crud.h"
 #include "hms/validate.h"
-
-#define APPOINTMENT_COLUMNS                                                                        \
-	"id, patient_id, doctor_id, " SQL_UTC("start_time") ", " SQL_UTC(                          \
-	    "end_time") ", status, "                                                               \
-	                "reason, notes, created_by, " SQL_UTC("created_at") ", " SQL_UTC(          \
-	                    "updated_at") ", version"
 
 enum {
 	C_ID,
@@ -43,6 +38,33 @@ enum {
 	C_CREATED,
 	C_UPDATED,
 	C_VERSION
+};
+static const struct column appointment_columns[] = {
+    [C_ID] = {"id", "id", COL_INT},
+    [C_PATIENT] = {"patient", "patient_id", COL_INT},
+    [C_DOCTOR] = {"doctor", "doctor_id", COL_INT},
+    [C_START] = {"start_time", "start_time", COL_TIME},
+    [C_END] = {"end_time", "end_time", COL_TIME},
+    [C_STATUS] = {"status", "status", COL_TEXT},
+    [C_REASON] = {"reason", "reason", COL_TEXT},
+    [C_NOTES] = {"notes", "notes", COL_TEXT},
+    [C_CREATED_BY] = {"created_by", "created_by", COL_INT},
+    [C_CREATED] = {"created_at", "created_at", COL_TIME},
+    [C_UPDATED] = {"updated_at", "updated_at", COL_TIME},
+    [C_VERSION] = {"version", "version", COL_HIDDEN},
+    {NULL},
+};
+
+/* Statements that also need the doctor's user (for a doctor's own-only
+ * rule) select it after the row's columns, followed (when locking for an
+ * update) by the stored times as text. */
+#define EXTRA(row, k, of) PQgetvalue(row, 0, PQnfields(row) - (of) + (k))
+enum { X_DOCTOR_USER, X_START, X_END };
+
+static const struct constraint_error appointment_constraints[] = {
+    {"appointments_patient_overlap", NULL, "The patient already has an appointment at that time."},
+    {"appointments_doctor_overlap", NULL, "The doctor already has an appointment at that time."},
+    {NULL},
 };
 
 static const char *const statuses[] = {"scheduled", "checked_in", "completed",
@@ -60,43 +82,18 @@ static const struct field appointment_fields[] = {
     {NULL},
 };
 
-static struct json_object *appointment_json(const PGresult *res, int row)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", db_json_int(res, row, C_ID));
-	json_object_object_add(o, "patient", db_json_int(res, row, C_PATIENT));
-	json_object_object_add(o, "doctor", db_json_int(res, row, C_DOCTOR));
-	json_object_object_add(o, "start_time", db_json_text(res, row, C_START));
-	json_object_object_add(o, "end_time", db_json_text(res, row, C_END));
-	json_object_object_add(o, "status", db_json_text(res, row, C_STATUS));
-	json_object_object_add(o, "reason", db_json_text(res, row, C_REASON));
-	json_object_object_add(o, "notes", db_json_text(res, row, C_NOTES));
-	json_object_object_add(o, "created_by", db_json_int(res, row, C_CREATED_BY));
-	json_object_object_add(o, "created_at", db_json_text(res, row, C_CREATED));
-	json_object_object_add(o, "updated_at", db_json_text(res, row, C_UPDATED));
-	return o;
-}
-
-static void respond_appointment(struct http_request *req, struct http_response *res, int status,
-                                const PGresult *row)
-{
-	resource_set_etag(req, res, atoll(PQgetvalue(row, 0, C_ID)), PQgetvalue(row, 0, C_VERSION));
-	http_respond_json(res, status, appointment_json(row, 0));
-}
-
 /* A doctor sees only appointments with the doctor record linked to them. */
 #define OWN_DOCTOR "doctor_id IN (SELECT id FROM doctors WHERE user_id = $?::bigint)"
 
 static const struct list_filter appointment_filters[] = {
-    {"doctor", LIST_INT, "doctor_id = $?::bigint", NULL},
-    {"patient", LIST_INT, "patient_id = $?::bigint", NULL},
-    {"status", LIST_CHOICE, "status = $?", statuses},
+    {{"doctor", FIELD_ID}, "doctor_id = $?::bigint"},
+    {{"patient", FIELD_ID}, "patient_id = $?::bigint"},
+    {{"status", FIELD_CHOICE, .choices = statuses}, "status = $?"},
     /* The session runs in the hospital's time zone: a date is that local day. */
-    {"date", LIST_DATE, "start_time >= $?::date AND start_time < $?::date + 1", NULL},
-    {"start_after", LIST_DATETIME, "start_time >= $?::timestamptz", NULL},
-    {"start_before", LIST_DATETIME, "start_time < $?::timestamptz", NULL},
-    {NULL, LIST_TEXT, NULL, NULL},
+    {{"date", FIELD_DATE}, "start_time >= $?::date AND start_time < $?::date + 1"},
+    {{"start_after", FIELD_DATETIME, .accepts_date = true}, "start_time >= $?::timestamptz"},
+    {{"start_before", FIELD_DATETIME, .accepts_date = true}, "start_time < $?::timestamptz"},
+    {{NULL}},
 };
 
 static const struct list_ordering appointment_orderings[] = {
@@ -108,19 +105,18 @@ static const struct list_ordering appointment_orderings[] = {
 static void list_with(struct http_request *req, struct http_response *res, const char *where)
 {
 	struct list_spec spec = {
-	    .columns = APPOINTMENT_COLUMNS,
+	    .columns = appointment_columns,
 	    .from = "appointments",
 	    .where = where,
 	    .filters = appointment_filters,
 	    .orderings = appointment_orderings,
 	    .default_order = "start_time ASC",
 	    .tiebreak = "id",
-	    .row = appointment_json,
 	};
 	struct list_condition own = {OWN_DOCTOR,
 	                             arena_printf(req->arena, "%lld", (long long)req->user.id)};
 
-	list_respond(req, res, &spec, &own, auth_is_limited_to_own(req) ? 1 : 0);
+	crud_respond_list(req, res, &spec, &own, auth_is_limited_to_own(req) ? 1 : 0);
 }
 
 void appointments_list(struct http_request *req, struct http_response *res)
@@ -191,24 +187,12 @@ static enum hms_err check_rules(struct http_request *req, const char *patient, c
 	return HMS_OK;
 }
 
-/* 409 for an overlap, naming whose time is taken. */
-static bool respond_overlap(struct http_response *res, const PGresult *row)
-{
-	if (!db_result_is(row, "23P01"))
-		return false;
-	http_respond_error(res, HMS_ERR_CONFLICT,
-	                   strcmp(db_result_constraint(row), "appointments_patient_overlap") == 0
-	                       ? "The patient already has an appointment at that time."
-	                       : "The doctor already has an appointment at that time.");
-	return true;
-}
-
 static const struct db_stmt insert_appointment = {
     "appointments_insert",
     "INSERT INTO appointments (patient_id, doctor_id, start_time, end_time, reason, notes, "
     "created_by) VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4::timestamptz, $5, $6, "
-    "$7::bigint) RETURNING " APPOINTMENT_COLUMNS,
-    7};
+    "$7::bigint) RETURNING " DB_COLUMNS,
+    7, appointment_columns};
 
 void appointments_create(struct http_request *req, struct http_response *res)
 {
@@ -244,52 +228,46 @@ void appointments_create(struct http_request *req, struct http_response *res)
 	params[6] = arena_printf(req->arena, "%lld", (long long)req->user.id);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &insert_appointment, params, &row);
-	if (err == HMS_ERR_CONFLICT && respond_overlap(res, row)) {
-		db_rollback(req->db);
-		return;
-	}
-	if (!resource_commit(req, res, err, "create", "appointment",
-	                     err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
-		return;
-	respond_appointment(req, res, 201, row);
+	if (crud_commit(req, res, err, row, appointment_constraints, "create", "appointment",
+	                err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
+		crud_respond_row(req, res, 201, appointment_columns, row);
 }
 
 /* The row and its doctor's user, locked when for_update. */
 static const struct db_stmt appointment_locked = {
     "appointments_locked",
-    "SELECT " APPOINTMENT_COLUMNS ", (SELECT user_id FROM doctors d WHERE d.id = doctor_id), "
+    "SELECT " DB_COLUMNS ", (SELECT user_id FROM doctors d WHERE d.id = doctor_id), "
     "start_time::text, end_time::text FROM appointments WHERE id = $1 FOR UPDATE",
-    1};
+    1, appointment_columns};
+#define LOCKED_EXTRA 3
 static const struct db_stmt appointment_by_id = {
     "appointments_by_id",
-    "SELECT " APPOINTMENT_COLUMNS ", (SELECT user_id FROM doctors d WHERE d.id = doctor_id) "
+    "SELECT " DB_COLUMNS ", (SELECT user_id FROM doctors d WHERE d.id = doctor_id) "
     "FROM appointments WHERE id = $1",
-    1};
+    1, appointment_columns};
 
-/* A doctor limited to their own appointments does not learn of others. */
-static bool visible_to_caller(const struct http_request *req, const PGresult *row)
+/* A doctor limited to their own appointments does not learn of others:
+ * row's last `extra` columns start with the doctor's user. */
+static bool visible_to_caller(const struct http_request *req, const PGresult *row, int extra)
 {
+	const char *doctor_user = EXTRA(row, X_DOCTOR_USER, extra);
+
 	return !auth_is_limited_to_own(req) ||
-	       (!PQgetisnull(row, 0, C_VERSION + 1) &&
-	        auth_owns(req, atoll(PQgetvalue(row, 0, C_VERSION + 1))));
+	       (*doctor_user != '\0' && auth_owns(req, atoll(doctor_user)));
 }
 
 void appointments_get(struct http_request *req, struct http_response *res)
 {
-	char id[24];
-	const char *params[1] = {id};
 	PGresult *row;
-	enum hms_err err;
+	enum hms_err err = crud_fetch(req, &appointment_by_id, &row);
 
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_exec(req->db, req->arena, &appointment_by_id, params, &row);
-	if (err == HMS_OK && (PQntuples(row) != 1 || !visible_to_caller(req, row)))
+	if (err == HMS_OK && !visible_to_caller(req, row, 1))
 		err = HMS_ERR_NOT_FOUND;
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
 	}
-	respond_appointment(req, res, 200, row);
+	crud_respond_row(req, res, 200, appointment_columns, row);
 }
 
 static bool is_final(const char *status)
@@ -315,8 +293,8 @@ static const struct db_stmt update_appointment = {
     "start_time = $4::timestamptz, end_time = $5::timestamptz, status = $6, reason = $7, "
     "notes = $8, version = version + 1, updated_at = now() "
     "WHERE id = $1 AND ($9::bigint IS NULL OR version = $9::bigint) "
-    "RETURNING " APPOINTMENT_COLUMNS,
-    9};
+    "RETURNING " DB_COLUMNS,
+    9, appointment_columns};
 
 static void write_appointment(struct http_request *req, struct http_response *res,
                               enum validate_mode mode)
@@ -325,13 +303,12 @@ static void write_appointment(struct http_request *req, struct http_response *re
 	struct validated v;
 	const char *version, *end = NULL;
 	const char *merged[F_NOTES + 1];
-	const char *params[9];
-	char id[24];
+	const char *id = http_request_id_text(req, 0);
 	PGresult *cur, *row = NULL;
 	bool moved;
 	enum hms_err err;
 
-	err = resource_expected_version(req, req->ids[0], &version);
+	err = crud_expected_version(req, req->ids[0], &version);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
@@ -357,12 +334,10 @@ static void write_appointment(struct http_request *req, struct http_response *re
 			}
 		}
 	}
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	params[0] = id;
 	err = db_begin(req->db);
 	if (err == HMS_OK)
-		err = db_exec(req->db, req->arena, &appointment_locked, params, &cur);
-	if (err == HMS_OK && (PQntuples(cur) != 1 || !visible_to_caller(req, cur)))
+		err = crud_fetch(req, &appointment_locked, &cur);
+	if (err == HMS_OK && !visible_to_caller(req, cur, LOCKED_EXTRA))
 		err = HMS_ERR_NOT_FOUND;
 	if (err == HMS_OK && version != NULL && strcmp(version, PQgetvalue(cur, 0, C_VERSION)) != 0)
 		err = HMS_ERR_PRECONDITION;
@@ -375,7 +350,7 @@ static void write_appointment(struct http_request *req, struct http_response *re
 	    v.present[F_PATIENT] ? v.values[F_PATIENT] : PQgetvalue(cur, 0, C_PATIENT);
 	merged[F_DOCTOR] = v.present[F_DOCTOR] ? v.values[F_DOCTOR] : PQgetvalue(cur, 0, C_DOCTOR);
 	merged[F_START] =
-	    v.present[F_START] ? v.values[F_START] : PQgetvalue(cur, 0, C_VERSION + 2);
+	    v.present[F_START] ? v.values[F_START] : EXTRA(cur, X_START, LOCKED_EXTRA);
 	merged[F_STATUS] = v.present[F_STATUS] ? v.values[F_STATUS] : PQgetvalue(cur, 0, C_STATUS);
 	merged[F_REASON] = v.present[F_REASON] ? v.values[F_REASON] : PQgetvalue(cur, 0, C_REASON);
 	merged[F_NOTES] = v.present[F_NOTES] ? v.values[F_NOTES] : PQgetvalue(cur, 0, C_NOTES);
@@ -399,7 +374,7 @@ static void write_appointment(struct http_request *req, struct http_response *re
 		 * change of doctor or patient alone keeps the times. */
 		const char *end_in = v.present[F_END]     ? v.values[F_END]
 		                     : v.present[F_START] ? NULL
-		                                          : PQgetvalue(cur, 0, C_VERSION + 3);
+		                                          : EXTRA(cur, X_END, LOCKED_EXTRA);
 
 		err = check_rules(req, merged[F_PATIENT], merged[F_DOCTOR], merged[F_START], end_in,
 		                  v.present[F_START], &end, &errors);
@@ -409,7 +384,7 @@ static void write_appointment(struct http_request *req, struct http_response *re
 			return;
 		}
 	} else {
-		end = PQgetvalue(cur, 0, C_VERSION + 3);
+		end = EXTRA(cur, X_END, LOCKED_EXTRA);
 	}
 	if (err == HMS_OK) {
 		const char *update[9] = {
@@ -419,13 +394,9 @@ static void write_appointment(struct http_request *req, struct http_response *re
 
 		err = db_exec(req->db, req->arena, &update_appointment, update, &row);
 	}
-	if (err == HMS_ERR_CONFLICT && respond_overlap(res, row)) {
-		db_rollback(req->db);
-		return;
-	}
-	if (!resource_commit(req, res, err, "update", "appointment", req->ids[0]))
-		return;
-	respond_appointment(req, res, 200, row);
+	if (crud_commit(req, res, err, row, appointment_constraints, "update", "appointment",
+	                req->ids[0]))
+		crud_respond_row(req, res, 200, appointment_columns, row);
 }
 
 void appointments_replace(struct http_request *req, struct http_response *res)
@@ -441,22 +412,19 @@ void appointments_update(struct http_request *req, struct http_response *res)
 static const struct db_stmt cancel_appointment = {
     "appointments_cancel",
     "UPDATE appointments SET status = 'cancelled', version = version + 1, updated_at = now() "
-    "WHERE id = $1",
+    "WHERE id = $1 RETURNING id",
     1};
 
 void appointments_cancel(struct http_request *req, struct http_response *res)
 {
-	char id[24];
-	const char *params[1] = {id};
-	PGresult *cur, *done;
+	PGresult *cur, *done = NULL;
 	const char *status;
 	enum hms_err err;
 
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
 	err = db_begin(req->db);
 	if (err == HMS_OK)
-		err = db_exec(req->db, req->arena, &appointment_locked, params, &cur);
-	if (err == HMS_OK && (PQntuples(cur) != 1 || !visible_to_caller(req, cur)))
+		err = crud_fetch(req, &appointment_locked, &cur);
+	if (err == HMS_OK && !visible_to_caller(req, cur, LOCKED_EXTRA))
 		err = HMS_ERR_NOT_FOUND;
 	if (err != HMS_OK) {
 		db_rollback(req->db);
@@ -478,8 +446,7 @@ void appointments_cancel(struct http_request *req, struct http_response *res)
 		                                status));
 		return;
 	}
-	err = db_exec(req->db, req->arena, &cancel_appointment, params, &done);
-	if (!resource_commit(req, res, err, "cancel", "appointment", req->ids[0]))
-		return;
-	res->status = 204;
+	err = crud_fetch(req, &cancel_appointment, &done);
+	if (crud_commit(req, res, err, done, NULL, "cancel", "appointment", req->ids[0]))
+		res->status = 204;
 }

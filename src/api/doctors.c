@@ -1,9 +1,12 @@
 /*
- * doctors.c - /api/doctors/: field table, SQL, handlers, availability.
+ * doctors.c - /api/doctors/: what a doctor is, and the free slots of a day.
+ * The generic handlers of crud.c serve it; what is a doctor's own:
  *
- * A doctor (role doctor) may change only their own schedule and
- * slot_minutes; the role table marks doctors.write as own-only for doctors,
- * and this file applies the field rule.
+ * - a doctor (role doctor) may change only their own schedule and
+ *   slot_minutes: the role table marks doctors.write as own-only for
+ *   doctors, and the before_write hook applies the field rule;
+ * - the linked account must be a staff user with role doctor;
+ * - DELETE deactivates: an inactive doctor takes no new appointments.
  */
 #include "hms/doctors.h"
 
@@ -15,36 +18,33 @@
 #include "hms/arena.h"
 #include "hms/audit.h"
 #include "hms/auth.h"
+#include "hms/columns.h"
 #include "hms/config.h"
+#include "hms/crud.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/list.h"
-#include "hms/resource.h"
 #include "hms/validate.h"
 
 #define MAX_SCHEDULE_ENTRIES 50
 #define MAX_SPECIALTIES      20
 
-#define DOCTOR_COLUMNS                                                                             \
-	"id, user_id, first_name, last_name, array_to_json(specialties)::text, "                   \
-	"license_number, contact_phone, contact_email, slot_minutes, schedule::text, "             \
-	"is_active, " SQL_UTC("created_at") ", " SQL_UTC("updated_at") ", version"
-
-enum {
-	C_ID,
-	C_USER,
-	C_FIRST,
-	C_LAST,
-	C_SPECIALTIES,
-	C_LICENSE,
-	C_PHONE,
-	C_EMAIL,
-	C_SLOT,
-	C_SCHEDULE,
-	C_ACTIVE,
-	C_CREATED,
-	C_UPDATED,
-	C_VERSION
+static const struct column doctor_columns[] = {
+    {"id", "id", COL_INT},
+    {"user", "user_id", COL_INT},
+    {"first_name", "first_name", COL_TEXT},
+    {"last_name", "last_name", COL_TEXT},
+    {"specialties", "array_to_json(specialties)", COL_JSON},
+    {"license_number", "license_number", COL_TEXT},
+    {"contact_phone", "contact_phone", COL_TEXT},
+    {"contact_email", "contact_email", COL_TEXT},
+    {"slot_minutes", "slot_minutes", COL_INT},
+    {"schedule", "schedule", COL_JSON},
+    {"is_active", "is_active", COL_BOOL},
+    {"created_at", "created_at", COL_TIME},
+    {"updated_at", "updated_at", COL_TIME},
+    {"version", "version", COL_HIDDEN},
+    {NULL},
 };
 
 /* "HH:MM" -> minutes since midnight, or -1. */
@@ -159,59 +159,18 @@ static const struct field doctor_fields[] = {
     {NULL},
 };
 
-static struct json_object *parsed(const char *text)
-{
-	struct json_object *o = json_tokener_parse(text);
-
-	return o != NULL ? o : json_object_new_array();
-}
-
-static struct json_object *doctor_json(const PGresult *res, int row)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_int64(atoll(PQgetvalue(res, row, C_ID))));
-	json_object_object_add(o, "user",
-	                       PQgetisnull(res, row, C_USER)
-	                           ? NULL
-	                           : json_object_new_int64(atoll(PQgetvalue(res, row, C_USER))));
-	json_object_object_add(o, "first_name",
-	                       json_object_new_string(PQgetvalue(res, row, C_FIRST)));
-	json_object_object_add(o, "last_name",
-	                       json_object_new_string(PQgetvalue(res, row, C_LAST)));
-	/* Both columns are JSON written by PostgreSQL from validated input. */
-	json_object_object_add(o, "specialties", parsed(PQgetvalue(res, row, C_SPECIALTIES)));
-	json_object_object_add(o, "license_number",
-	                       json_object_new_string(PQgetvalue(res, row, C_LICENSE)));
-	json_object_object_add(o, "contact_phone",
-	                       json_object_new_string(PQgetvalue(res, row, C_PHONE)));
-	json_object_object_add(o, "contact_email",
-	                       json_object_new_string(PQgetvalue(res, row, C_EMAIL)));
-	json_object_object_add(o, "slot_minutes",
-	                       json_object_new_int(atoi(PQgetvalue(res, row, C_SLOT))));
-	json_object_object_add(o, "schedule", parsed(PQgetvalue(res, row, C_SCHEDULE)));
-	json_object_object_add(o, "is_active",
-	                       json_object_new_boolean(PQgetvalue(res, row, C_ACTIVE)[0] == 't'));
-	json_object_object_add(o, "created_at",
-	                       json_object_new_string(PQgetvalue(res, row, C_CREATED)));
-	json_object_object_add(o, "updated_at",
-	                       json_object_new_string(PQgetvalue(res, row, C_UPDATED)));
-	return o;
-}
-
-static void respond_doctor(struct http_request *req, struct http_response *res, int status,
-                           const PGresult *result)
-{
-	resource_set_etag(req, res, atoll(PQgetvalue(result, 0, C_ID)),
-	                  PQgetvalue(result, 0, C_VERSION));
-	http_respond_json(res, status, doctor_json(result, 0));
-}
+static const struct constraint_error doctor_constraints[] = {
+    {"doctors_license_key", "license_number", "A doctor with this license number already exists."},
+    {"doctors_user_id_key", "user", "This user is already linked to a doctor."},
+    {"doctors_user_id_fkey", "user", "Invalid pk - object does not exist."},
+    {NULL},
+};
 
 static const struct list_filter doctor_filters[] = {
-    {"specialty", LIST_TEXT,
-     "EXISTS (SELECT 1 FROM unnest(specialties) AS s WHERE lower(s) = lower($?))", NULL},
-    {"is_active", LIST_BOOL, "is_active = $?::boolean", NULL},
-    {NULL, LIST_TEXT, NULL, NULL},
+    {{"specialty", FIELD_STRING, LIST_TEXT_FILTER},
+     "EXISTS (SELECT 1 FROM unnest(specialties) AS s WHERE lower(s) = lower($?))"},
+    {{"is_active", FIELD_BOOL}, "is_active = $?::boolean"},
+    {{NULL}},
 };
 
 static const struct list_ordering doctor_orderings[] = {
@@ -222,8 +181,8 @@ static const struct list_ordering doctor_orderings[] = {
     {NULL, NULL},
 };
 
-static const struct list_spec doctors_spec = {
-    .columns = DOCTOR_COLUMNS,
+static const struct list_spec doctor_list = {
+    .columns = doctor_columns,
     .from = "doctors",
     .filters = doctor_filters,
     .orderings = doctor_orderings,
@@ -231,233 +190,92 @@ static const struct list_spec doctors_spec = {
                    "lower(license_number) = lower($?)",
     .default_order = "last_name ASC, first_name ASC",
     .tiebreak = "id",
-    .row = doctor_json,
 };
 
-void doctors_list(struct http_request *req, struct http_response *res)
-{
-	list_respond(req, res, &doctors_spec, NULL, 0);
-}
-
-static const struct db_stmt doctor_by_id = {
-    "doctors_by_id", "SELECT " DOCTOR_COLUMNS " FROM doctors WHERE id = $1", 1};
 static const struct db_stmt user_role = {"doctors_user_role",
                                          "SELECT role FROM users WHERE id = $1", 1};
-
-void doctors_get(struct http_request *req, struct http_response *res)
-{
-	PGresult *row;
-	enum hms_err err = resource_fetch(req, &doctor_by_id, &row);
-
-	if (err != HMS_OK) {
-		http_respond_error(res, err, NULL);
-		return;
-	}
-	respond_doctor(req, res, 200, row);
-}
-
-/* The linked account must be a staff user with role doctor. */
-static bool check_user(struct http_request *req, const struct validated *v,
-                       struct json_object **errors, enum hms_err *err)
-{
-	const char *params[1];
-	PGresult *row;
-
-	*err = HMS_OK;
-	if (!v->present[F_USER] || v->values[F_USER] == NULL)
-		return true;
-	params[0] = v->values[F_USER];
-	*err = db_exec(req->db, req->arena, &user_role, params, &row);
-	if (*err != HMS_OK)
-		return false;
-	if (PQntuples(row) != 1)
-		validate_add_error(errors, "user", "Invalid pk - object does not exist.");
-	else if (strcmp(PQgetvalue(row, 0, 0), "doctor") != 0)
-		validate_add_error(errors, "user", "The user must have the role doctor.");
-	return *errors == NULL;
-}
-
-/* Maps a failed write to the field it concerns. */
-static bool field_error_from_db(struct http_response *res, const PGresult *row)
-{
-	struct json_object *errors = NULL;
-	const char *constraint = db_result_constraint(row);
-
-	if (db_result_is(row, "23505") && strcmp(constraint, "doctors_license_key") == 0)
-		validate_add_error(&errors, "license_number",
-		                   "A doctor with this license number already exists.");
-	else if (db_result_is(row, "23505") && strcmp(constraint, "doctors_user_id_key") == 0)
-		validate_add_error(&errors, "user", "This user is already linked to a doctor.");
-	else if (db_result_is(row, "23503"))
-		validate_add_error(&errors, "user", "Invalid pk - object does not exist.");
-	if (errors == NULL)
-		return false;
-	http_respond_field_errors(res, errors);
-	return true;
-}
-
-static void finish_write(struct http_request *req, struct http_response *res, enum hms_err err,
-                         const PGresult *row, const char *action, int status)
-{
-	if (err == HMS_ERR_BAD_REQUEST && field_error_from_db(res, row)) {
-		db_rollback(req->db);
-		return;
-	}
-	if (!resource_commit(req, res, err, action, "doctor",
-	                     err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
-		return;
-	if (status == 204)
-		res->status = 204;
-	else
-		respond_doctor(req, res, status, row);
-}
-
-void doctors_create(struct http_request *req, struct http_response *res)
-{
-	struct validated v;
-	struct json_object *errors;
-	const char *params[32];
-	int n;
-	char *sql;
-	PGresult *row = NULL;
-	enum hms_err err;
-
-	errors = validate_body(req->arena, doctor_fields, req->json, VALIDATE_CREATE, &v);
-	if (errors == NULL && !check_user(req, &v, &errors, &err) && errors == NULL) {
-		http_respond_error(res, err, NULL);
-		return;
-	}
-	if (errors != NULL) {
-		http_respond_field_errors(res, errors);
-		return;
-	}
-	sql = resource_insert_sql(req, "doctors", doctor_fields, &v, DOCTOR_COLUMNS, params, &n);
-	if (sql == NULL) {
-		http_respond_error(res, HMS_ERR_NOMEM, NULL);
-		return;
-	}
-	err = db_begin(req->db);
-	if (err == HMS_OK)
-		err = db_exec_sql(req->db, req->arena, sql, n, params, &row);
-	finish_write(req, res, err, row, "create", 201);
-}
-
 static const struct db_stmt doctor_owner = {"doctors_owner",
                                             "SELECT user_id FROM doctors WHERE id = $1", 1};
 
-/* A doctor editing: only their own record, only schedule and slot_minutes.
- * Returns false when an error response has been written. */
+/* The linked account must be a staff user with role doctor. */
+static enum hms_err check_user(struct http_request *req, struct crud_write *w)
+{
+	const char *params[1];
+	PGresult *row;
+	enum hms_err err;
+
+	if (!w->v.present[F_USER] || w->v.values[F_USER] == NULL)
+		return HMS_OK;
+	params[0] = w->v.values[F_USER];
+	err = db_exec(req->db, req->arena, &user_role, params, &row);
+	if (err != HMS_OK)
+		return err;
+	if (PQntuples(row) != 1)
+		validate_add_error(&w->errors, "user", "Invalid pk - object does not exist.");
+	else if (strcmp(PQgetvalue(row, 0, 0), "doctor") != 0)
+		validate_add_error(&w->errors, "user", "The user must have the role doctor.");
+	return HMS_OK;
+}
+
+/* Refuses a doctor's write (403, audited) with detail. */
+static bool refuse(struct http_request *req, struct http_response *res, const char *detail)
+{
+	audit_record(req, "denied", "doctor", req->ids[0], AUDIT_DENIED);
+	http_respond_error(res, HMS_ERR_FORBIDDEN, detail);
+	return false;
+}
+
+/* A doctor editing: only their own record, only schedule and slot_minutes. */
 static bool doctor_may_write(struct http_request *req, struct http_response *res,
                              const struct validated *v)
 {
-	char id[24];
-	const char *params[1] = {id};
 	PGresult *row;
 	enum hms_err err;
 
 	if (!auth_is_limited_to_own(req))
 		return true;
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_exec(req->db, req->arena, &doctor_owner, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = HMS_ERR_NOT_FOUND;
+	err = crud_fetch(req, &doctor_owner, &row);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return false;
 	}
-	if (PQgetisnull(row, 0, 0) || !auth_owns(req, atoll(PQgetvalue(row, 0, 0)))) {
-		audit_record(req, "denied", "doctor", req->ids[0], AUDIT_DENIED);
-		http_respond_error(res, HMS_ERR_FORBIDDEN,
-		                   "Doctors may edit only their own record.");
+	if (PQgetisnull(row, 0, 0) || !auth_owns(req, atoll(PQgetvalue(row, 0, 0))))
+		return refuse(req, res, "Doctors may edit only their own record.");
+	for (size_t i = 0; i < v->count; i++)
+		if (v->present[i] && i != F_SCHEDULE && i != F_SLOT)
+			return refuse(req, res,
+			              arena_printf(req->arena,
+			                           "Doctors may change only schedule and "
+			                           "slot_minutes, not %s.",
+			                           doctor_fields[i].name));
+	return true;
+}
+
+static bool doctor_before_write(struct http_request *req, struct http_response *res,
+                                struct crud_write *w)
+{
+	enum hms_err err;
+
+	if (w->op != CRUD_CREATE && !doctor_may_write(req, res, &w->v))
 		return false;
-	}
-	for (size_t i = 0; i < v->count; i++) {
-		if (v->present[i] && i != F_SCHEDULE && i != F_SLOT) {
-			audit_record(req, "denied", "doctor", req->ids[0], AUDIT_DENIED);
-			http_respond_error(res, HMS_ERR_FORBIDDEN,
-			                   arena_printf(req->arena,
-			                                "Doctors may change only schedule and "
-			                                "slot_minutes, not %s.",
-			                                doctor_fields[i].name));
-			return false;
-		}
+	err = check_user(req, w);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, NULL);
+		return false;
 	}
 	return true;
 }
 
-static void write_doctor(struct http_request *req, struct http_response *res,
-                         enum validate_mode mode)
-{
-	struct validated v;
-	struct json_object *errors;
-	const char *params[32];
-	const char *version;
-	int n;
-	char *sql;
-	PGresult *row = NULL;
-	enum hms_err err;
-
-	err = resource_expected_version(req, req->ids[0], &version);
-	if (err != HMS_OK) {
-		http_respond_error(res, err, NULL);
-		return;
-	}
-	errors = validate_body(req->arena, doctor_fields, req->json, mode, &v);
-	if (errors == NULL && !doctor_may_write(req, res, &v))
-		return;
-	if (errors == NULL && !check_user(req, &v, &errors, &err) && errors == NULL) {
-		http_respond_error(res, err, NULL);
-		return;
-	}
-	if (errors != NULL) {
-		http_respond_field_errors(res, errors);
-		return;
-	}
-	sql = resource_update_sql(req, "doctors", doctor_fields, &v, version, NULL, DOCTOR_COLUMNS,
-	                          params, &n);
-	if (sql == NULL) {
-		http_respond_error(res, HMS_ERR_NOMEM, NULL);
-		return;
-	}
-	err = db_begin(req->db);
-	if (err == HMS_OK)
-		err = db_exec_sql(req->db, req->arena, sql, n, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = resource_missing_or_changed(req, "SELECT 1 FROM doctors WHERE id = $1");
-	finish_write(req, res, err, row, "update", 200);
-}
-
-void doctors_replace(struct http_request *req, struct http_response *res)
-{
-	write_doctor(req, res, VALIDATE_REPLACE);
-}
-
-void doctors_update(struct http_request *req, struct http_response *res)
-{
-	write_doctor(req, res, VALIDATE_UPDATE);
-}
-
-static const struct db_stmt deactivate = {
-    "doctors_deactivate",
-    "UPDATE doctors SET is_active = false, version = version + 1, updated_at = now() "
-    "WHERE id = $1 RETURNING " DOCTOR_COLUMNS,
-    1};
-
-void doctors_deactivate(struct http_request *req, struct http_response *res)
-{
-	char id[24];
-	const char *params[1] = {id};
-	PGresult *row = NULL;
-	enum hms_err err;
-
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_begin(req->db);
-	if (err == HMS_OK)
-		err = db_exec(req->db, req->arena, &deactivate, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = HMS_ERR_NOT_FOUND;
-	finish_write(req, res, err, row, "delete", 204);
-}
+const struct resource doctors_resource = {
+    .table = "doctors",
+    .entity = "doctor",
+    .columns = doctor_columns,
+    .fields = doctor_fields,
+    .constraints = doctor_constraints,
+    .list = &doctor_list,
+    .delete_set = "is_active = false",
+    .before_write = doctor_before_write,
+};
 
 /* Free slots of one day in the hospital's time zone: each schedule entry of
  * that weekday cut into slot_minutes pieces (wall-clock times converted by
@@ -491,26 +309,21 @@ static const struct db_stmt doctor_slot = {"doctors_slot",
 
 void doctors_availability(struct http_request *req, struct http_response *res)
 {
-	const char *date = http_request_param(req, "date");
-	char id[24];
-	const char *params[3] = {id, date, req->config->time_zone};
+	static const struct field date_param = {"date", FIELD_DATE};
+	const char *raw = http_request_param(req, "date");
+	const char *message = "This query parameter is required (YYYY-MM-DD).";
+	const char *date =
+	    raw != NULL ? validate_text(req->arena, &date_param, raw, &message) : NULL;
+	const char *params[3] = {http_request_id_text(req, 0), date, req->config->time_zone};
 	struct json_object *body, *slots;
 	PGresult *doctor, *rows;
 	enum hms_err err;
 
-	if (date == NULL || !validate_date(date)) {
-		struct json_object *errors = NULL;
-
-		validate_add_error(&errors, "date",
-		                   date == NULL ? "This query parameter is required (YYYY-MM-DD)."
-		                                : "Enter a valid date (YYYY-MM-DD).");
-		http_respond_field_errors(res, errors);
+	if (date == NULL) {
+		http_respond_field_error(res, "date", message);
 		return;
 	}
-	snprintf(id, sizeof(id), "%lld", (long long)req->ids[0]);
-	err = db_exec(req->db, req->arena, &doctor_slot, params, &doctor);
-	if (err == HMS_OK && PQntuples(doctor) != 1)
-		err = HMS_ERR_NOT_FOUND;
+	err = crud_fetch(req, &doctor_slot, &doctor);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &free_slots, params, &rows);
 	if (err != HMS_OK) {

@@ -3,7 +3,8 @@
  * handler, permission key (a row of src/auth/permissions.c), body kind.
  */
 #include "hms/appointments.h"
-#include "hms/audit.h"
+#include "hms/audit_log.h"
+#include "hms/crud.h"
 #include "hms/docs.h"
 #include "hms/doctors.h"
 #include "hms/health.h"
@@ -27,24 +28,24 @@ const struct route hms_routes[] = {
     {"POST", "/api/auth/register/", users_register, "users", J},
     {"GET", "/api/auth/me/", users_me, "self", N},
     {"POST", "/api/auth/password/", users_change_password, "self", J},
-    {"GET", "/api/users/", users_list, "users", N},
-    {"GET", "/api/users/{id}/", users_get, "users", N},
-    {"PATCH", "/api/users/{id}/", users_patch, "users", J},
+    {"GET", "/api/users/", crud_list, "users", N, &users_resource},
+    {"GET", "/api/users/{id}/", crud_get, "users", N, &users_resource},
+    {"PATCH", "/api/users/{id}/", crud_update, "users", J, &users_resource},
 
-    {"GET", "/api/patients/", patients_list, "patients.read", N},
-    {"POST", "/api/patients/", patients_create, "patients.write", J},
-    {"GET", "/api/patients/{id}/", patients_get, "patients.read", N},
-    {"PUT", "/api/patients/{id}/", patients_replace, "patients.write", J},
-    {"PATCH", "/api/patients/{id}/", patients_update, "patients.write", J},
-    {"DELETE", "/api/patients/{id}/", patients_delete, "patients.admin", N},
-    {"POST", "/api/patients/{id}/restore/", patients_restore, "patients.admin", N},
+    {"GET", "/api/patients/", crud_list, "patients.read", N, &patients_resource},
+    {"POST", "/api/patients/", crud_create, "patients.write", J, &patients_resource},
+    {"GET", "/api/patients/{id}/", crud_get, "patients.read", N, &patients_resource},
+    {"PUT", "/api/patients/{id}/", crud_replace, "patients.write", J, &patients_resource},
+    {"PATCH", "/api/patients/{id}/", crud_update, "patients.write", J, &patients_resource},
+    {"DELETE", "/api/patients/{id}/", crud_delete, "patients.admin", N, &patients_resource},
+    {"POST", "/api/patients/{id}/restore/", crud_restore, "patients.admin", N, &patients_resource},
 
-    {"GET", "/api/doctors/", doctors_list, "doctors.read", N},
-    {"POST", "/api/doctors/", doctors_create, "doctors.admin", J},
-    {"GET", "/api/doctors/{id}/", doctors_get, "doctors.read", N},
-    {"PUT", "/api/doctors/{id}/", doctors_replace, "doctors.write", J},
-    {"PATCH", "/api/doctors/{id}/", doctors_update, "doctors.write", J},
-    {"DELETE", "/api/doctors/{id}/", doctors_deactivate, "doctors.admin", N},
+    {"GET", "/api/doctors/", crud_list, "doctors.read", N, &doctors_resource},
+    {"POST", "/api/doctors/", crud_create, "doctors.admin", J, &doctors_resource},
+    {"GET", "/api/doctors/{id}/", crud_get, "doctors.read", N, &doctors_resource},
+    {"PUT", "/api/doctors/{id}/", crud_replace, "doctors.write", J, &doctors_resource},
+    {"PATCH", "/api/doctors/{id}/", crud_update, "doctors.write", J, &doctors_resource},
+    {"DELETE", "/api/doctors/{id}/", crud_delete, "doctors.admin", N, &doctors_resource},
     {"GET", "/api/doctors/{id}/availability/", doctors_availability, "doctors.read", N},
 
     {"GET", "/api/appointments/", appointments_list, "appointments.read", N},
@@ -55,17 +56,17 @@ const struct route hms_routes[] = {
     {"PATCH", "/api/appointments/{id}/", appointments_update, "appointments.write", J},
     {"DELETE", "/api/appointments/{id}/", appointments_cancel, "appointments.write", N},
 
-    {"GET", "/api/resources/", resources_list, "resources.read", N},
-    {"POST", "/api/resources/", resources_create, "resources.write", J},
-    {"GET", "/api/resources/{id}/", resources_get, "resources.read", N},
-    {"PUT", "/api/resources/{id}/", resources_replace, "resources.write", J},
-    {"PATCH", "/api/resources/{id}/", resources_update, "resources.write", J},
+    {"GET", "/api/resources/", crud_list, "resources.read", N, &resources_resource},
+    {"POST", "/api/resources/", crud_create, "resources.write", J, &resources_resource},
+    {"GET", "/api/resources/{id}/", crud_get, "resources.read", N, &resources_resource},
+    {"PUT", "/api/resources/{id}/", crud_replace, "resources.write", J, &resources_resource},
+    {"PATCH", "/api/resources/{id}/", crud_update, "resources.write", J, &resources_resource},
     {"GET", "/api/resources/{id}/bookings/", resources_bookings_list, "resources.read", N},
     {"POST", "/api/resources/{id}/bookings/", resources_book, "resources.book", J},
     {"GET", "/api/resource-bookings/{id}/", resources_booking_get, "resources.read", N},
     {"DELETE", "/api/resource-bookings/{id}/", resources_booking_cancel, "resources.book", N},
 
-    {"GET", "/api/audit/", audit_list, "audit.read", N},
+    {"GET", "/api/audit/", audit_log_list, "audit.read", N},
 };
 
 const size_t hms_route_count = sizeof(hms_routes) / sizeof(hms_routes[0]);

@@ -22,7 +22,7 @@
 #include "hms/jwt.h"
 #include "hms/password.h"
 #include "hms/permissions.h"
-#include "hms/resource.h"
+#include "hms/crud.h"
 #include "hms/validate.h"
 
 #define BAD_CREDENTIALS     "No active account found with the given credentials"
@@ -363,7 +363,7 @@ void tokens_logout(struct http_request *req, struct http_response *res)
 	err = db_begin(req->db);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &revoke_one, params, &result);
-	if (!resource_commit(req, res, err, "logout", "user", req->user.id))
+	if (!crud_commit(req, res, err, NULL, NULL, "logout", "user", req->user.id))
 		return;
 	res->status = 205;
 }

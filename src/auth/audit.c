@@ -14,7 +14,6 @@
 
 #include "hms/db.h"
 #include "hms/http.h"
-#include "hms/list.h"
 #include "hms/log.h"
 #include "hms/permissions.h"
 #include "hms/sha256.h"
@@ -60,58 +59,6 @@ enum hms_err audit_record(struct http_request *req, const char *action, const ch
 	                       req->user.authenticated ? role_name((enum role)req->user.role)
 	                                               : NULL,
 	                       action, entity_type, entity_id, outcome);
-}
-
-/* --- GET /api/audit/ ------------------------------------------------------ */
-
-static struct json_object *audit_row(const PGresult *res, int row)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", db_json_int(res, row, 0));
-	json_object_object_add(o, "at", db_json_text(res, row, 1));
-	json_object_object_add(o, "actor", db_json_int(res, row, 2));
-	json_object_object_add(o, "actor_role", db_json_text(res, row, 3));
-	json_object_object_add(o, "action", db_json_text(res, row, 4));
-	json_object_object_add(o, "entity_type", db_json_text(res, row, 5));
-	json_object_object_add(o, "entity_id", db_json_int(res, row, 6));
-	json_object_object_add(o, "request_id", db_json_text(res, row, 7));
-	json_object_object_add(o, "ip", db_json_text(res, row, 8));
-	json_object_object_add(o, "outcome", db_json_text(res, row, 9));
-	return o;
-}
-
-static const struct list_filter audit_filters[] = {
-    {"actor", LIST_INT, "actor = $?::bigint", NULL},
-    {"action", LIST_TEXT, "action = $?", NULL},
-    {"entity_type", LIST_TEXT, "entity_type = $?", NULL},
-    {"entity_id", LIST_INT, "entity_id = $?::bigint", NULL},
-    {"since", LIST_DATETIME, "at >= $?::timestamptz", NULL},
-    {"until", LIST_DATETIME, "at < $?::timestamptz", NULL},
-    {NULL, LIST_TEXT, NULL, NULL},
-};
-
-static const struct list_ordering audit_orderings[] = {
-    {"id", "id"},
-    {"at", "id"}, /* the chain makes id order time order */
-    {NULL, NULL},
-};
-
-static const struct list_spec audit_spec = {
-    .columns = "id, " SQL_UTC(
-        "at") ", actor, "
-              "actor_role, action, entity_type, entity_id, request_id, host(ip), outcome",
-    .from = "audit_log",
-    .filters = audit_filters,
-    .orderings = audit_orderings,
-    .default_order = "id DESC",
-    .tiebreak = "id",
-    .row = audit_row,
-};
-
-void audit_list(struct http_request *req, struct http_response *res)
-{
-	list_respond(req, res, &audit_spec, NULL, 0);
 }
 
 /* --- hmsctl audit-verify ---------------------------------------------------- */

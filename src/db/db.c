@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "hms/arena.h"
+#include "hms/columns.h"
 #include "hms/log.h"
 
 #define DB_MAX_PREPARED 256
@@ -235,6 +236,18 @@ static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *
 	return err;
 }
 
+/* stmt->sql with "{columns}" replaced by the SELECT list of stmt->columns. */
+static const char *with_columns(struct arena *arena, const struct db_stmt *stmt)
+{
+	const char *select = columns_select(stmt->columns);
+	const char *mark = strstr(stmt->sql, DB_COLUMNS);
+
+	if (select == NULL || mark == NULL)
+		return NULL;
+	return arena_printf(arena, "%.*s%s%s", (int)(mark - stmt->sql), stmt->sql, select,
+	                    mark + strlen(DB_COLUMNS));
+}
+
 static bool is_prepared(const struct db *db, const struct db_stmt *stmt)
 {
 	for (size_t i = 0; i < db->prepared_count; i++)
@@ -254,9 +267,13 @@ enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *s
 	if (!is_prepared(db, stmt)) {
 		PGresult *res;
 
+		const char *sql = stmt->columns != NULL ? with_columns(arena, stmt) : stmt->sql;
+
 		if (db->prepared_count == DB_MAX_PREPARED)
 			return HMS_ERR_INTERNAL;
-		res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->param_count, NULL);
+		if (sql == NULL)
+			return HMS_ERR_NOMEM;
+		res = PQprepare(db->conn, stmt->name, sql, stmt->param_count, NULL);
 		err = finish_result(db, arena, res, out);
 		*out = NULL;
 		if (err != HMS_OK)

@@ -3,8 +3,8 @@
  *
  * The count comes from a scalar subquery of the same statement, so a page
  * costs one round trip; an empty page past the first is 404 without needing
- * the count. Filters are validated by type before any SQL is built, and the
- * first invalid one answers 400 in DRF shape.
+ * the count. Filters are validated by the one validator before any SQL is
+ * built; every invalid one is reported in DRF shape.
  */
 #include "hms/list.h"
 
@@ -12,135 +12,61 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/columns.h"
 #include "hms/db.h"
-#include "hms/http.h"
-#include "hms/validate.h"
+#include "hms/strbuf.h"
 
 #define MAX_ORDER_FIELDS 4
-#define MAX_PAGE         10000000L
 #define MAX_SEARCH_WORDS 8
-#define MAX_FILTER_TEXT  200
+#define MAX_SEARCH_TEXT  200
 
-struct builder {
+/* The parameters of the statement being built; grows in the arena. */
+struct params {
 	struct arena *arena;
-	char *sql;
-	size_t len, cap;
-	const char *params[LIST_MAX_CONDITIONS + 2];
-	int param_count;
+	const char **values;
+	int count, cap;
 	bool failed;
 };
 
-static void append(struct builder *b, const char *text)
+/* Adds a value; returns its number ($n), or 0 when out of memory. */
+static int bind(struct params *p, const char *value)
 {
-	size_t n = strlen(text);
-
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap + n + 1) * 2;
-		char *grown = arena_alloc(b->arena, cap);
+	if (p->count == p->cap) {
+		int cap = p->cap > 0 ? p->cap * 2 : 16;
+		const char **grown = arena_alloc(p->arena, (size_t)cap * sizeof(*grown));
 
 		if (grown == NULL) {
-			b->failed = true;
-			return;
+			p->failed = true;
+			return 0;
 		}
-		if (b->len > 0)
-			memcpy(grown, b->sql, b->len);
-		b->sql = grown;
-		b->cap = cap;
+		if (p->count > 0)
+			memcpy(grown, p->values, (size_t)p->count * sizeof(*grown));
+		p->values = grown;
+		p->cap = cap;
 	}
-	memcpy(b->sql + b->len, text, n + 1);
-	b->len += n;
+	p->values[p->count++] = value;
+	return p->count;
 }
 
-/* Appends a fragment, replacing each "$?" with the next parameter number. */
-static void append_condition(struct builder *b, const char *sql, const char *value)
+/* Appends "(fragment)" with its "$?" bound to value. */
+static void append_condition(struct strbuf *b, struct params *p, const char *sql, const char *value)
 {
-	const char *p = sql;
-	const char *mark;
-
-	if (b->param_count >= LIST_MAX_CONDITIONS) {
-		b->failed = true;
-		return;
-	}
-	b->params[b->param_count++] = value;
-	append(b, "(");
-	while ((mark = strstr(p, "$?")) != NULL) {
-		char num[16];
-
-		append(b, arena_strndup(b->arena, p, (size_t)(mark - p)));
-		snprintf(num, sizeof(num), "$%d", b->param_count);
-		append(b, num);
-		p = mark + 2;
-	}
-	append(b, p);
-	append(b, ")");
-}
-
-/* Checks a filter value; returns the text to bind, or NULL with an error. */
-static const char *filter_value(struct http_request *req, const struct list_filter *f,
-                                const char *raw, const char **message)
-{
-	switch (f->type) {
-	case LIST_INT: {
-		int64_t v;
-
-		if (!validate_parse_id(raw, &v)) {
-			*message = "A valid integer is required.";
-			return NULL;
-		}
-		return raw;
-	}
-	case LIST_TEXT:
-		if (strlen(raw) > MAX_FILTER_TEXT) {
-			*message = "Ensure this value has at most 200 characters.";
-			return NULL;
-		}
-		return raw;
-	case LIST_BOOL:
-		if (strcmp(raw, "true") == 0 || strcmp(raw, "1") == 0 || strcmp(raw, "True") == 0)
-			return "true";
-		if (strcmp(raw, "false") == 0 || strcmp(raw, "0") == 0 || strcmp(raw, "False") == 0)
-			return "false";
-		*message = "Must be a valid boolean.";
-		return NULL;
-	case LIST_DATE:
-		if (!validate_date(raw)) {
-			*message = "Enter a valid date (YYYY-MM-DD).";
-			return NULL;
-		}
-		return raw;
-	case LIST_DATETIME:
-		if (validate_date(raw))
-			return arena_printf(req->arena, "%sT00:00:00Z", raw);
-		if (!validate_datetime(raw)) {
-			*message = "Enter a valid date/time (ISO 8601 with an offset).";
-			return NULL;
-		}
-		return raw;
-	case LIST_CHOICE:
-		for (size_t i = 0; f->choices != NULL && f->choices[i] != NULL; i++)
-			if (strcmp(f->choices[i], raw) == 0)
-				return raw;
-		*message = "Select a valid choice.";
-		return NULL;
-	}
-	*message = "Invalid value.";
-	return NULL;
+	strbuf_append(b, "(");
+	strbuf_append_param(b, sql, bind(p, value));
+	strbuf_append(b, ")");
 }
 
 /* page and page_size as DRF reads them: a bad page is 404, a bad size is
  * the default, a big size is clamped. */
-static bool read_paging(const struct http_request *req, long *page, long *size)
+static bool read_paging(list_param_fn param, const void *source, long *page, long *size)
 {
-	const char *p = http_request_param(req, "page");
-	const char *s = http_request_param(req, "page_size");
+	const char *p = param(source, "page");
+	const char *s = param(source, "page_size");
 	char *end;
 
 	*page = 1;
@@ -148,7 +74,7 @@ static bool read_paging(const struct http_request *req, long *page, long *size)
 	if (p != NULL) {
 		errno = 0;
 		*page = strtol(p, &end, 10);
-		if (errno != 0 || end == p || *end != '\0' || *page < 1 || *page > MAX_PAGE ||
+		if (errno != 0 || end == p || *end != '\0' || *page < 1 || *page > LIST_MAX_PAGE ||
 		    !isdigit((unsigned char)p[0]))
 			return false;
 	}
@@ -163,26 +89,25 @@ static bool read_paging(const struct http_request *req, long *page, long *size)
 	return true;
 }
 
-/* Builds ORDER BY from ?ordering=; false (with a message) on unknown names. */
-static bool append_ordering(struct builder *b, const struct http_request *req,
-                            const struct list_spec *spec, const char **bad)
+/* " ORDER BY ..." from ?ordering=; NULL (with *bad) on unknown names. */
+static const char *ordering_clause(struct arena *arena, const struct list_spec *spec,
+                                   const char *ordering, const char **bad)
 {
-	const char *ordering = http_request_param(req, "ordering");
+	struct strbuf b;
 	char *copy, *save = NULL, *name;
 	int fields = 0;
 
-	append(b, " ORDER BY ");
+	strbuf_init(&b, arena);
+	strbuf_append(&b, " ORDER BY ");
 	if (ordering == NULL || *ordering == '\0') {
-		append(b, spec->default_order);
-		append(b, ", ");
-		append(b, spec->tiebreak);
-		return true;
+		strbuf_append(&b, spec->default_order);
+		strbuf_append(&b, ", ");
+		strbuf_append(&b, spec->tiebreak);
+		return strbuf_text(&b);
 	}
-	copy = arena_strdup(b->arena, ordering);
-	if (copy == NULL) {
-		b->failed = true;
-		return true;
-	}
+	copy = arena_strdup(arena, ordering);
+	if (copy == NULL)
+		return NULL;
 	for (name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
 		bool descending = name[0] == '-';
 		const struct list_ordering *o = spec->orderings;
@@ -193,71 +118,23 @@ static bool append_ordering(struct builder *b, const struct http_request *req,
 			o++;
 		if (o == NULL || o->name == NULL || ++fields > MAX_ORDER_FIELDS) {
 			*bad = name;
-			return false;
+			return NULL;
 		}
-		append(b, o->sql);
-		append(b, descending ? " DESC, " : " ASC, ");
+		strbuf_append(&b, o->sql);
+		strbuf_append(&b, descending ? " DESC, " : " ASC, ");
 	}
 	if (fields == 0) {
 		*bad = "";
-		return false;
-	}
-	append(b, spec->tiebreak);
-	return true;
-}
-
-static void append_escaped(struct arena *arena, char **out, const char *text)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(text);
-	char *enc = arena_alloc(arena, n * 3 + 1);
-	size_t o = 0;
-
-	if (enc == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-			enc[o++] = (char)c;
-		} else {
-			enc[o++] = '%';
-			enc[o++] = hex[c >> 4];
-			enc[o++] = hex[c & 15];
-		}
-	}
-	enc[o] = '\0';
-	*out = arena_printf(arena, "%s%s", *out, enc);
-}
-
-/* The absolute URL of this list at another page (NULL for none). */
-static struct json_object *page_url(struct http_request *req, long page)
-{
-	char *url;
-	bool first = true;
-
-	if (page < 1)
 		return NULL;
-	url = arena_printf(req->arena, "%s%s", http_request_origin(req), req->path);
-	for (size_t i = 0; url != NULL && i < req->param_count; i++) {
-		if (strcmp(req->params[i].key, "page") == 0)
-			continue;
-		url = arena_printf(req->arena, "%s%c", url, first ? '?' : '&');
-		append_escaped(req->arena, &url, req->params[i].key);
-		url = arena_printf(req->arena, "%s=", url);
-		append_escaped(req->arena, &url, req->params[i].value);
-		first = false;
 	}
-	if (url == NULL)
-		return NULL;
-	if (page > 1)
-		url = arena_printf(req->arena, "%s%cpage=%ld", url, first ? '?' : '&', page);
-	return url != NULL ? json_object_new_string(url) : NULL;
+	strbuf_append(&b, spec->tiebreak);
+	return strbuf_text(&b);
 }
 
 /* Every word of the search must match spec->search_word: the words are
  * ANDed, each its own bound parameter. False when there are too many. */
-static bool append_search_words(struct builder *b, const char *word_sql, const char *text)
+static bool append_search_words(struct strbuf *b, struct params *p, struct arena *arena,
+                                const char *word_sql, const char *text)
 {
 	int words = 0;
 
@@ -271,8 +148,8 @@ static bool append_search_words(struct builder *b, const char *word_sql, const c
 		if (++words > MAX_SEARCH_WORDS)
 			return false;
 		if (words > 1)
-			append(b, " AND ");
-		append_condition(b, word_sql, arena_strndup(b->arena, text, n));
+			strbuf_append(b, " AND ");
+		append_condition(b, p, word_sql, arena_strndup(arena, text, n));
 		text += n;
 	}
 	return true;
@@ -296,98 +173,98 @@ static size_t shortest_word(const char *text)
 	return shortest == SIZE_MAX ? 0 : shortest;
 }
 
-void list_respond(struct http_request *req, struct http_response *res, const struct list_spec *spec,
-                  const struct list_condition *extra, size_t extra_count)
+/* " WHERE ..." from the fixed condition, the handler's, the filters and
+ * the search; "" when nothing narrows the list. */
+static const char *where_clause(struct arena *arena, const struct list_spec *spec,
+                                list_param_fn param, const void *source,
+                                const struct list_condition *extra, size_t extra_count,
+                                struct params *p, bool *searching, struct json_object **errors)
 {
-	struct builder b = {.arena = req->arena};
-	struct json_object *errors = NULL;
-	struct json_object *body, *results;
-	const char *bad_order = NULL;
-	char limit[24], offset[24];
-	long page, size;
-	long long count = 0;
+	struct strbuf b;
 	bool any = false;
-	bool searching = false;
-	const char *where, *order;
-	PGresult *result;
-	enum hms_err err;
-	int rows;
 
-	if (!read_paging(req, &page, &size)) {
-		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
-		return;
-	}
-	/* First the WHERE clause alone, used twice below. */
-	append(&b, "");
+	strbuf_init(&b, arena);
 	if (spec->where != NULL) {
-		append(&b, " WHERE (");
-		append(&b, spec->where);
-		append(&b, ")");
+		strbuf_append(&b, " WHERE (");
+		strbuf_append(&b, spec->where);
+		strbuf_append(&b, ")");
 		any = true;
 	}
 	for (size_t i = 0; i < extra_count; i++) {
-		append(&b, any ? " AND " : " WHERE ");
-		append_condition(&b, extra[i].sql, extra[i].value);
+		strbuf_append(&b, any ? " AND " : " WHERE ");
+		append_condition(&b, p, extra[i].sql, extra[i].value);
 		any = true;
 	}
-	for (const struct list_filter *f = spec->filters; f != NULL && f->param != NULL; f++) {
-		const char *raw = http_request_param(req, f->param);
+	for (const struct list_filter *f = spec->filters; f != NULL && f->param.name != NULL; f++) {
+		const char *raw = param(source, f->param.name);
 		const char *message = NULL;
 		const char *value;
 
 		if (raw == NULL)
 			continue;
-		value = filter_value(req, f, raw, &message);
+		value = validate_text(arena, &f->param, raw, &message);
 		if (value == NULL) {
-			validate_add_error(&errors, f->param, message);
+			validate_add_error(errors, f->param.name, message);
 			continue;
 		}
-		append(&b, any ? " AND " : " WHERE ");
-		append_condition(&b, f->sql, value);
+		strbuf_append(&b, any ? " AND " : " WHERE ");
+		append_condition(&b, p, f->sql, value);
 		any = true;
 	}
 	if (spec->search_word != NULL) {
-		const char *text = http_request_param(req, "search");
+		const char *text = param(source, "search");
 
 		/* Surrounding blanks never belong to an identifier or a name. */
 		if (text != NULL)
-			text = validate_trim(req->arena, text);
-		if (text != NULL && strlen(text) > MAX_FILTER_TEXT) {
-			validate_add_error(&errors, "search",
+			text = validate_trim(arena, text);
+		if (text != NULL && strlen(text) > MAX_SEARCH_TEXT) {
+			validate_add_error(errors, "search",
 			                   "Ensure this value has at most 200 characters.");
 		} else if (text != NULL && *text != '\0') {
-			append(&b, any ? " AND ((" : " WHERE ((");
-			if (!append_search_words(&b, spec->search_word, text))
-				validate_add_error(&errors, "search", "Use at most 8 words.");
-			append(&b, ")");
+			strbuf_append(&b, any ? " AND ((" : " WHERE ((");
+			if (!append_search_words(&b, p, arena, spec->search_word, text))
+				validate_add_error(errors, "search", "Use at most 8 words.");
+			strbuf_append(&b, ")");
 			if (spec->search != NULL) {
-				append(&b, " OR ");
-				append_condition(&b, spec->search, text);
+				strbuf_append(&b, " OR ");
+				append_condition(&b, p, spec->search, text);
 			}
-			append(&b, ")");
-			any = true;
-			searching = shortest_word(text) >= 3;
+			strbuf_append(&b, ")");
+			*searching = shortest_word(text) >= 3;
 		}
 	}
-	where = b.failed ? NULL : arena_strdup(req->arena, b.sql);
-	if (where == NULL)
-		where = "";
-	b.len = 0;
-	append(&b, ""); /* the ORDER BY clause alone, used once or twice below */
-	if (!append_ordering(&b, req, spec, &bad_order))
+	return strbuf_text(&b);
+}
+
+enum list_problem list_plan(struct arena *arena, const struct list_spec *spec, list_param_fn param,
+                            const void *source, const struct list_condition *extra,
+                            size_t extra_count, struct list_plan *out, struct json_object **errors)
+{
+	struct params p = {.arena = arena};
+	struct strbuf b;
+	const char *where, *order, *columns = columns_select(spec->columns);
+	const char *bad_order = NULL;
+	bool searching = false;
+	int limit, offset;
+
+	*errors = NULL;
+	if (!read_paging(param, source, &out->page, &out->page_size))
+		return LIST_BAD_PAGE;
+	where =
+	    where_clause(arena, spec, param, source, extra, extra_count, &p, &searching, errors);
+	order = ordering_clause(arena, spec, param(source, "ordering"), &bad_order);
+	if (order == NULL && bad_order != NULL)
 		validate_add_error(
-		    &errors, "ordering",
-		    arena_printf(req->arena, "Unknown ordering field: '%.64s'.", bad_order));
-	if (errors != NULL) {
-		http_respond_field_errors(res, errors);
-		return;
-	}
-	order = arena_strdup(req->arena, b.sql);
-	snprintf(limit, sizeof(limit), "%ld", size);
-	snprintf(offset, sizeof(offset), "%ld", (page - 1) * size);
-	b.params[b.param_count++] = limit;
-	b.params[b.param_count++] = offset;
-	b.len = 0;
+		    errors, "ordering",
+		    arena_printf(arena, "Unknown ordering field: '%.64s'.", bad_order));
+	if (*errors != NULL)
+		return LIST_INVALID;
+	if (where == NULL || order == NULL || columns == NULL)
+		return LIST_NOMEM;
+	limit = bind(&p, arena_printf(arena, "%ld", out->page_size));
+	offset = bind(&p, arena_printf(arena, "%ld", (out->page - 1) * out->page_size));
+
+	strbuf_init(&b, arena);
 	if (searching) {
 		/* A selective text search: find the matches once through the GIN
 		 * index, keeping only the sort keys, then count them, take the page
@@ -395,81 +272,44 @@ void list_respond(struct http_request *req, struct http_response *res, const str
 		 * would each read every match, or the planner would walk the
 		 * ordering index filtering row by row - slow when the matches sit
 		 * far along it. */
-		append(&b, "WITH hits AS MATERIALIZED (SELECT ");
-		append(&b, spec->tiebreak);
+		strbuf_printf(&b, "WITH hits AS MATERIALIZED (SELECT %s", spec->tiebreak);
 		for (const struct list_ordering *o = spec->orderings; o != NULL && o->name != NULL;
-		     o++) {
-			append(&b, ", ");
-			append(&b, o->sql);
-		}
-		append(&b, " FROM ");
-		append(&b, spec->from);
-		append(&b, where);
-		append(&b, "), page AS (SELECT ");
-		append(&b, spec->tiebreak);
-		append(&b, " FROM hits");
-		append(&b, order);
-		append(&b, arena_printf(req->arena, " LIMIT $%d OFFSET $%d) SELECT ",
-		                        b.param_count - 1, b.param_count));
-		append(&b, spec->columns);
-		append(&b, ", (SELECT count(*) FROM hits) FROM ");
-		append(&b, spec->from);
-		append(&b, " WHERE ");
-		append(&b, spec->tiebreak);
-		append(&b, " IN (SELECT ");
-		append(&b, spec->tiebreak);
-		append(&b, " FROM page)");
-		append(&b, order);
+		     o++)
+			strbuf_printf(&b, ", %s", o->sql);
+		strbuf_printf(&b,
+		              " FROM %s%s), page AS (SELECT %s FROM hits%s LIMIT $%d OFFSET $%d) ",
+		              spec->from, where, spec->tiebreak, order, limit, offset);
+		strbuf_printf(&b,
+		              "SELECT %s, (SELECT count(*) FROM hits) FROM %s WHERE %s IN "
+		              "(SELECT %s FROM page)%s",
+		              columns, spec->from, spec->tiebreak, spec->tiebreak, order);
 	} else {
 		/* The count is an uncorrelated scalar subquery (an InitPlan, run
 		 * once with its own plan - an index-only scan where it can), not a
 		 * window over the page query, which would materialise every
 		 * matching row; or a maintained counter when nothing narrows the
 		 * list. */
-		append(&b, "SELECT ");
-		append(&b, spec->columns);
-		if (b.param_count == 2 && spec->unfiltered_count != NULL) {
-			append(&b, ", (");
-			append(&b, spec->unfiltered_count);
-			append(&b, ")");
-		} else {
-			append(&b, ", (SELECT count(*) FROM ");
-			append(&b, spec->from);
-			append(&b, where);
-			append(&b, ")");
-		}
-		append(&b, " FROM ");
-		append(&b, spec->from);
-		append(&b, where);
-		append(&b, order);
-		append(&b, arena_printf(req->arena, " LIMIT $%d OFFSET $%d", b.param_count - 1,
-		                        b.param_count));
+		strbuf_printf(&b, "SELECT %s, ", columns);
+		if (p.count == 2 && spec->unfiltered_count != NULL)
+			strbuf_printf(&b, "(%s)", spec->unfiltered_count);
+		else
+			strbuf_printf(&b, "(SELECT count(*) FROM %s%s)", spec->from, where);
+		strbuf_printf(&b, " FROM %s%s%s LIMIT $%d OFFSET $%d", spec->from, where, order,
+		              limit, offset);
 	}
-	if (b.failed) {
-		http_respond_error(res, HMS_ERR_NOMEM, NULL);
-		return;
-	}
+	out->sql = strbuf_text(&b);
+	out->params = p.values;
+	out->param_count = p.count;
+	return out->sql == NULL || p.failed ? LIST_NOMEM : LIST_OK;
+}
 
-	err = db_exec_sql(req->db, req->arena, b.sql, b.param_count, b.params, &result);
-	if (err != HMS_OK) {
-		http_respond_error(res, err, NULL);
-		return;
-	}
-	rows = PQntuples(result);
-	if (rows == 0 && page > 1) {
-		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
-		return;
-	}
-	if (rows > 0)
-		count = atoll(PQgetvalue(result, 0, PQnfields(result) - 1));
-	body = json_object_new_object();
-	results = json_object_new_array_ext(rows);
-	for (int r = 0; r < rows; r++)
-		json_object_array_add(results, spec->row(result, r));
-	json_object_object_add(body, "count", json_object_new_int64(count));
-	json_object_object_add(body, "next",
-	                       (long long)page * size < count ? page_url(req, page + 1) : NULL);
-	json_object_object_add(body, "previous", page > 1 ? page_url(req, page - 1) : NULL);
-	json_object_object_add(body, "results", results);
-	http_respond_json(res, 200, body);
+enum hms_err list_fetch(struct db *db, struct arena *arena, const struct list_plan *plan,
+                        PGresult **rows, long long *count)
+{
+	enum hms_err err = db_exec_sql(db, arena, plan->sql, plan->param_count, plan->params, rows);
+
+	*count = 0;
+	if (err == HMS_OK && PQntuples(*rows) > 0)
+		*count = atoll(PQgetvalue(*rows, 0, PQnfields(*rows) - 1));
+	return err;
 }

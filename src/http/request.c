@@ -387,6 +387,13 @@ const char *http_request_param(const struct http_request *req, const char *key)
 	return NULL;
 }
 
+const char *http_request_id_text(struct http_request *req, size_t index)
+{
+	if (index >= req->id_count)
+		return NULL;
+	return arena_printf(req->arena, "%lld", (long long)req->ids[index]);
+}
+
 bool http_content_type_is_json(const char *ct)
 {
 	static const char type[] = "application/json";

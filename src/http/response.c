@@ -85,6 +85,16 @@ void http_respond_field_errors(struct http_response *res, struct json_object *er
 	http_respond_json(res, 400, errors);
 }
 
+void http_respond_field_error(struct http_response *res, const char *field, const char *message)
+{
+	struct json_object *errors = json_object_new_object();
+	struct json_object *list = json_object_new_array();
+
+	json_object_array_add(list, json_object_new_string(message));
+	json_object_object_add(errors, field, list);
+	http_respond_field_errors(res, errors);
+}
+
 const char *http_status_reason(int status)
 {
 	switch (status) {

@@ -202,64 +202,169 @@ const char *validate_trim(struct arena *arena, const char *text)
 	return arena_strndup(arena, (const char *)s, len);
 }
 
-static const char *check_value(struct arena *arena, const struct field *f, struct json_object *v,
-                               const char **message)
-{
-	static char buf[128];
+/* --- one parser per kind ----------------------------------------------------
+ * Each takes the value as text (a query parameter, or a JSON string) or, for
+ * integers and booleans, the decoded JSON value, and returns the text to
+ * bind or NULL with a message in DRF's words. */
 
+static const char *check_string(struct arena *arena, const struct field *f, const char *s,
+                                const char **message)
+{
+	if (!f->keep_whitespace)
+		s = validate_trim(arena, s);
+	if (s == NULL) {
+		*message = "Out of memory.";
+		return NULL;
+	}
+	if (*s == '\0' && !f->allow_blank) {
+		*message = "This field may not be blank.";
+		return NULL;
+	}
+	if (f->max_len > 0 && utf8_length(s) > f->max_len) {
+		*message = arena_printf(arena, "Ensure this field has no more than %zu characters.",
+		                        f->max_len);
+		return NULL;
+	}
+	if (f->type == FIELD_EMAIL && *s != '\0' && !validate_email(s)) {
+		*message = "Enter a valid email address.";
+		return NULL;
+	}
+	return s;
+}
+
+/* An integer already decoded; overflow is -1 or +1 when the client's number
+ * lay below or above the 64-bit range (its exact value is gone). */
+static const char *check_integer(struct arena *arena, const struct field *f, int64_t n,
+                                 int overflow, const char **message)
+{
+	bool bounded = f->min < f->max;
+	int64_t lo = bounded ? f->min : INT64_MIN + 1, hi = bounded ? f->max : INT64_MAX;
+
+	if (f->type == FIELD_ID && (overflow != 0 || n <= 0)) {
+		*message = "Invalid pk - object does not exist.";
+		return NULL;
+	}
+	/* INT64_MIN itself is where json-c clamps every smaller number, so it
+	 * counts as below the range. */
+	if (overflow < 0 || n < lo) {
+		*message = arena_printf(
+		    arena, "Ensure this value is greater than or equal to %lld.", (long long)lo);
+		return NULL;
+	}
+	if (overflow > 0 || n > hi) {
+		*message = arena_printf(arena, "Ensure this value is less than or equal to %lld.",
+		                        (long long)hi);
+		return NULL;
+	}
+	return arena_printf(arena, "%lld", (long long)n);
+}
+
+static const char *check_choice(const struct field *f, const char *s, const char **message)
+{
+	for (size_t i = 0; s != NULL && f->choices[i] != NULL; i++)
+		if (strcmp(s, f->choices[i]) == 0)
+			return s;
+	*message = "Select a valid choice.";
+	return NULL;
+}
+
+static const char *check_date(const char *s, const char **message)
+{
+	if (s == NULL || !validate_date(s)) {
+		*message = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
+		return NULL;
+	}
+	return s;
+}
+
+static const char *check_datetime(struct arena *arena, const struct field *f, const char *s,
+                                  const char **message)
+{
+	if (s != NULL && f->accepts_date && validate_date(s))
+		return arena_printf(arena, "%sT00:00:00Z", s);
+	if (s == NULL || !validate_datetime(s)) {
+		*message = "Datetime has wrong format. Use ISO 8601 with an offset, e.g. "
+		           "2025-12-06T12:00:00Z.";
+		return NULL;
+	}
+	return s;
+}
+
+const char *validate_text(struct arena *arena, const struct field *f, const char *text,
+                          const char **message)
+{
 	switch (f->type) {
 	case FIELD_STRING:
-	case FIELD_EMAIL: {
-		const char *s;
-
-		if (!json_object_is_type(v, json_type_string)) {
-			*message = "Not a valid string.";
-			return NULL;
-		}
-		s = json_object_get_string(v);
-		if (!f->keep_whitespace)
-			s = validate_trim(arena, s);
-		if (s == NULL) {
-			*message = "Out of memory.";
-			return NULL;
-		}
-		if (*s == '\0' && !f->allow_blank) {
-			*message = "This field may not be blank.";
-			return NULL;
-		}
-		if (f->max_len > 0 && utf8_length(s) > f->max_len) {
-			snprintf(buf, sizeof(buf),
-			         "Ensure this field has no more than %zu characters.", f->max_len);
-			*message = buf;
-			return NULL;
-		}
-		if (f->type == FIELD_EMAIL && *s != '\0' && !validate_email(s)) {
-			*message = "Enter a valid email address.";
-			return NULL;
-		}
-		return s;
-	}
+	case FIELD_EMAIL:
+		return check_string(arena, f, text, message);
 	case FIELD_INT:
 	case FIELD_ID: {
-		int64_t n;
+		char *end;
+		long long n;
 
 		errno = 0;
-		if (!json_object_is_type(v, json_type_int) ||
-		    ((n = json_object_get_int64(v)), errno != 0)) {
+		n = strtoll(text, &end, 10);
+		if (end == text || *end != '\0' ||
+		    !(isdigit((unsigned char)*text) || *text == '-')) {
 			*message = "A valid integer is required.";
 			return NULL;
 		}
-		if (f->type == FIELD_ID && n <= 0) {
-			*message = "Invalid pk - object does not exist.";
+		return check_integer(arena, f, n, errno == ERANGE ? (n < 0 ? -1 : 1) : 0, message);
+	}
+	case FIELD_BOOL:
+		if (strcmp(text, "true") == 0 || strcmp(text, "True") == 0 ||
+		    strcmp(text, "1") == 0)
+			return "true";
+		if (strcmp(text, "false") == 0 || strcmp(text, "False") == 0 ||
+		    strcmp(text, "0") == 0)
+			return "false";
+		*message = "Must be a valid boolean.";
+		return NULL;
+	case FIELD_CHOICE:
+		return check_choice(f, text, message);
+	case FIELD_DATE:
+		return check_date(text, message);
+	case FIELD_DATETIME:
+		return check_datetime(arena, f, text, message);
+	case FIELD_JSON:
+		break;
+	}
+	*message = "Invalid value.";
+	return NULL;
+}
+
+/* A JSON value as field f: the JSON type is checked here, the value by the
+ * kind's parser above. */
+static const char *check_json(struct arena *arena, const struct field *f, struct json_object *v,
+                              const char **message)
+{
+	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+
+	switch (f->type) {
+	case FIELD_STRING:
+	case FIELD_EMAIL:
+		if (s == NULL) {
+			*message = "Not a valid string.";
 			return NULL;
 		}
-		if (f->min < f->max && (n < f->min || n > f->max)) {
-			snprintf(buf, sizeof(buf), "Ensure this value is between %lld and %lld.",
-			         (long long)f->min, (long long)f->max);
-			*message = buf;
+		return check_string(arena, f, s, message);
+	case FIELD_INT:
+	case FIELD_ID: {
+		int overflow = 0;
+		int64_t n;
+
+		if (!json_object_is_type(v, json_type_int)) {
+			*message = "A valid integer is required.";
 			return NULL;
 		}
-		return arena_printf(arena, "%lld", (long long)n);
+		/* json-c keeps a number above INT64_MAX as an unsigned one (clamped
+		 * at UINT64_MAX) and one below INT64_MIN as INT64_MIN. */
+		n = json_object_get_int64(v);
+		if (n == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+			overflow = 1;
+		else if (n == INT64_MIN)
+			overflow = -1;
+		return check_integer(arena, f, n, overflow, message);
 	}
 	case FIELD_BOOL:
 		if (!json_object_is_type(v, json_type_boolean)) {
@@ -267,32 +372,12 @@ static const char *check_value(struct arena *arena, const struct field *f, struc
 			return NULL;
 		}
 		return json_object_get_boolean(v) ? "true" : "false";
-	case FIELD_CHOICE: {
-		const char *s =
-		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-
-		for (size_t i = 0; s != NULL && f->choices[i] != NULL; i++)
-			if (strcmp(s, f->choices[i]) == 0)
-				return s;
-		*message = "Select a valid choice.";
-		return NULL;
-	}
+	case FIELD_CHOICE:
+		return check_choice(f, s, message);
 	case FIELD_DATE:
-		if (!json_object_is_type(v, json_type_string) ||
-		    !validate_date(json_object_get_string(v))) {
-			*message = "Date has wrong format. Use one of these formats instead: "
-			           "YYYY-MM-DD.";
-			return NULL;
-		}
-		return json_object_get_string(v);
+		return check_date(s, message);
 	case FIELD_DATETIME:
-		if (!json_object_is_type(v, json_type_string) ||
-		    !validate_datetime(json_object_get_string(v))) {
-			*message = "Datetime has wrong format. Use ISO 8601 with an offset, e.g. "
-			           "2025-12-06T12:00:00Z.";
-			return NULL;
-		}
-		return json_object_get_string(v);
+		return check_datetime(arena, f, s, message);
 	case FIELD_JSON:
 		return arena_strdup(arena,
 		                    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
@@ -337,7 +422,7 @@ struct json_object *validate_body(struct arena *arena, const struct field *field
 				out->present[i] = true;
 			continue;
 		}
-		value = check_value(arena, f, v, &message);
+		value = check_json(arena, f, v, &message);
 		if (value != NULL && f->check != NULL)
 			message = f->check(value, v);
 		if (value == NULL || message != NULL) {

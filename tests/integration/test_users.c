@@ -684,3 +684,54 @@ Test(users_roles, no_token_is_401)
 		client_response_free(&res);
 	}
 }
+
+/* Users are versioned like every other resource (SPEC section 3): two
+ * admins editing one account cannot silently overwrite each other. */
+Test(users_patch, etag_and_if_match)
+{
+	struct client_user user;
+	struct client_response res;
+	char path[64], stale[64], header[96];
+	char *want;
+	const char *tag;
+
+	client_create_user("receptionist", &user);
+	user_path(user.id, path, sizeof(path));
+	client_get_auth(path, client_admin_token(), &res);
+	client_assert_status(&res, 200);
+	tag = client_header(&res, "ETag");
+	cr_assert_not_null(tag, "no ETag on a user: %s", res.headers);
+	want = client_format("\"%lld-1\"", user.id);
+	cr_assert_str_eq(tag, want);
+	free(want);
+	snprintf(stale, sizeof(stale), "%s", tag);
+	client_response_free(&res);
+
+	/* The first admin's change moves the version on... */
+	snprintf(header, sizeof(header), "If-Match: %s", stale);
+	client_call("PATCH", path, client_admin_token(), header, "{\"first_name\": \"First\"}",
+	            &res);
+	client_assert_status(&res, 200);
+	tag = client_header(&res, "ETag");
+	cr_assert_not_null(tag);
+	cr_assert_str_neq(tag, stale, "a write gives a new ETag");
+	client_response_free(&res);
+	/* ...so the second, based on what it read before, is refused. */
+	client_call("PATCH", path, client_admin_token(), header,
+	            "{\"first_name\": \"Second\", \"is_active\": false}", &res);
+	client_assert_detail(&res, 412);
+	client_response_free(&res);
+	client_get_auth(path, client_admin_token(), &res);
+	cr_assert_str_eq(client_json_str(res.json, "first_name"), "First");
+	cr_assert(client_json_flag(res.json, "is_active"), "a refused write changes nothing");
+	client_response_free(&res);
+	/* Another object's tag never matches. */
+	client_call("PATCH", path, client_admin_token(), "If-Match: \"1-1\"",
+	            "{\"first_name\": \"Third\"}", &res);
+	client_assert_detail(&res, 412);
+	client_response_free(&res);
+	/* The version is not part of the body. */
+	client_get_auth(path, client_admin_token(), &res);
+	cr_assert_null(json_object_object_get(res.json, "version"));
+	client_response_free(&res);
+}

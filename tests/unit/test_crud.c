@@ -1,6 +1,6 @@
 /*
  * test_resource.c - the pure parts of the shared resource machinery:
- * If-Match parsing (resource_expected_version in src/api/resource.c) and
+ * If-Match parsing (crud_expected_version in src/api/crud.c) and
  * the weekly schedule check of doctors (doctors_check_schedule in
  * src/api/doctors.c).
  *
@@ -18,9 +18,9 @@
 #include "hms/doctors.h"
 #include "hms/err.h"
 #include "hms/http.h"
-#include "hms/resource.h"
+#include "hms/crud.h"
 
-/* --- resource_expected_version ------------------------------------------------------ */
+/* --- crud_expected_version ------------------------------------------------------ */
 
 static struct arena *arena;
 static struct http_request req;
@@ -43,7 +43,7 @@ static enum hms_err expected(const char *header, long long id, const char **vers
 {
 	req.if_match = header;
 	*version = "untouched";
-	return resource_expected_version(&req, id, version);
+	return crud_expected_version(&req, id, version);
 }
 
 static void expect_version(const char *header, long long id, const char *want)

@@ -1,0 +1,599 @@
+/*
+ * crud.c - the generic handlers and the shared write path of every resource
+ * (see include/hms/crud.h). Column names and SQL expressions come only from
+ * the resources' declarations; client values are always bound parameters.
+ */
+#include "hms/crud.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hms/arena.h"
+#include "hms/audit.h"
+#include "hms/columns.h"
+#include "hms/db.h"
+#include "hms/http.h"
+#include "hms/list.h"
+#include "hms/permissions.h"
+#include "hms/strbuf.h"
+
+#define MAX_RESOURCES 16
+
+/* --- the statements of a resource, made once per process ------------------- */
+
+struct statements {
+	const struct resource *resource;
+	struct db_stmt by_id;       /* $1 id [, $2 include rows outside live] */
+	struct db_stmt exists;      /* $1 id, among live rows */
+	struct db_stmt exists_any;  /* $1 id, any row */
+	struct db_stmt delete_row;  /* $1 id */
+	struct db_stmt restore_row; /* $1 id */
+};
+
+static struct statements prepared[MAX_RESOURCES];
+
+static char *text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Process-lifetime text (statements keep pointing at it). */
+static char *text_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *out = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&out, fmt, ap) < 0)
+		out = NULL;
+	va_end(ap);
+	return out;
+}
+
+static bool make_statements(struct statements *st, const struct resource *r)
+{
+	const char *cols = columns_select(r->columns);
+	const char *live = r->live != NULL ? r->live : "true";
+
+	if (cols == NULL)
+		return false;
+	st->by_id = (struct db_stmt){
+	    text_printf("crud_%s_by_id", r->table),
+	    r->live != NULL
+	        ? text_printf("SELECT %s FROM %s WHERE id = $1 AND ((%s) OR $2::boolean)", cols,
+	                      r->table, r->live)
+	        : text_printf("SELECT %s FROM %s WHERE id = $1", cols, r->table),
+	    r->live != NULL ? 2 : 1};
+	st->exists = (struct db_stmt){
+	    text_printf("crud_%s_exists", r->table),
+	    text_printf("SELECT 1 FROM %s WHERE id = $1 AND (%s)", r->table, live), 1};
+	st->exists_any =
+	    (struct db_stmt){text_printf("crud_%s_exists_any", r->table),
+	                     text_printf("SELECT 1 FROM %s WHERE id = $1", r->table), 1};
+	st->delete_row = (struct db_stmt){
+	    text_printf("crud_%s_delete", r->table),
+	    text_printf("UPDATE %s SET %s, version = version + 1, updated_at = now() "
+	                "WHERE id = $1 AND (%s) RETURNING %s",
+	                r->table, r->delete_set != NULL ? r->delete_set : "version = version", live,
+	                cols),
+	    1};
+	st->restore_row = (struct db_stmt){
+	    text_printf("crud_%s_restore", r->table),
+	    text_printf("UPDATE %s SET %s, version = version + 1, updated_at = now() "
+	                "WHERE id = $1 AND NOT (%s) RETURNING %s",
+	                r->table, r->restore_set != NULL ? r->restore_set : "version = version",
+	                live, cols),
+	    1};
+	return st->by_id.name != NULL && st->by_id.sql != NULL && st->exists.name != NULL &&
+	       st->exists.sql != NULL && st->exists_any.name != NULL &&
+	       st->exists_any.sql != NULL && st->delete_row.name != NULL &&
+	       st->delete_row.sql != NULL && st->restore_row.name != NULL &&
+	       st->restore_row.sql != NULL;
+}
+
+/* The statements of r, or NULL when they cannot be made (out of memory). */
+static const struct statements *statements_of(const struct resource *r)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_RESOURCES && prepared[i].resource != NULL; i++)
+		if (prepared[i].resource == r)
+			return &prepared[i];
+	if (i == MAX_RESOURCES || !make_statements(&prepared[i], r))
+		return NULL;
+	prepared[i].resource = r;
+	return &prepared[i];
+}
+
+/* --- answers ----------------------------------------------------------------- */
+
+void crud_respond_row(struct http_request *req, struct http_response *res, int status,
+                      const struct column *columns, const PGresult *result)
+{
+	int version = columns_index(columns, "version");
+
+	if (version >= 0)
+		http_response_header(res, "ETag",
+		                     arena_printf(req->arena, "\"%s-%s\"", PQgetvalue(result, 0, 0),
+		                                  PQgetvalue(result, 0, version)));
+	http_respond_json(res, status, columns_row_json(columns, result, 0));
+}
+
+static const char *query_param(const void *req, const char *name)
+{
+	return http_request_param(req, name);
+}
+
+/* The absolute URL of this list at another page (NULL for none). */
+static struct json_object *page_url(struct http_request *req, long page)
+{
+	struct strbuf url;
+	bool first = true;
+
+	if (page < 1)
+		return NULL;
+	strbuf_init(&url, req->arena);
+	strbuf_append(&url, http_request_origin(req));
+	strbuf_append(&url, req->path);
+	for (size_t i = 0; i < req->param_count; i++) {
+		if (strcmp(req->params[i].key, "page") == 0)
+			continue;
+		strbuf_append(&url, first ? "?" : "&");
+		strbuf_append_url_encoded(&url, req->params[i].key);
+		strbuf_append(&url, "=");
+		strbuf_append_url_encoded(&url, req->params[i].value);
+		first = false;
+	}
+	if (page > 1)
+		strbuf_printf(&url, "%cpage=%ld", first ? '?' : '&', page);
+	return strbuf_text(&url) != NULL ? json_object_new_string(strbuf_text(&url)) : NULL;
+}
+
+void crud_respond_list(struct http_request *req, struct http_response *res,
+                       const struct list_spec *spec, const struct list_condition *extra,
+                       size_t extra_count)
+{
+	struct list_plan plan;
+	struct json_object *errors, *body, *results;
+	PGresult *rows;
+	long long count;
+	enum hms_err err;
+	int n;
+
+	switch (list_plan(req->arena, spec, query_param, req, extra, extra_count, &plan, &errors)) {
+	case LIST_OK:
+		break;
+	case LIST_INVALID:
+		http_respond_field_errors(res, errors);
+		return;
+	case LIST_BAD_PAGE:
+		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
+		return;
+	case LIST_NOMEM:
+		http_respond_error(res, HMS_ERR_NOMEM, NULL);
+		return;
+	}
+	err = list_fetch(req->db, req->arena, &plan, &rows, &count);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, NULL);
+		return;
+	}
+	n = PQntuples(rows);
+	if (n == 0 && plan.page > 1) {
+		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
+		return;
+	}
+	body = json_object_new_object();
+	results = json_object_new_array_ext(n);
+	for (int r = 0; r < n; r++)
+		json_object_array_add(results, columns_row_json(spec->columns, rows, r));
+	json_object_object_add(body, "count", json_object_new_int64(count));
+	json_object_object_add(
+	    body, "next",
+	    (long long)plan.page * plan.page_size < count ? page_url(req, plan.page + 1) : NULL);
+	json_object_object_add(body, "previous",
+	                       plan.page > 1 ? page_url(req, plan.page - 1) : NULL);
+	json_object_object_add(body, "results", results);
+	http_respond_json(res, 200, body);
+}
+
+/* --- If-Match ------------------------------------------------------------------ */
+
+enum hms_err crud_expected_version(const struct http_request *req, int64_t id, const char **version)
+{
+	const char *p = req->if_match;
+	char prefix[32];
+	size_t plen;
+
+	*version = NULL;
+	if (p == NULL)
+		return HMS_OK;
+	while (*p == ' ')
+		p++;
+	if (strcmp(p, "*") == 0)
+		return HMS_OK;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "\"%lld-", (long long)id);
+	/* A list of entity tags: the first one for this object counts. Weak
+	 * tags (W/"...") never match in If-Match (RFC 9110 section 13.1.1). */
+	while (*p != '\0') {
+		const char *end;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p;
+		if (*p == '"') {
+			end = strchr(p + 1, '"');
+			if (end == NULL)
+				break;
+			end++;
+			if (strncmp(p, prefix, plen) == 0 && (size_t)(end - p) > plen + 1) {
+				size_t n = (size_t)(end - p) - plen - 1;
+				char *v = arena_strndup(req->arena, p + plen, n);
+
+				if (v != NULL && strspn(v, "0123456789") == n && n <= 18) {
+					*version = v;
+					return HMS_OK;
+				}
+			}
+		} else {
+			end = p + strcspn(p, ",");
+		}
+		p = end;
+	}
+	return HMS_ERR_PRECONDITION;
+}
+
+/* --- INSERT and UPDATE from a field table -------------------------------------- */
+
+static const char *default_expression(const struct field *f)
+{
+	switch (f->type) {
+	case FIELD_BOOL:
+		return "$?::boolean";
+	case FIELD_INT:
+		return "$?::integer";
+	case FIELD_ID:
+		return "$?::bigint";
+	case FIELD_DATE:
+		return "$?::date";
+	case FIELD_DATETIME:
+		return "$?::timestamptz";
+	case FIELD_JSON:
+		return "$?::jsonb";
+	default:
+		return "$?";
+	}
+}
+
+static const char *column_of(const struct field *f)
+{
+	return f->column != NULL ? f->column : f->name;
+}
+
+/* Room for every field's value plus the id and the version. */
+static const char **params_for(struct http_request *req, const struct validated *v)
+{
+	return arena_calloc(req->arena, v->count + 2, sizeof(const char *));
+}
+
+const char *crud_insert_sql(struct http_request *req, const char *table, const struct field *fields,
+                            const struct validated *v, const struct column *columns,
+                            const char ***params, int *param_count)
+{
+	const char *select = columns_select(columns);
+	struct strbuf cols, vals;
+	int n = 0;
+
+	*params = params_for(req, v);
+	if (*params == NULL || select == NULL)
+		return NULL;
+	strbuf_init(&cols, req->arena);
+	strbuf_init(&vals, req->arena);
+	for (size_t i = 0; i < v->count; i++) {
+		if (!v->present[i] || fields[i].read_only)
+			continue;
+		(*params)[n++] = v->values[i];
+		if (n > 1) {
+			strbuf_append(&cols, ", ");
+			strbuf_append(&vals, ", ");
+		}
+		strbuf_append(&cols, column_of(&fields[i]));
+		strbuf_append_param(
+		    &vals, fields[i].sql != NULL ? fields[i].sql : default_expression(&fields[i]),
+		    n);
+	}
+	*param_count = n;
+	if (strbuf_text(&cols) == NULL || strbuf_text(&vals) == NULL)
+		return NULL;
+	if (n == 0)
+		return arena_printf(req->arena, "INSERT INTO %s DEFAULT VALUES RETURNING %s", table,
+		                    select);
+	return arena_printf(req->arena, "INSERT INTO %s (%s) VALUES (%s) RETURNING %s", table,
+	                    strbuf_text(&cols), strbuf_text(&vals), select);
+}
+
+const char *crud_update_sql(struct http_request *req, const char *table, const struct field *fields,
+                            const struct validated *v, const char *expected_version,
+                            const char *where, const struct column *columns, const char ***params,
+                            int *param_count)
+{
+	const char *select = columns_select(columns);
+	struct strbuf sql;
+	int n = 0;
+
+	*params = params_for(req, v);
+	if (*params == NULL || select == NULL)
+		return NULL;
+	(*params)[n++] = http_request_id_text(req, 0);
+	strbuf_init(&sql, req->arena);
+	strbuf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = now()", table);
+	for (size_t i = 0; i < v->count; i++) {
+		if (!v->present[i] || fields[i].read_only)
+			continue;
+		(*params)[n++] = v->values[i];
+		strbuf_printf(&sql, ", %s = ", column_of(&fields[i]));
+		strbuf_append_param(
+		    &sql, fields[i].sql != NULL ? fields[i].sql : default_expression(&fields[i]),
+		    n);
+	}
+	strbuf_append(&sql, " WHERE id = $1");
+	if (expected_version != NULL) {
+		(*params)[n++] = expected_version;
+		strbuf_printf(&sql, " AND version = $%d::bigint", n);
+	}
+	if (where != NULL)
+		strbuf_printf(&sql, " AND (%s)", where);
+	strbuf_printf(&sql, " RETURNING %s", select);
+	*param_count = n;
+	return (*params)[0] != NULL ? strbuf_text(&sql) : NULL;
+}
+
+enum hms_err crud_fetch(struct http_request *req, const struct db_stmt *stmt, PGresult **row)
+{
+	const char *params[1] = {http_request_id_text(req, 0)};
+	enum hms_err err;
+
+	if (params[0] == NULL)
+		return HMS_ERR_NOMEM;
+	err = db_exec(req->db, req->arena, stmt, params, row);
+	if (err == HMS_OK && PQntuples(*row) != 1)
+		err = HMS_ERR_NOT_FOUND;
+	return err;
+}
+
+/* The answer a violated constraint deserves, if the resource names it. */
+static bool respond_constraint(struct http_response *res, const PGresult *result,
+                               const struct constraint_error *constraints)
+{
+	const char *name = db_result_constraint(result);
+
+	for (const struct constraint_error *c = constraints; c != NULL && c->constraint != NULL;
+	     c++) {
+		if (strcmp(c->constraint, name) != 0)
+			continue;
+		if (c->field != NULL)
+			http_respond_field_error(res, c->field, c->message);
+		else
+			http_respond_error(res, HMS_ERR_CONFLICT, c->message);
+		return true;
+	}
+	return false;
+}
+
+bool crud_commit(struct http_request *req, struct http_response *res, enum hms_err err,
+                 const PGresult *result, const struct constraint_error *constraints,
+                 const char *action, const char *entity_type, int64_t entity_id)
+{
+	if (err == HMS_OK)
+		err = audit_record(req, action, entity_type, entity_id, AUDIT_SUCCESS);
+	if (err == HMS_OK)
+		err = db_commit(req->db);
+	if (err == HMS_OK)
+		return true;
+	db_rollback(req->db);
+	if (!respond_constraint(res, result, constraints))
+		http_respond_error(res, err, NULL);
+	return false;
+}
+
+/* --- the generic handlers ---------------------------------------------------- */
+
+static const struct resource *resource_of(const struct http_request *req)
+{
+	return req->route->arg;
+}
+
+/* ?include_deleted=true: only for the resource's deleted_permission; anyone
+ * else asking is refused (403, audited). Returns false when refused. */
+static bool read_include_deleted(struct http_request *req, struct http_response *res,
+                                 const struct resource *r, bool *wanted)
+{
+	static const struct field flag = {"include_deleted", FIELD_BOOL};
+	const char *raw = http_request_param(req, "include_deleted");
+	const char *message = NULL;
+	const char *value;
+	const struct permission *perm;
+
+	*wanted = false;
+	if (raw == NULL || r->live == NULL || r->deleted_permission == NULL)
+		return true;
+	value = validate_text(req->arena, &flag, raw, &message);
+	if (value == NULL) {
+		http_respond_field_error(res, "include_deleted", message);
+		return false;
+	}
+	*wanted = strcmp(value, "true") == 0;
+	perm = permission_find(r->deleted_permission);
+	if (*wanted && (perm == NULL || !permission_allows(perm, (enum role)req->user.role))) {
+		audit_record(req, "denied", r->entity, req->id_count > 0 ? req->ids[0] : 0,
+		             AUDIT_DENIED);
+		http_respond_error(res, HMS_ERR_FORBIDDEN,
+		                   arena_printf(req->arena, "Only %s may see deleted records.",
+		                                perm != NULL && perm->roles == ROLE_ADMIN
+		                                    ? "an admin"
+		                                    : "some roles"));
+		return false;
+	}
+	return true;
+}
+
+void crud_list(struct http_request *req, struct http_response *res)
+{
+	const struct resource *r = resource_of(req);
+	struct list_spec spec = *r->list;
+	bool include_deleted;
+
+	if (!read_include_deleted(req, res, r, &include_deleted))
+		return;
+	if (include_deleted) {
+		spec.where = NULL;
+		spec.unfiltered_count = NULL; /* a counter counts live rows */
+	}
+	crud_respond_list(req, res, &spec, NULL, 0);
+}
+
+static void respond_object(struct http_request *req, struct http_response *res,
+                           const struct resource *r, int64_t id, bool include_deleted)
+{
+	const struct statements *st = statements_of(r);
+	const char *params[2] = {arena_printf(req->arena, "%lld", (long long)id),
+	                         include_deleted ? "true" : "false"};
+	PGresult *row;
+	enum hms_err err = st == NULL || params[0] == NULL ? HMS_ERR_NOMEM : HMS_OK;
+
+	if (err == HMS_OK)
+		err = db_exec(req->db, req->arena, &st->by_id, params, &row);
+	if (err == HMS_OK && PQntuples(row) != 1)
+		err = HMS_ERR_NOT_FOUND;
+	/* No PHI leaves without its audit row committed. */
+	if (err == HMS_OK && r->audit_reads)
+		err = audit_record(req, "read", r->entity, id, AUDIT_SUCCESS);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, NULL);
+		return;
+	}
+	crud_respond_row(req, res, 200, r->columns, row);
+}
+
+void crud_respond_object(struct http_request *req, struct http_response *res,
+                         const struct resource *r, int64_t id)
+{
+	respond_object(req, res, r, id, false);
+}
+
+void crud_get(struct http_request *req, struct http_response *res)
+{
+	const struct resource *r = resource_of(req);
+	bool include_deleted;
+
+	if (read_include_deleted(req, res, r, &include_deleted))
+		respond_object(req, res, r, req->ids[0], include_deleted);
+}
+
+static enum validate_mode mode_of(enum crud_op op)
+{
+	return op == CRUD_CREATE    ? VALIDATE_CREATE
+	       : op == CRUD_REPLACE ? VALIDATE_REPLACE
+	                            : VALIDATE_UPDATE;
+}
+
+/* After an UPDATE matched no row: 412 when the row exists (its version
+ * moved on), else 404. */
+static enum hms_err missing_or_changed(struct http_request *req, const struct statements *st)
+{
+	PGresult *row;
+	enum hms_err err = crud_fetch(req, &st->exists, &row);
+
+	return err == HMS_OK ? HMS_ERR_PRECONDITION : err;
+}
+
+static void write_object(struct http_request *req, struct http_response *res, enum crud_op op)
+{
+	const struct resource *r = resource_of(req);
+	const struct statements *st = statements_of(r);
+	struct crud_write w = {.op = op};
+	const char *version = NULL, *sql;
+	const char **params;
+	PGresult *row = NULL;
+	int n;
+	enum hms_err err = st == NULL ? HMS_ERR_NOMEM : HMS_OK;
+
+	if (err == HMS_OK && op != CRUD_CREATE)
+		err = crud_expected_version(req, req->ids[0], &version);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, NULL);
+		return;
+	}
+	w.errors = validate_body(req->arena, r->fields, req->json, mode_of(op), &w.v);
+	if (w.errors == NULL && r->before_write != NULL && !r->before_write(req, res, &w))
+		return;
+	if (w.errors != NULL) {
+		http_respond_field_errors(res, w.errors);
+		return;
+	}
+	sql = op == CRUD_CREATE
+	          ? crud_insert_sql(req, r->table, r->fields, &w.v, r->columns, &params, &n)
+	          : crud_update_sql(req, r->table, r->fields, &w.v, version, r->live, r->columns,
+	                            &params, &n);
+	err = sql == NULL ? HMS_ERR_NOMEM : db_begin(req->db);
+	if (err == HMS_OK)
+		err = db_exec_sql(req->db, req->arena, sql, n, params, &row);
+	if (err == HMS_OK && PQntuples(row) != 1)
+		err = missing_or_changed(req, st);
+	if (err == HMS_OK && r->after_write != NULL) {
+		w.row = row;
+		err = r->after_write(req, &w);
+	}
+	if (!crud_commit(req, res, err, row, r->constraints,
+	                 op == CRUD_CREATE ? "create" : "update", r->entity,
+	                 err == HMS_OK ? atoll(PQgetvalue(row, 0, 0)) : 0))
+		return;
+	crud_respond_row(req, res, op == CRUD_CREATE ? 201 : 200, r->columns, row);
+}
+
+void crud_create(struct http_request *req, struct http_response *res)
+{
+	write_object(req, res, CRUD_CREATE);
+}
+
+void crud_replace(struct http_request *req, struct http_response *res)
+{
+	write_object(req, res, CRUD_REPLACE);
+}
+
+void crud_update(struct http_request *req, struct http_response *res)
+{
+	write_object(req, res, CRUD_UPDATE);
+}
+
+void crud_delete(struct http_request *req, struct http_response *res)
+{
+	const struct resource *r = resource_of(req);
+	const struct statements *st = statements_of(r);
+	PGresult *row = NULL;
+	enum hms_err err = st == NULL ? HMS_ERR_NOMEM : db_begin(req->db);
+
+	if (err == HMS_OK)
+		err = crud_fetch(req, &st->delete_row, &row);
+	if (crud_commit(req, res, err, row, r->constraints, "delete", r->entity, req->ids[0]))
+		res->status = 204;
+}
+
+void crud_restore(struct http_request *req, struct http_response *res)
+{
+	const struct resource *r = resource_of(req);
+	const struct statements *st = statements_of(r);
+	PGresult *row = NULL, *any;
+	enum hms_err err = st == NULL ? HMS_ERR_NOMEM : db_begin(req->db);
+
+	if (err == HMS_OK)
+		err = crud_fetch(req, &st->restore_row, &row);
+	if (err == HMS_ERR_NOT_FOUND && crud_fetch(req, &st->exists_any, &any) == HMS_OK) {
+		db_rollback(req->db);
+		http_respond_error(res, HMS_ERR_CONFLICT,
+		                   arena_printf(req->arena, "The %s is not deleted.", r->entity));
+		return;
+	}
+	if (crud_commit(req, res, err, row, r->constraints, "restore", r->entity, req->ids[0]))
+		crud_respond_row(req, res, 200, r->columns, row);
+}
