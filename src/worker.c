@@ -177,6 +177,7 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	setenv("TZ", cfg->time_zone, 1);
 	tzset();
 	db_set_time_zone(db, cfg->time_zone);
+	db_set_statement_timeout(db, cfg->statement_timeout_ms);
 	auth_init(db);
 	log_event(LOG_INFO, "worker_started", LOG_END);
 

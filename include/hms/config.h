@@ -50,6 +50,9 @@ struct hms_config {
 	char *log_level;
 	long shutdown_timeout_seconds;
 	char *schema_dir;
+	long statement_timeout_ms; /* every worker statement; 0 = no limit */
+	long list_count_cap;       /* a list's count stops (and says so) past this */
+	long list_max_offset;      /* ?page= may start at most this many rows in */
 
 	/* Derived by config_validate(). */
 	struct config_jwt_key jwt[CONFIG_MAX_JWT_KEYS];

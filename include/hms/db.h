@@ -48,6 +48,11 @@ struct db *db_new(const char *conninfo);
  * with a timestamptz means that local day. Set before the first use. */
 void db_set_time_zone(struct db *db, const char *zone);
 
+/* Every statement of every session is cancelled after this long (SQLSTATE
+ * 57014, answered as HMS_ERR_TIMEOUT: a 503 that says so); 0: no limit.
+ * Set before the first use. */
+void db_set_statement_timeout(struct db *db, long milliseconds);
+
 /* LISTENs on channel on every connection; fn receives what arrives. */
 void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg);
 

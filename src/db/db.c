@@ -30,7 +30,9 @@ struct db {
 	char *conninfo;
 	PGconn *conn;
 	char listen_channel[64];
-	char options[96]; /* libpq "options": the session time zone */
+	char options[160]; /* libpq "options": time zone, statement timeout */
+	char time_zone[64];
+	long statement_timeout_ms; /* 0: none */
 	db_notify_fn notify;
 	void *notify_arg;
 	bool in_transaction;
@@ -76,11 +78,32 @@ PGconn *db_conn(struct db *db)
 	return db_ensure(db) == HMS_OK ? db->conn : NULL;
 }
 
-void db_set_time_zone(struct db *db, const char *zone)
+/* The session settings travel in the startup packet ("options"), so they
+ * hold from the first statement of every connection, reconnections
+ * included, at no extra round trip. */
+static void make_options(struct db *db)
 {
+	int n = 0;
+
 	/* The zone was validated at start-up (letters, digits, / _ + -), so it
 	 * needs no escaping inside the options string. */
-	snprintf(db->options, sizeof(db->options), "-c TimeZone=%s", zone);
+	if (db->time_zone[0] != '\0')
+		n = snprintf(db->options, sizeof(db->options), "-c TimeZone=%s ", db->time_zone);
+	if (n >= 0 && (size_t)n < sizeof(db->options))
+		snprintf(db->options + n, sizeof(db->options) - (size_t)n,
+		         "-c statement_timeout=%ld", db->statement_timeout_ms);
+}
+
+void db_set_time_zone(struct db *db, const char *zone)
+{
+	snprintf(db->time_zone, sizeof(db->time_zone), "%s", zone);
+	make_options(db);
+}
+
+void db_set_statement_timeout(struct db *db, long milliseconds)
+{
+	db->statement_timeout_ms = milliseconds;
+	make_options(db);
 }
 
 void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg)
@@ -220,7 +243,7 @@ static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *
 		return HMS_OK;
 	}
 	err = db_error_from_result(res);
-	if (err == HMS_ERR_INTERNAL || err == HMS_ERR_UNAVAILABLE) {
+	if (err == HMS_ERR_INTERNAL || err == HMS_ERR_UNAVAILABLE || err == HMS_ERR_TIMEOUT) {
 		const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 		log_event(LOG_ERROR, "db_error", "s:sqlstate", state != NULL ? state : "none",
@@ -362,6 +385,8 @@ enum hms_err db_error_from_sqlstate(const char *state)
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 	    strcmp(state, "55P03") == 0) /* serialization, deadlock, lock timeout */
 		return HMS_ERR_CONFLICT;
+	if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
+		return HMS_ERR_TIMEOUT;
 	if (strncmp(state, "08", 2) == 0 || /* connection exception */
 	    strncmp(state, "53", 2) == 0 || /* insufficient resources: disk full, memory */
 	    strncmp(state, "57", 2) == 0 || /* operator intervention: shutdown, cancel */

@@ -26,6 +26,10 @@ static const struct {
                              "Service temporarily unavailable; the database cannot be "
                              "reached.",
                              "unavailable"},
+    [HMS_ERR_TIMEOUT] = {503,
+                         "The database took too long to answer and the query was cancelled; "
+                         "narrow it (a filter, a longer search) or use ?cursor=.",
+                         "timeout"},
 };
 
 static int known(enum hms_err err)

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <string.h>
 
 #include "hms/db.h"
 #include "hms/err.h"
@@ -54,6 +55,15 @@ Test(db_sqlstate, unavailability_is_503)
 	assert_maps("57P01", HMS_ERR_UNAVAILABLE, 503); /* admin_shutdown */
 	assert_maps("57P03", HMS_ERR_UNAVAILABLE, 503); /* cannot_connect_now */
 	assert_maps("25006", HMS_ERR_UNAVAILABLE, 503); /* read_only_sql_transaction */
+}
+
+Test(db_sqlstate, a_statement_past_statement_timeout_is_a_503_of_its_own)
+{
+	/* query_canceled: statement_timeout (the only canceller hms has) -
+	 * the client is told to narrow the query, not that the database is
+	 * unreachable. */
+	assert_maps("57014", HMS_ERR_TIMEOUT, 503);
+	cr_assert(strstr(hms_err_detail(HMS_ERR_TIMEOUT), "took too long") != NULL);
 }
 
 Test(db_sqlstate, programming_errors_are_internal)
