@@ -6,8 +6,20 @@
  *                 resource's declaration -> one parameterised SELECT (or
  *                 field errors); unit-tested without a database;
  *   list_fetch()  runs it: the page's rows and the total;
- *   the api layer renders the DRF page {"count", "next", "previous",
- *   "results"} (src/api/crud.c).
+ *   the api layer renders the DRF page {"count", "count_is_exact", "next",
+ *   "previous", "results"}, or with ?cursor= the cursor page {"next",
+ *   "previous", "results"} (src/api/crud.c).
+ *
+ * Two ways to page. ?page=N (offset) answers a count, exact up to the
+ * configured cap and then capped, saying which; it reaches at most
+ * list_max_offset rows deep. ?cursor= (keyset, DRF's CursorPagination
+ * shape) walks any depth at the cost of one index range scan: the cursor
+ * is base64url of a small JSON array, the direction ("n" next, "p"
+ * previous) and the sort values of the row it continues from (the
+ * ordering's keys, then the tiebreak). It is opaque to clients; what it
+ * holds is checked against the ordering's key types before it is bound as
+ * parameters, and a cursor that does not fit is 400 {"cursor": ["Invalid
+ * cursor."]}. An empty ?cursor= starts a walk at the beginning.
  *
  * A resource declares, as data, its columns (columns.h) and FROM clause,
  * its filters (a query parameter declared like a body field, validated by
@@ -22,6 +34,7 @@
 #define HMS_LIST_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hms/err.h"
@@ -34,7 +47,7 @@ struct json_object;
 
 #define LIST_DEFAULT_PAGE_SIZE 20
 #define LIST_MAX_PAGE_SIZE     100
-#define LIST_MAX_PAGE          10000000L
+#define LIST_MAX_SORT_KEYS     5 /* four ?ordering= fields and the tiebreak */
 
 /* The options of a text filter: any text up to 200 characters, as given. */
 #define LIST_TEXT_FILTER .allow_blank = true, .keep_whitespace = true, .max_len = 200
@@ -44,6 +57,9 @@ struct list_filter {
 	const char *sql;    /* a condition with one "$?", e.g. "actor = $?::bigint" */
 };
 
+/* A cursor holds the sort values of a row; their type, which a cursor's
+ * values are checked against, is the kind of the column (columns.h) with
+ * the same SQL expression (int, date, time), else text. */
 struct list_ordering {
 	const char *name; /* what ?ordering= says; NULL ends the table */
 	const char *sql;  /* the expression ordered by */
@@ -62,7 +78,7 @@ struct list_spec {
 	 * the resource has no search. */
 	const char *search_word;
 	const char *search;
-	const char *default_order; /* "id DESC" */
+	const char *default_order; /* "id DESC", "last_name ASC, first_name ASC" */
 	/* A cheap exact count when no filter, search or extra condition
 	 * narrows spec->where (a maintained counter), or NULL. */
 	const char *unfiltered_count;
@@ -79,30 +95,66 @@ struct list_condition {
  * name, or NULL. */
 typedef const char *(*list_param_fn)(const void *source, const char *name);
 
-/* One SELECT of a page: its rows' columns, then the total as the last one. */
+/* What the configuration allows (list_count_cap, list_max_offset). */
+struct list_limits {
+	long count_cap;  /* count at most this many rows (then say it is capped) */
+	long max_offset; /* ?page= may start at most this many rows in */
+};
+
+/* One SELECT of a page: the resource's columns, then key_count sort
+ * values (text, a cursor's position), then for an offset page the count.
+ * It asks for page_size + 1 rows: the extra one says whether there is
+ * more in the direction read. */
 struct list_plan {
 	const char *sql;
 	const char **params;
 	int param_count;
 	long page, page_size;
+	int key_column, key_count;
+	bool is_cursor;        /* ?cursor=: no count, links are cursors */
+	bool is_backward;      /* a "previous" cursor: the rows come last first */
+	const char **position; /* the cursor's values; NULL on a walk's first page */
+	/* The count is capped past this (0: it is exact, a maintained counter). */
+	long count_cap;
+	long max_offset;
 };
 
 enum list_problem {
 	LIST_OK,
-	LIST_INVALID,  /* *errors holds DRF field errors (400) */
+	LIST_INVALID,  /* *errors holds DRF field errors (400): filters,
+	                  ordering, search, a bad cursor, a page too deep */
 	LIST_BAD_PAGE, /* page is not a page number (404 "Invalid page.") */
 	LIST_NOMEM,
 };
 
 /* Step 1: the query for one page of spec, narrowed by extra[0..count) and
- * by what the client asked (page, page_size, filters, search, ordering). */
-enum list_problem list_plan(struct arena *arena, const struct list_spec *spec, list_param_fn param,
+ * by what the client asked (page or cursor, page_size, filters, search,
+ * ordering). */
+enum list_problem list_plan(struct arena *arena, const struct list_spec *spec,
+                            const struct list_limits *limits, list_param_fn param,
                             const void *source, const struct list_condition *extra,
                             size_t extra_count, struct list_plan *out, struct json_object **errors);
 
-/* Step 2: runs a plan. *rows has the page; *count the total (0 when the
- * page is empty). */
+/* A fetched page, in the order the client sees it. */
+struct list_page {
+	PGresult *rows;
+	int first, step; /* row i of the answer is rows[first + i * step] */
+	int count_shown; /* at most page_size */
+	bool has_more;   /* a row beyond them in the direction read */
+	long long count; /* offset pages: the total, or count_cap when capped */
+	bool count_is_exact;
+};
+
+/* Step 2: runs a plan. */
 enum hms_err list_fetch(struct db *db, struct arena *arena, const struct list_plan *plan,
-                        PGresult **rows, long long *count);
+                        struct list_page *page);
+
+/* The row index of the i-th row of the answer. */
+int list_page_row(const struct list_page *page, int i);
+
+/* The cursor continuing from answer row i of page (i < 0: from the plan's
+ * own position), forward or backward; NULL when out of memory. */
+const char *list_cursor(struct arena *arena, const struct list_plan *plan,
+                        const struct list_page *page, int i, bool backward);
 
 #endif

@@ -14,6 +14,7 @@
 #include "hms/arena.h"
 #include "hms/audit.h"
 #include "hms/columns.h"
+#include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/list.h"
@@ -124,19 +125,19 @@ static const char *query_param(const void *req, const char *name)
 	return http_request_param(req, name);
 }
 
-/* The absolute URL of this list at another page (NULL for none). */
-static struct json_object *page_url(struct http_request *req, long page)
+/* The absolute URL of this list with its other parameters and key=value
+ * instead of page and cursor (key NULL: the first page). */
+static struct json_object *list_url(struct http_request *req, const char *key, const char *value)
 {
 	struct strbuf url;
 	bool first = true;
 
-	if (page < 1)
-		return NULL;
 	strbuf_init(&url, req->arena);
 	strbuf_append(&url, http_request_origin(req));
 	strbuf_append(&url, req->path);
 	for (size_t i = 0; i < req->param_count; i++) {
-		if (strcmp(req->params[i].key, "page") == 0)
+		if (strcmp(req->params[i].key, "page") == 0 ||
+		    strcmp(req->params[i].key, "cursor") == 0)
 			continue;
 		strbuf_append(&url, first ? "?" : "&");
 		strbuf_append_url_encoded(&url, req->params[i].key);
@@ -144,23 +145,75 @@ static struct json_object *page_url(struct http_request *req, long page)
 		strbuf_append_url_encoded(&url, req->params[i].value);
 		first = false;
 	}
-	if (page > 1)
-		strbuf_printf(&url, "%cpage=%ld", first ? '?' : '&', page);
+	if (key != NULL && value != NULL) {
+		strbuf_append(&url, first ? "?" : "&");
+		strbuf_append(&url, key);
+		strbuf_append(&url, "=");
+		strbuf_append_url_encoded(&url, value);
+	}
 	return strbuf_text(&url) != NULL ? json_object_new_string(strbuf_text(&url)) : NULL;
+}
+
+static struct json_object *page_url(struct http_request *req, long page)
+{
+	return page > 1 ? list_url(req, "page", arena_printf(req->arena, "%ld", page))
+	                : list_url(req, NULL, NULL);
+}
+
+/* A cursor link from answer row i (i < 0: the plan's own position). */
+static struct json_object *cursor_url(struct http_request *req, const struct list_plan *plan,
+                                      const struct list_page *page, int i, bool backward)
+{
+	return list_url(req, "cursor", list_cursor(req->arena, plan, page, i, backward));
+}
+
+/* next and previous of an offset page. The page after the deepest one
+ * ?page= may reach is offered as a cursor, so following "next" never
+ * runs into the offset cap. */
+static void add_page_links(struct http_request *req, struct json_object *body,
+                           const struct list_plan *plan, const struct list_page *page)
+{
+	struct json_object *next = NULL;
+
+	if (page->has_more)
+		next = plan->page > plan->max_offset / plan->page_size
+		           ? cursor_url(req, plan, page, page->count_shown - 1, false)
+		           : page_url(req, plan->page + 1);
+	json_object_object_add(body, "next", next);
+	json_object_object_add(body, "previous",
+	                       plan->page > 1 ? page_url(req, plan->page - 1) : NULL);
+}
+
+/* next and previous of a cursor page, as DRF's CursorPagination gives
+ * them: a walk's first page has no previous; an empty page links back to
+ * where it was asked from. */
+static void add_cursor_links(struct http_request *req, struct json_object *body,
+                             const struct list_plan *plan, const struct list_page *page)
+{
+	int last = page->count_shown - 1;
+	bool more_after = plan->is_backward ? plan->position != NULL : page->has_more;
+	bool more_before = plan->is_backward ? page->has_more : plan->position != NULL;
+
+	json_object_object_add(
+	    body, "next",
+	    more_after ? cursor_url(req, plan, page, last >= 0 ? last : -1, false) : NULL);
+	json_object_object_add(body, "previous",
+	                       more_before ? cursor_url(req, plan, page, last >= 0 ? 0 : -1, true)
+	                                   : NULL);
 }
 
 void crud_respond_list(struct http_request *req, struct http_response *res,
                        const struct list_spec *spec, const struct list_condition *extra,
                        size_t extra_count)
 {
+	struct list_limits limits = {req->config->list_count_cap, req->config->list_max_offset};
 	struct list_plan plan;
+	struct list_page page;
 	struct json_object *errors, *body, *results;
-	PGresult *rows;
-	long long count;
 	enum hms_err err;
-	int n;
 
-	switch (list_plan(req->arena, spec, query_param, req, extra, extra_count, &plan, &errors)) {
+	switch (list_plan(req->arena, spec, &limits, query_param, req, extra, extra_count, &plan,
+	                  &errors)) {
 	case LIST_OK:
 		break;
 	case LIST_INVALID:
@@ -173,26 +226,28 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
 		http_respond_error(res, HMS_ERR_NOMEM, NULL);
 		return;
 	}
-	err = list_fetch(req->db, req->arena, &plan, &rows, &count);
+	err = list_fetch(req->db, req->arena, &plan, &page);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
 	}
-	n = PQntuples(rows);
-	if (n == 0 && plan.page > 1) {
+	if (page.count_shown == 0 && !plan.is_cursor && plan.page > 1) {
 		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
 		return;
 	}
 	body = json_object_new_object();
-	results = json_object_new_array_ext(n);
-	for (int r = 0; r < n; r++)
-		json_object_array_add(results, columns_row_json(spec->columns, rows, r));
-	json_object_object_add(body, "count", json_object_new_int64(count));
-	json_object_object_add(
-	    body, "next",
-	    (long long)plan.page * plan.page_size < count ? page_url(req, plan.page + 1) : NULL);
-	json_object_object_add(body, "previous",
-	                       plan.page > 1 ? page_url(req, plan.page - 1) : NULL);
+	results = json_object_new_array_ext(page.count_shown);
+	for (int i = 0; i < page.count_shown; i++)
+		json_object_array_add(
+		    results, columns_row_json(spec->columns, page.rows, list_page_row(&page, i)));
+	if (plan.is_cursor) {
+		add_cursor_links(req, body, &plan, &page);
+	} else {
+		json_object_object_add(body, "count", json_object_new_int64(page.count));
+		json_object_object_add(body, "count_is_exact",
+		                       json_object_new_boolean(page.count_is_exact));
+		add_page_links(req, body, &plan, &page);
+	}
 	json_object_object_add(body, "results", results);
 	http_respond_json(res, 200, body);
 }

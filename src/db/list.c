@@ -17,9 +17,12 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/base64url.h"
 #include "hms/columns.h"
 #include "hms/db.h"
+#include "hms/http.h"
 #include "hms/strbuf.h"
+#include "hms/validate.h"
 
 #define MAX_ORDER_FIELDS 4
 #define MAX_SEARCH_WORDS 8
@@ -62,10 +65,11 @@ static void append_condition(struct strbuf *b, struct params *p, const char *sql
 }
 
 /* page and page_size as DRF reads them: a bad page is 404, a bad size is
- * the default, a big size is clamped. */
-static bool read_paging(list_param_fn param, const void *source, long *page, long *size)
+ * the default, a big size is clamped. With a cursor, page is ignored. */
+static bool read_paging(list_param_fn param, const void *source, bool with_page, long *page,
+                        long *size)
 {
-	const char *p = param(source, "page");
+	const char *p = with_page ? param(source, "page") : NULL;
 	const char *s = param(source, "page_size");
 	char *end;
 
@@ -74,7 +78,7 @@ static bool read_paging(list_param_fn param, const void *source, long *page, lon
 	if (p != NULL) {
 		errno = 0;
 		*page = strtol(p, &end, 10);
-		if (errno != 0 || end == p || *end != '\0' || *page < 1 || *page > LIST_MAX_PAGE ||
+		if (errno != 0 || end == p || *end != '\0' || *page < 1 ||
 		    !isdigit((unsigned char)p[0]))
 			return false;
 	}
@@ -89,46 +93,327 @@ static bool read_paging(list_param_fn param, const void *source, long *page, lon
 	return true;
 }
 
-/* " ORDER BY ..." from ?ordering=; NULL (with *bad) on unknown names. */
-static const char *ordering_clause(struct arena *arena, const struct list_spec *spec,
-                                   const char *ordering, const char **bad)
+/* --- the order and its keys ------------------------------------------------ */
+
+struct sort_key {
+	const char *sql;
+	bool descending;
+	enum column_kind kind; /* COL_INT, COL_DATE, COL_TIME or COL_TEXT */
+};
+
+struct order {
+	struct sort_key keys[LIST_MAX_SORT_KEYS];
+	int count;    /* the ordering's keys, then the tiebreak */
+	int position; /* the keys a cursor holds: up to the first unique one */
+};
+
+/* The type of an ordering expression, from the column with the same SQL. */
+static enum column_kind kind_of(const struct column *columns, const char *sql)
+{
+	for (const struct column *c = columns; c != NULL && c->name != NULL; c++)
+		if (strcmp(c->sql, sql) == 0 &&
+		    (c->kind == COL_INT || c->kind == COL_DATE || c->kind == COL_TIME))
+			return c->kind;
+	return COL_TEXT;
+}
+
+static void add_key(struct order *o, const struct list_spec *spec, const char *sql, bool descending)
+{
+	o->keys[o->count++] = (struct sort_key){sql, descending, kind_of(spec->columns, sql)};
+}
+
+/* The declared default order, "a ASC, b DESC", as keys. */
+static bool default_keys(struct arena *arena, const struct list_spec *spec, struct order *o)
+{
+	char *copy = arena_strdup(arena, spec->default_order), *save = NULL, *part;
+
+	if (copy == NULL)
+		return false;
+	for (part = strtok_r(copy, ",", &save); part != NULL; part = strtok_r(NULL, ",", &save)) {
+		size_t n;
+		bool descending = false;
+
+		part += strspn(part, " ");
+		n = strlen(part);
+		while (n > 0 && part[n - 1] == ' ')
+			part[--n] = '\0';
+		if (n > 5 && strcmp(part + n - 5, " DESC") == 0) {
+			descending = true;
+			part[n - 5] = '\0';
+		} else if (n > 4 && strcmp(part + n - 4, " ASC") == 0) {
+			part[n - 4] = '\0';
+		}
+		if (o->count == LIST_MAX_SORT_KEYS - 1)
+			return false;
+		add_key(o, spec, part, descending);
+	}
+	return true;
+}
+
+/* The keys from ?ordering= (or the default), then the tiebreak; false with
+ * *bad (the unknown name) when the client named something undeclared. */
+static bool order_keys(struct arena *arena, const struct list_spec *spec, const char *ordering,
+                       struct order *o, const char **bad)
+{
+	char *copy, *save = NULL, *name;
+
+	o->count = 0;
+	if (ordering == NULL || *ordering == '\0') {
+		if (!default_keys(arena, spec, o))
+			return false;
+	} else {
+		copy = arena_strdup(arena, ordering);
+		if (copy == NULL)
+			return false;
+		for (name = strtok_r(copy, ",", &save); name != NULL;
+		     name = strtok_r(NULL, ",", &save)) {
+			bool descending = name[0] == '-';
+			const struct list_ordering *d = spec->orderings;
+
+			if (descending)
+				name++;
+			while (d != NULL && d->name != NULL && strcmp(d->name, name) != 0)
+				d++;
+			if (d == NULL || d->name == NULL || o->count == LIST_MAX_SORT_KEYS - 1) {
+				*bad = name;
+				return false;
+			}
+			add_key(o, spec, d->sql, descending);
+		}
+		if (o->count == 0) {
+			*bad = "";
+			return false;
+		}
+	}
+	add_key(o, spec, spec->tiebreak, false);
+	/* A key after a unique one never decides anything. */
+	o->position = o->count;
+	for (int i = 0; i < o->count - 1; i++)
+		if (strcmp(o->keys[i].sql, spec->tiebreak) == 0) {
+			o->position = i + 1;
+			break;
+		}
+	return true;
+}
+
+/* " ORDER BY a ASC, b DESC, id", or every direction reversed. */
+static const char *order_by(struct arena *arena, const struct order *o, bool reversed)
 {
 	struct strbuf b;
-	char *copy, *save = NULL, *name;
-	int fields = 0;
 
 	strbuf_init(&b, arena);
 	strbuf_append(&b, " ORDER BY ");
-	if (ordering == NULL || *ordering == '\0') {
-		strbuf_append(&b, spec->default_order);
-		strbuf_append(&b, ", ");
-		strbuf_append(&b, spec->tiebreak);
-		return strbuf_text(&b);
-	}
-	copy = arena_strdup(arena, ordering);
-	if (copy == NULL)
-		return NULL;
-	for (name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
-		bool descending = name[0] == '-';
-		const struct list_ordering *o = spec->orderings;
+	for (int i = 0; i < o->count; i++) {
+		bool last = i == o->count - 1;
+		bool descending = o->keys[i].descending != reversed;
 
-		if (descending)
-			name++;
-		while (o != NULL && o->name != NULL && strcmp(o->name, name) != 0)
-			o++;
-		if (o == NULL || o->name == NULL || ++fields > MAX_ORDER_FIELDS) {
-			*bad = name;
-			return NULL;
-		}
-		strbuf_append(&b, o->sql);
-		strbuf_append(&b, descending ? " DESC, " : " ASC, ");
+		strbuf_append(&b, o->keys[i].sql);
+		if (!last)
+			strbuf_append(&b, descending ? " DESC, " : " ASC, ");
+		else if (descending)
+			strbuf_append(&b, " DESC");
 	}
-	if (fields == 0) {
-		*bad = "";
-		return NULL;
-	}
-	strbuf_append(&b, spec->tiebreak);
 	return strbuf_text(&b);
+}
+
+/* The SELECT-list entries that give a row's position as text a cursor
+ * can carry and a parameter can be cast back from exactly. */
+static void append_key_columns(struct strbuf *b, const struct order *o)
+{
+	for (int i = 0; i < o->position; i++) {
+		const struct sort_key *k = &o->keys[i];
+
+		if (k->kind == COL_DATE)
+			strbuf_printf(b, ", to_char(%s, 'YYYY-MM-DD')", k->sql);
+		else if (k->kind == COL_TIME)
+			strbuf_printf(b,
+			              ", to_char((%s) AT TIME ZONE 'UTC', "
+			              "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+			              k->sql);
+		else
+			strbuf_printf(b, ", %s", k->sql);
+	}
+}
+
+static const char *cast_of(enum column_kind kind)
+{
+	switch (kind) {
+	case COL_INT:
+		return "bigint";
+	case COL_DATE:
+		return "date";
+	case COL_TIME:
+		return "timestamptz";
+	default:
+		return "text";
+	}
+}
+
+/* The rows after (or, backward, before) a position in the order: a row
+ * comparison when every key runs the same way - one index range scan -
+ * else the leading key as a range (the index still starts there) and the
+ * rest spelled out. */
+static void append_keyset(struct strbuf *b, struct params *p, const struct order *o,
+                          const char **values, bool backward)
+{
+	int n[LIST_MAX_SORT_KEYS];
+	bool same = true;
+
+	for (int i = 0; i < o->position; i++) {
+		n[i] = bind(p, values[i]);
+		if (o->keys[i].descending != o->keys[0].descending)
+			same = false;
+	}
+#define AFTER(k) (((k).descending != backward) ? "<" : ">")
+	if (same && o->position > 1) {
+		strbuf_append(b, "((");
+		for (int i = 0; i < o->position; i++)
+			strbuf_printf(b, "%s%s", i > 0 ? ", " : "", o->keys[i].sql);
+		strbuf_printf(b, ") %s (", AFTER(o->keys[0]));
+		for (int i = 0; i < o->position; i++)
+			strbuf_printf(b, "%s$%d::%s", i > 0 ? ", " : "", n[i],
+			              cast_of(o->keys[i].kind));
+		strbuf_append(b, "))");
+	} else if (o->position == 1) {
+		strbuf_printf(b, "(%s %s $%d::%s)", o->keys[0].sql, AFTER(o->keys[0]), n[0],
+		              cast_of(o->keys[0].kind));
+	} else {
+		strbuf_printf(b, "(%s %s= $%d::%s AND ", o->keys[0].sql, AFTER(o->keys[0]), n[0],
+		              cast_of(o->keys[0].kind));
+		for (int i = 0; i < o->position; i++) {
+			const struct sort_key *k = &o->keys[i];
+
+			if (i < o->position - 1)
+				strbuf_printf(b, "(%s %s $%d::%s OR (%s = $%d::%s AND ", k->sql,
+				              AFTER(*k), n[i], cast_of(k->kind), k->sql, n[i],
+				              cast_of(k->kind));
+			else
+				strbuf_printf(b, "%s %s $%d::%s", k->sql, AFTER(*k), n[i],
+				              cast_of(k->kind));
+		}
+		for (int i = 0; i < o->position - 1; i++)
+			strbuf_append(b, "))");
+		strbuf_append(b, ")");
+	}
+#undef AFTER
+}
+
+/* --- cursors ----------------------------------------------------------------- */
+
+#define MAX_CURSOR_TEXT 2048
+
+static bool is_number(const char *s)
+{
+	size_t digits;
+
+	if (*s == '-')
+		s++;
+	digits = strspn(s, "0123456789");
+	return digits > 0 && digits <= 18 && s[digits] == '\0';
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.ffffffZ", as append_key_columns writes it. */
+static bool is_cursor_time(const char *s)
+{
+	char date[11];
+
+	if (strlen(s) != 27 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+	    s[26] != 'Z')
+		return false;
+	for (int i = 11; i < 26; i++)
+		if (i != 13 && i != 16 && i != 19 && !isdigit((unsigned char)s[i]))
+			return false;
+	memcpy(date, s, 10);
+	date[10] = '\0';
+	return validate_date(date) && (s[11] - '0') * 10 + (s[12] - '0') < 24 &&
+	       (s[14] - '0') * 10 + (s[15] - '0') < 60 && (s[17] - '0') * 10 + (s[18] - '0') < 60;
+}
+
+static bool fits(enum column_kind kind, const char *value)
+{
+	switch (kind) {
+	case COL_INT:
+		return is_number(value);
+	case COL_DATE:
+		return validate_date(value);
+	case COL_TIME:
+		return is_cursor_time(value);
+	default:
+		return true;
+	}
+}
+
+/* Reads a cursor for order o: its direction and values, each checked
+ * against its key's type. False for anything else. */
+static bool read_cursor(struct arena *arena, const char *text, const struct order *o,
+                        bool *backward, const char ***values)
+{
+	size_t len = strlen(text);
+	unsigned char *raw;
+	long n;
+	struct json_tokener *tok;
+	struct json_object *array;
+	bool ok = false;
+
+	if (len > MAX_CURSOR_TEXT || (raw = arena_alloc(arena, len * 3 / 4 + 1)) == NULL)
+		return false;
+	n = base64url_decode(text, len, raw);
+	if (n <= 0 || memchr(raw, '\0', (size_t)n) != NULL)
+		return false;
+	tok = json_tokener_new_ex(2);
+	if (tok == NULL)
+		return false;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	array = json_tokener_parse_ex(tok, (const char *)raw, (int)n);
+	if (array != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_tokener_get_parse_end(tok) == (size_t)n &&
+	    json_object_is_type(array, json_type_array) &&
+	    json_object_array_length(array) == (size_t)o->position + 1) {
+		const char *direction = json_object_get_string(json_object_array_get_idx(array, 0));
+
+		*values = arena_alloc(arena, (size_t)o->position * sizeof(**values));
+		ok = *values != NULL && direction != NULL &&
+		     (strcmp(direction, "n") == 0 || strcmp(direction, "p") == 0);
+		if (ok)
+			*backward = direction[0] == 'p';
+		for (int i = 0; ok && i < o->position; i++) {
+			struct json_object *v = json_object_array_get_idx(array, (size_t)i + 1);
+			const char *s = json_object_get_string(v);
+
+			ok = json_object_is_type(v, json_type_string) &&
+			     (size_t)json_object_get_string_len(v) == strlen(s) &&
+			     http_utf8_is_valid(s, strlen(s)) && fits(o->keys[i].kind, s) &&
+			     ((*values)[i] = arena_strdup(arena, s)) != NULL;
+		}
+	}
+	json_object_put(array);
+	json_tokener_free(tok);
+	return ok;
+}
+
+const char *list_cursor(struct arena *arena, const struct list_plan *plan,
+                        const struct list_page *page, int i, bool backward)
+{
+	struct json_object *array = json_object_new_array();
+	const char *json;
+	char *out = NULL;
+
+	if (array == NULL)
+		return NULL;
+	json_object_array_add(array, json_object_new_string(backward ? "p" : "n"));
+	for (int k = 0; k < plan->key_count; k++)
+		json_object_array_add(
+		    array,
+		    json_object_new_string(i >= 0 ? PQgetvalue(page->rows, list_page_row(page, i),
+		                                               plan->key_column + k)
+		                                  : plan->position[k]));
+	json = json_object_to_json_string_ext(array, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (json != NULL &&
+	    (out = arena_alloc(arena, BASE64URL_ENCODED_SIZE(strlen(json)))) != NULL)
+		base64url_encode((const unsigned char *)json, strlen(json), out);
+	json_object_put(array);
+	return out;
 }
 
 /* Every word of the search must match spec->search_word: the words are
@@ -236,66 +521,140 @@ static const char *where_clause(struct arena *arena, const struct list_spec *spe
 	return strbuf_text(&b);
 }
 
-enum list_problem list_plan(struct arena *arena, const struct list_spec *spec, list_param_fn param,
+/* The count: a maintained counter when nothing narrows the list, else at
+ * most count_cap + 1 rows counted (past the cap the answer says so). */
+static void append_count(struct strbuf *b, const struct list_spec *spec, const char *where,
+                         bool narrowed, long cap, struct list_plan *out)
+{
+	out->count_cap = 0;
+	if (!narrowed && spec->unfiltered_count != NULL) {
+		strbuf_printf(b, ", (%s)", spec->unfiltered_count);
+		return;
+	}
+	out->count_cap = cap;
+	strbuf_printf(b, ", (SELECT count(*) FROM (SELECT FROM %s%s LIMIT %ld) AS counted)",
+	              spec->from, where, cap + 1);
+}
+
+enum list_problem list_plan(struct arena *arena, const struct list_spec *spec,
+                            const struct list_limits *limits, list_param_fn param,
                             const void *source, const struct list_condition *extra,
                             size_t extra_count, struct list_plan *out, struct json_object **errors)
 {
 	struct params p = {.arena = arena};
-	struct strbuf b;
+	struct strbuf b, keyed;
+	struct order o;
 	const char *where, *order, *columns = columns_select(spec->columns);
+	const char *cursor = param(source, "cursor");
 	const char *bad_order = NULL;
-	bool searching = false;
-	int limit, offset;
+	bool searching = false, narrowed;
+	int limit, offset = 0;
 
 	*errors = NULL;
-	if (!read_paging(param, source, &out->page, &out->page_size))
+	memset(out, 0, sizeof(*out));
+	out->is_cursor = cursor != NULL;
+	out->max_offset = limits->max_offset;
+	if (!read_paging(param, source, !out->is_cursor, &out->page, &out->page_size))
 		return LIST_BAD_PAGE;
+	if (out->page - 1 > limits->max_offset / out->page_size)
+		validate_add_error(
+		    errors, "page",
+		    arena_printf(arena,
+		                 "Page %ld starts past row %ld, the deepest a ?page= may go; walk "
+		                 "further with ?cursor= (start with an empty ?cursor= and follow "
+		                 "\"next\").",
+		                 out->page, limits->max_offset));
 	where =
 	    where_clause(arena, spec, param, source, extra, extra_count, &p, &searching, errors);
-	order = ordering_clause(arena, spec, param(source, "ordering"), &bad_order);
-	if (order == NULL && bad_order != NULL)
+	narrowed = p.count > 0; /* every filter, search and extra condition binds */
+	if (!order_keys(arena, spec, param(source, "ordering"), &o, &bad_order)) {
+		if (bad_order == NULL)
+			return LIST_NOMEM;
 		validate_add_error(
 		    errors, "ordering",
 		    arena_printf(arena, "Unknown ordering field: '%.64s'.", bad_order));
+	} else if (cursor != NULL && *cursor != '\0' &&
+	           !read_cursor(arena, cursor, &o, &out->is_backward, &out->position)) {
+		validate_add_error(errors, "cursor", "Invalid cursor.");
+	}
 	if (*errors != NULL)
 		return LIST_INVALID;
-	if (where == NULL || order == NULL || columns == NULL)
+	if (where == NULL || columns == NULL)
 		return LIST_NOMEM;
-	limit = bind(&p, arena_printf(arena, "%ld", out->page_size));
-	offset = bind(&p, arena_printf(arena, "%ld", (out->page - 1) * out->page_size));
+	if (out->position != NULL) {
+		strbuf_init(&keyed, arena);
+		strbuf_append(&keyed, where);
+		strbuf_append(&keyed, *where != '\0' ? " AND " : " WHERE ");
+		append_keyset(&keyed, &p, &o, out->position, out->is_backward);
+		where = strbuf_text(&keyed);
+	}
+	order = order_by(arena, &o, out->is_backward);
+	if (where == NULL || order == NULL)
+		return LIST_NOMEM;
+	limit = bind(&p, arena_printf(arena, "%ld", out->page_size + 1));
+	if (!out->is_cursor)
+		offset = bind(&p, arena_printf(arena, "%ld", (out->page - 1) * out->page_size));
+	out->key_column = 0;
+	while (spec->columns[out->key_column].name != NULL)
+		out->key_column++;
+	out->key_count = o.position;
 
 	strbuf_init(&b, arena);
 	if (searching) {
 		/* A selective text search: find the matches once through the GIN
-		 * index, keeping only the sort keys, then count them, take the page
-		 * and fetch just its rows. Without this the count and the page
-		 * would each read every match, or the planner would walk the
-		 * ordering index filtering row by row - slow when the matches sit
-		 * far along it. */
+		 * index, keeping only the sort keys, then count them (up to the
+		 * cap), take the page and fetch just its rows. The planner cannot
+		 * judge how many rows a prefix matches, so left to itself it walks
+		 * the ordering index filtering row by row - for a rare prefix, the
+		 * whole index. */
 		strbuf_printf(&b, "WITH hits AS MATERIALIZED (SELECT %s", spec->tiebreak);
-		for (const struct list_ordering *o = spec->orderings; o != NULL && o->name != NULL;
-		     o++)
-			strbuf_printf(&b, ", %s", o->sql);
+		for (int i = 0; i < o.count - 1; i++)
+			strbuf_printf(&b, ", %s AS k%d", o.keys[i].sql, i + 1);
+		strbuf_printf(&b, " FROM %s%s), page AS (SELECT %s FROM hits", spec->from, where,
+		              spec->tiebreak);
+		{
+			/* The page's order over the CTE's columns. */
+			struct order renamed = o;
+
+			for (int i = 0; i < o.count - 1; i++)
+				renamed.keys[i].sql = arena_printf(arena, "k%d", i + 1);
+			strbuf_append(&b, order_by(arena, &renamed, out->is_backward));
+		}
+		strbuf_printf(&b, " LIMIT $%d", limit);
+		if (offset > 0)
+			strbuf_printf(&b, " OFFSET $%d", offset);
+		strbuf_printf(&b, ") SELECT %s", columns);
+		append_key_columns(&b, &o);
+		if (!out->is_cursor) {
+			out->count_cap = limits->count_cap;
+			strbuf_printf(
+			    &b, ", (SELECT count(*) FROM (SELECT FROM hits LIMIT %ld) AS counted)",
+			    limits->count_cap + 1);
+		}
+		strbuf_printf(&b, " FROM %s WHERE %s IN (SELECT %s FROM page)%s", spec->from,
+		              spec->tiebreak, spec->tiebreak, order);
+	} else if (!out->is_cursor && out->page > 1) {
+		/* A deeper offset page: skip the rows in the ordering index alone
+		 * (an index-only scan where the index covers the order) and fetch
+		 * only the page's rows. */
+		strbuf_printf(&b, "SELECT %s", columns);
+		append_key_columns(&b, &o);
+		append_count(&b, spec, where, narrowed, limits->count_cap, out);
 		strbuf_printf(&b,
-		              " FROM %s%s), page AS (SELECT %s FROM hits%s LIMIT $%d OFFSET $%d) ",
-		              spec->from, where, spec->tiebreak, order, limit, offset);
-		strbuf_printf(&b,
-		              "SELECT %s, (SELECT count(*) FROM hits) FROM %s WHERE %s IN "
-		              "(SELECT %s FROM page)%s",
-		              columns, spec->from, spec->tiebreak, spec->tiebreak, order);
+		              " FROM %s WHERE %s IN (SELECT %s FROM %s%s%s LIMIT $%d OFFSET $%d)%s",
+		              spec->from, spec->tiebreak, spec->tiebreak, spec->from, where, order,
+		              limit, offset, order);
 	} else {
 		/* The count is an uncorrelated scalar subquery (an InitPlan, run
-		 * once with its own plan - an index-only scan where it can), not a
-		 * window over the page query, which would materialise every
-		 * matching row; or a maintained counter when nothing narrows the
-		 * list. */
-		strbuf_printf(&b, "SELECT %s, ", columns);
-		if (p.count == 2 && spec->unfiltered_count != NULL)
-			strbuf_printf(&b, "(%s)", spec->unfiltered_count);
-		else
-			strbuf_printf(&b, "(SELECT count(*) FROM %s%s)", spec->from, where);
-		strbuf_printf(&b, " FROM %s%s%s LIMIT $%d OFFSET $%d", spec->from, where, order,
-		              limit, offset);
+		 * once with its own plan), not a window over the page query, which
+		 * would materialise every matching row. */
+		strbuf_printf(&b, "SELECT %s", columns);
+		append_key_columns(&b, &o);
+		if (!out->is_cursor)
+			append_count(&b, spec, where, narrowed, limits->count_cap, out);
+		strbuf_printf(&b, " FROM %s%s%s LIMIT $%d", spec->from, where, order, limit);
+		if (!out->is_cursor)
+			strbuf_printf(&b, " OFFSET $%d", offset);
 	}
 	out->sql = strbuf_text(&b);
 	out->params = p.values;
@@ -303,13 +662,35 @@ enum list_problem list_plan(struct arena *arena, const struct list_spec *spec, l
 	return out->sql == NULL || p.failed ? LIST_NOMEM : LIST_OK;
 }
 
-enum hms_err list_fetch(struct db *db, struct arena *arena, const struct list_plan *plan,
-                        PGresult **rows, long long *count)
+int list_page_row(const struct list_page *page, int i)
 {
-	enum hms_err err = db_exec_sql(db, arena, plan->sql, plan->param_count, plan->params, rows);
+	return page->first + i * page->step;
+}
 
-	*count = 0;
-	if (err == HMS_OK && PQntuples(*rows) > 0)
-		*count = atoll(PQgetvalue(*rows, 0, PQnfields(*rows) - 1));
-	return err;
+enum hms_err list_fetch(struct db *db, struct arena *arena, const struct list_plan *plan,
+                        struct list_page *page)
+{
+	PGresult *rows;
+	enum hms_err err =
+	    db_exec_sql(db, arena, plan->sql, plan->param_count, plan->params, &rows);
+	int n;
+
+	memset(page, 0, sizeof(*page));
+	if (err != HMS_OK)
+		return err;
+	page->rows = rows;
+	n = PQntuples(page->rows);
+	page->has_more = n > plan->page_size;
+	page->count_shown = page->has_more ? (int)plan->page_size : n;
+	page->step = plan->is_backward ? -1 : 1;
+	page->first = plan->is_backward ? page->count_shown - 1 : 0;
+	page->count_is_exact = true;
+	if (!plan->is_cursor && n > 0) {
+		page->count = atoll(PQgetvalue(page->rows, 0, PQnfields(page->rows) - 1));
+		if (plan->count_cap > 0 && page->count > plan->count_cap) {
+			page->count = plan->count_cap;
+			page->count_is_exact = false;
+		}
+	}
+	return HMS_OK;
 }

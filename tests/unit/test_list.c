@@ -53,6 +53,10 @@ static const struct list_spec spec = {
 #define SELECT_LIST                                                                                \
 	"SELECT id, name, to_char(born, 'YYYY-MM-DD'), "                                           \
 	"to_char((at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), version"
+/* The row's position in the default order (name, then the tiebreak). */
+#define KEYS ", name, id"
+
+static const struct list_limits limits = {.count_cap = 10000, .max_offset = 10000};
 
 static struct arena *arena;
 static struct list_plan plan;
@@ -97,7 +101,7 @@ static enum list_problem plan_for(const struct list_condition *extra, size_t ext
 	query[n] = NULL;
 	json_object_put(errors); /* of the previous plan in the same test */
 	errors = NULL;
-	return list_plan(arena, &spec, lookup, query, extra, extra_count, &plan, &errors);
+	return list_plan(arena, &spec, &limits, lookup, query, extra, extra_count, &plan, &errors);
 }
 
 static void assert_params(int count, ...)
@@ -129,10 +133,15 @@ TestSuite(list_plan, .init = setup, .fini = teardown);
 Test(list_plan, unfiltered_first_page_uses_the_counter)
 {
 	cr_assert_eq(plan_for(NULL, 0, NULL), LIST_OK);
-	cr_assert_str_eq(plan.sql, SELECT_LIST
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS
 	                 ", (SELECT n FROM thing_counts) FROM things "
 	                 "WHERE (NOT deleted) ORDER BY name ASC, id LIMIT $1 OFFSET $2");
-	assert_params(2, "20", "0");
+	/* One row more than the page: whether there is a next one. */
+	assert_params(2, "21", "0");
+	cr_assert_eq(plan.count_cap, 0, "a maintained counter is exact");
+	cr_assert_eq(plan.key_column, 5);
+	cr_assert_eq(plan.key_count, 2);
+	cr_assert_not(plan.is_cursor);
 	cr_assert_eq(plan.page, 1);
 	cr_assert_eq(plan.page_size, 20);
 }
@@ -142,14 +151,17 @@ Test(list_plan, filters_bind_validated_values_in_declaration_order)
 	cr_assert_eq(plan_for(NULL, 0, "owner", "7", "color", "green", "active", "True", "since",
 	                      "2025-01-02", NULL),
 	             LIST_OK);
-	cr_assert_str_eq(plan.sql, SELECT_LIST
-	                 ", (SELECT count(*) FROM things WHERE (NOT deleted) AND "
+	/* The count stops at the cap + 1 rows. */
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS
+	                 ", (SELECT count(*) FROM (SELECT FROM things WHERE (NOT deleted) AND "
 	                 "(color = $1) AND (owner_id = $2::bigint) AND (active = "
-	                 "$3::boolean) AND (at >= $4::timestamptz)) FROM things WHERE "
+	                 "$3::boolean) AND (at >= $4::timestamptz) LIMIT 10001) AS counted) "
+	                 "FROM things WHERE "
 	                 "(NOT deleted) AND (color = $1) AND (owner_id = $2::bigint) AND "
 	                 "(active = $3::boolean) AND (at >= $4::timestamptz) ORDER BY "
 	                 "name ASC, id LIMIT $5 OFFSET $6");
-	assert_params(6, "green", "7", "true", "2025-01-02T00:00:00Z", "20", "0");
+	assert_params(6, "green", "7", "true", "2025-01-02T00:00:00Z", "21", "0");
+	cr_assert_eq(plan.count_cap, 10000);
 }
 
 Test(list_plan, a_handler_condition_comes_first)
@@ -161,7 +173,7 @@ Test(list_plan, a_handler_condition_comes_first)
 	                           "$2)") != NULL,
 	          "%s", plan.sql);
 	/* A text filter is bound as given. */
-	assert_params(4, "42", " x ", "20", "0");
+	assert_params(4, "42", " x ", "21", "0");
 }
 
 Test(list_plan, invalid_filters_are_all_reported_and_no_sql_is_built)
@@ -198,20 +210,21 @@ Test(list_plan, every_search_word_is_its_own_parameter)
 {
 	cr_assert_eq(plan_for(NULL, 0, "search", "  ann  kin ", NULL), LIST_OK);
 	/* Three-letter words: the matches are gathered once through the index. */
-	cr_assert_str_eq(
-	    plan.sql, "WITH hits AS MATERIALIZED (SELECT id, lower(name), born FROM things WHERE "
-	              "(NOT deleted) AND (((words @@ q($1)) AND (words @@ q($2))) OR (phone = "
-	              "$3))), page AS (SELECT id FROM hits ORDER BY name ASC, id LIMIT $4 OFFSET "
-	              "$5) " SELECT_LIST ", (SELECT count(*) FROM hits) FROM things WHERE id IN "
-	              "(SELECT id FROM page) ORDER BY name ASC, id");
-	assert_params(5, "ann", "kin", "ann  kin", "20", "0");
+	cr_assert_str_eq(plan.sql,
+	                 "WITH hits AS MATERIALIZED (SELECT id, name AS k1 FROM things WHERE "
+	                 "(NOT deleted) AND (((words @@ q($1)) AND (words @@ q($2))) OR (phone = "
+	                 "$3))), page AS (SELECT id FROM hits ORDER BY k1 ASC, id LIMIT $4 OFFSET "
+	                 "$5) " SELECT_LIST KEYS ", (SELECT count(*) FROM (SELECT FROM hits LIMIT "
+	                 "10001) AS counted) FROM things WHERE id IN "
+	                 "(SELECT id FROM page) ORDER BY name ASC, id");
+	assert_params(5, "ann", "kin", "ann  kin", "21", "0");
 }
 
 Test(list_plan, short_words_walk_the_ordering_instead)
 {
 	cr_assert_eq(plan_for(NULL, 0, "search", "an", NULL), LIST_OK);
-	cr_assert(strncmp(plan.sql, SELECT_LIST ", (SELECT count(*) FROM things WHERE",
-	                  strlen(SELECT_LIST) + 36) == 0,
+	cr_assert(strncmp(plan.sql, SELECT_LIST KEYS ", (SELECT count(*) FROM (SELECT FROM things",
+	                  strlen(SELECT_LIST KEYS) + 42) == 0,
 	          "%s", plan.sql);
 }
 
@@ -236,16 +249,16 @@ Test(list_plan, search_limits)
 Test(list_plan, paging_as_drf_reads_it)
 {
 	cr_assert_eq(plan_for(NULL, 0, "page", "3", "page_size", "7", NULL), LIST_OK);
-	assert_params(2, "7", "14");
+	assert_params(2, "8", "14");
 	cr_assert_eq(plan_for(NULL, 0, "page_size", "1000", NULL), LIST_OK);
-	assert_params(2, "100", "0");
+	assert_params(2, "101", "0");
 	/* A bad size is the default, a bad page is 404. */
 	cr_assert_eq(plan_for(NULL, 0, "page_size", "-3", NULL), LIST_OK);
-	assert_params(2, "20", "0");
+	assert_params(2, "21", "0");
 	cr_assert_eq(plan_for(NULL, 0, "page", "0", NULL), LIST_BAD_PAGE);
 	cr_assert_eq(plan_for(NULL, 0, "page", "x", NULL), LIST_BAD_PAGE);
 	cr_assert_eq(plan_for(NULL, 0, "page", "+2", NULL), LIST_BAD_PAGE);
-	cr_assert_eq(plan_for(NULL, 0, "page", "10000001", NULL), LIST_BAD_PAGE);
+	cr_assert_eq(plan_for(NULL, 0, "page", "99999999999999999999", NULL), LIST_BAD_PAGE);
 }
 
 Test(list_plan, no_where_clause_without_conditions)
@@ -254,9 +267,11 @@ Test(list_plan, no_where_clause_without_conditions)
 
 	open.where = NULL;
 	open.unfiltered_count = NULL;
-	cr_assert_eq(list_plan(arena, &open, lookup, query, NULL, 0, &plan, &errors), LIST_OK);
-	cr_assert_str_eq(plan.sql, SELECT_LIST ", (SELECT count(*) FROM things) FROM things ORDER "
-	                                       "BY name ASC, id LIMIT $1 OFFSET $2");
+	cr_assert_eq(list_plan(arena, &open, &limits, lookup, query, NULL, 0, &plan, &errors),
+	             LIST_OK);
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS
+	                 ", (SELECT count(*) FROM (SELECT FROM things LIMIT 10001) AS counted) "
+	                 "FROM things ORDER BY name ASC, id LIMIT $1 OFFSET $2");
 }
 
 Test(list_plan, many_conditions_grow_the_parameters)
@@ -271,4 +286,187 @@ Test(list_plan, many_conditions_grow_the_parameters)
 	cr_assert_eq(plan.param_count, 42);
 	cr_assert_str_eq(plan.params[39], "39");
 	cr_assert(strstr(plan.sql, "(x <> $40) ORDER BY") != NULL, "%s", plan.sql);
+}
+
+/* --- offset limits and deeper pages ------------------------------------------ */
+
+Test(list_plan, a_page_past_the_offset_cap_names_the_cursor)
+{
+	/* Page 501 of 20 starts at row 10000: still allowed; 502 is not. */
+	cr_assert_eq(plan_for(NULL, 0, "page", "501", NULL), LIST_OK);
+	cr_assert_eq(plan_for(NULL, 0, "page", "502", NULL), LIST_INVALID);
+	cr_assert(strstr(error_of("page"), "?cursor=") != NULL, "%s", error_of("page"));
+	cr_assert_eq(plan_for(NULL, 0, "page", "101", "page_size", "100", NULL), LIST_OK);
+	cr_assert_eq(plan_for(NULL, 0, "page", "102", "page_size", "100", NULL), LIST_INVALID);
+	cr_assert_eq(plan_for(NULL, 0, "page", "10000001", NULL), LIST_INVALID);
+	/* With a cursor, page means nothing. */
+	cr_assert_eq(plan_for(NULL, 0, "page", "10000001", "cursor", "", NULL), LIST_OK);
+}
+
+Test(list_plan, a_deeper_page_skips_rows_in_the_index_alone)
+{
+	cr_assert_eq(plan_for(NULL, 0, "page", "3", NULL), LIST_OK);
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS ", (SELECT n FROM thing_counts) FROM things "
+	                                            "WHERE id IN (SELECT id FROM things WHERE (NOT "
+	                                            "deleted) ORDER BY name ASC, id LIMIT $1 "
+	                                            "OFFSET $2) ORDER BY name ASC, id");
+	assert_params(2, "21", "40");
+}
+
+/* --- cursors ------------------------------------------------------------------- */
+
+/* base64url of text, as a client would send it. */
+static const char *encode(const char *text)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t len = strlen(text);
+	char *out = arena_alloc(arena, len * 2 + 4);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)(unsigned char)text[i] << 16;
+
+		if (i + 1 < len)
+			v |= (unsigned)(unsigned char)text[i + 1] << 8;
+		if (i + 2 < len)
+			v |= (unsigned char)text[i + 2];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		if (i + 1 < len)
+			out[o++] = alphabet[(v >> 6) & 63];
+		if (i + 2 < len)
+			out[o++] = alphabet[v & 63];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+Test(list_plan, an_empty_cursor_starts_a_walk_without_a_count)
+{
+	cr_assert_eq(plan_for(NULL, 0, "cursor", "", NULL), LIST_OK);
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS
+	                 " FROM things WHERE (NOT deleted) ORDER BY name ASC, id LIMIT $1");
+	assert_params(1, "21");
+	cr_assert(plan.is_cursor);
+	cr_assert_null(plan.position);
+}
+
+Test(list_plan, a_cursor_continues_with_a_row_comparison)
+{
+	cr_assert_eq(
+	    plan_for(NULL, 0, "cursor", encode("[\"n\",\"Kintu\",\"42\"]"), "color", "red", NULL),
+	    LIST_OK);
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS " FROM things WHERE (NOT deleted) AND (color = "
+	                                            "$1) AND ((name, id) > ($2::text, $3::bigint)) "
+	                                            "ORDER BY name ASC, id LIMIT $4");
+	assert_params(4, "red", "Kintu", "42", "21");
+	cr_assert_not(plan.is_backward);
+}
+
+Test(list_plan, a_previous_cursor_reads_backwards)
+{
+	cr_assert_eq(plan_for(NULL, 0, "cursor", encode("[\"p\",\"Kintu\",\"42\"]"), NULL),
+	             LIST_OK);
+	cr_assert_str_eq(plan.sql, SELECT_LIST KEYS " FROM things WHERE (NOT deleted) AND ((name, "
+	                                            "id) < ($1::text, $2::bigint)) ORDER BY name "
+	                                            "DESC, id DESC LIMIT $3");
+	cr_assert(plan.is_backward);
+}
+
+Test(list_plan, mixed_directions_spell_the_comparison_out)
+{
+	cr_assert_eq(plan_for(NULL, 0, "ordering", "-born", "cursor",
+	                      encode("[\"n\",\"2020-02-29\",\"7\"]"), NULL),
+	             LIST_OK);
+	cr_assert_str_eq(plan.sql,
+	                 SELECT_LIST ", to_char(born, 'YYYY-MM-DD'), id FROM things WHERE (NOT "
+	                             "deleted) AND (born <= $1::date AND (born < $1::date OR (born "
+	                             "= $1::date AND id > $2::bigint))) ORDER BY born DESC, id "
+	                             "LIMIT $3");
+	assert_params(3, "2020-02-29", "7", "21");
+}
+
+Test(list_plan, a_unique_key_ends_the_position)
+{
+	struct list_spec by_id = spec;
+
+	by_id.default_order = "id DESC";
+	cr_assert_eq(list_plan(arena, &by_id, &limits, lookup,
+	                       (const char *[]){"cursor", encode("[\"n\",\"99\"]"), NULL}, NULL, 0,
+	                       &plan, &errors),
+	             LIST_OK);
+	cr_assert(strstr(plan.sql, "AND (id < $1::bigint) ORDER BY id DESC, id LIMIT $2") != NULL,
+	          "%s", plan.sql);
+	cr_assert_eq(plan.key_count, 1);
+}
+
+Test(list_plan, times_in_a_cursor_keep_microseconds)
+{
+	static const struct list_ordering by_at[] = {{"at", "at"}, {NULL, NULL}};
+	struct list_spec timed = spec;
+
+	timed.orderings = by_at;
+	cr_assert_eq(list_plan(arena, &timed, &limits, lookup,
+	                       (const char *[]){
+	                           "ordering", "at", "cursor",
+	                           encode("[\"n\",\"2025-12-06T12:00:00.123456Z\",\"3\"]"), NULL},
+	                       NULL, 0, &plan, &errors),
+	             LIST_OK);
+	cr_assert(strstr(plan.sql, ", to_char((at) AT TIME ZONE 'UTC', "
+	                           "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), id FROM") != NULL,
+	          "%s", plan.sql);
+	cr_assert(strstr(plan.sql, "((at, id) > ($1::timestamptz, $2::bigint))") != NULL, "%s",
+	          plan.sql);
+}
+
+Test(list_plan, a_search_takes_a_cursor_inside_the_matches)
+{
+	cr_assert_eq(
+	    plan_for(NULL, 0, "search", "kin", "cursor", encode("[\"n\",\"K\",\"1\"]"), NULL),
+	    LIST_OK);
+	cr_assert(strstr(plan.sql,
+	                 "OR (phone = $2)) AND ((name, id) > ($3::text, $4::bigint))), "
+	                 "page AS (SELECT id FROM hits ORDER BY k1 ASC, id LIMIT $5)") != NULL,
+	          "%s", plan.sql);
+	cr_assert(strstr(plan.sql, "count(*)") == NULL, "%s", plan.sql);
+}
+
+Test(list_plan, every_malformed_or_tampered_cursor_is_invalid)
+{
+	const char *bad[] = {
+	    "abc",                                    /* not base64url of anything */
+	    "WyJuIiwiS2ludHUiLCI0MiJd=",              /* padding */
+	    "!!!!",                                   /* not the alphabet */
+	    encode("{\"n\":1}"),                      /* not an array */
+	    encode("[\"n\",\"Kintu\"]"),              /* too few values */
+	    encode("[\"n\",\"Kintu\",\"42\",\"x\"]"), /* too many */
+	    encode("[\"x\",\"Kintu\",\"42\"]"),       /* no direction */
+	    encode("[\"n\",\"Kintu\",\"4 2\"]"),      /* the id is not a number */
+	    encode("[\"n\",\"Kintu\",\"1e3\"]"),
+	    encode("[\"n\",\"Kintu\",\"99999999999999999999\"]"),
+	    encode("[\"n\",\"Kintu\",42]"),                  /* not a string */
+	    encode("[\"n\",null,\"42\"]"),                   /* null */
+	    encode("[\"n\",\"Kin\\u0000tu\",\"42\"]"),       /* a NUL inside */
+	    encode("[\"n\",\"Kin\xff\",\"42\"]"),            /* not UTF-8 */
+	    encode("[\"n\",\"Kintu\",\"42\"] x"),            /* trailing text */
+	    encode("[\"n\",\"Kintu\",\"42\"'); DROP TABLE"), /* not JSON */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(plan_for(NULL, 0, "cursor", bad[i], NULL), LIST_INVALID, "cursor %zu",
+		             i);
+		cr_assert_str_eq(error_of("cursor"), "Invalid cursor.");
+	}
+	/* Dates and times are checked as dates and times. */
+	cr_assert_eq(plan_for(NULL, 0, "ordering", "born", "cursor",
+	                      encode("[\"n\",\"2023-02-29\",\"1\"]"), NULL),
+	             LIST_INVALID);
+	cr_assert_eq(plan_for(NULL, 0, "ordering", "born", "cursor",
+	                      encode("[\"n\",\"Kintu\",\"1\"]"), NULL),
+	             LIST_INVALID);
+	/* A cursor of one ordering does not fit another. */
+	cr_assert_eq(plan_for(NULL, 0, "ordering", "born,name", "cursor",
+	                      encode("[\"n\",\"2020-01-01\",\"1\"]"), NULL),
+	             LIST_INVALID);
 }
