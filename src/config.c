@@ -62,7 +62,7 @@ static const struct config_key keys[] = {
     {INT(shutdown_timeout_seconds, "10", 1, 600)},
     {STR(schema_dir, HMS_SCHEMA_DIR)},
     {INT(statement_timeout_ms, "5000", 0, 3600000)},
-    {INT(list_count_cap, "10000", 100, 10000000)},
+    {INT(list_count_cap, "1000", 100, 10000000)},
     {INT(list_max_offset, "10000", 100, 10000000)},
     {NULL, KEY_STRING, 0, NULL, 0, 0},
 };

@@ -71,22 +71,7 @@ struct sched_text sched_utc(time_t t)
 /* Asserts the DRF list shape; returns the results (owned by res). */
 struct json_object *sched_results(const struct client_response *res)
 {
-	struct json_object *v, *results;
-
-	client_assert_status(res, 200);
-	cr_assert_not_null(res->json, "%s", res->body);
-	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	client_json_int(res->json, "count");
-	cr_assert(json_object_object_get_ex(res->json, "next", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "previous", &v) &&
-	              (v == NULL || json_object_is_type(v, json_type_string)),
-	          "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
-	              json_object_is_type(results, json_type_array),
-	          "%s", res->body);
-	return results;
+	return client_list_results(res);
 }
 
 /* Audit rows as the admin sees them for query; returns the count. */

@@ -157,18 +157,7 @@ static void expect_post(const char *token, const char *key, const char *value, l
 /* Asserts the DRF list shape and returns the results array (owned by res). */
 static struct json_object *list_results(const struct client_response *res)
 {
-	struct json_object *results;
-
-	client_assert_status(res, 200);
-	cr_assert_not_null(res->json, "%s", res->body);
-	cr_assert_eq(json_object_object_length(res->json), 4, "%s", res->body);
-	client_json_int(res->json, "count");
-	cr_assert(json_object_object_get_ex(res->json, "next", NULL), "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "previous", NULL), "%s", res->body);
-	cr_assert(json_object_object_get_ex(res->json, "results", &results) &&
-	              json_object_is_type(results, json_type_array),
-	          "%s", res->body);
-	return results;
+	return client_list_results(res);
 }
 
 static int contains_id(const long long *ids, size_t n, long long id)
