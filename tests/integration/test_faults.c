@@ -265,7 +265,10 @@ static void *flood(void *arg)
 	const char *headers[] = {"Content-Type: application/json", NULL};
 
 	(void)arg;
-	for (int i = 0; i < 150; i++) {
+	/* Until nginx has said no a few times: on a busy machine the clients
+	 * may at first go little faster than the rate, and the burst must be
+	 * used up first. Bounded: 8 x 750 requests at the most. */
+	for (int i = 0; i < 750 && atomic_load(&flood_throttled) < 40; i++) {
 		struct client_response res;
 
 		if (client_request("POST", "/api/auth/token/", headers, "{}", 2, &res) != 0)
@@ -287,8 +290,8 @@ Test(faults, token_endpoint_is_rate_limited_by_nginx_with_retry_after)
 	pthread_t threads[8];
 	long status = 429;
 
-	/* 1,200 requests as fast as 8 clients go: far beyond the test stack's
-	 * rate (HMS_TOKEN_RATE, HMS_TOKEN_BURST in tests/run.sh). */
+	/* Up to 6,000 requests as fast as 8 clients go: far beyond the test
+	 * stack's rate (HMS_TOKEN_RATE, HMS_TOKEN_BURST in tests/run.sh). */
 	for (int i = 0; i < 8; i++)
 		pthread_create(&threads[i], NULL, flood, NULL);
 	for (int i = 0; i < 8; i++)
