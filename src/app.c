@@ -16,6 +16,7 @@
 #include "hms/auth.h"
 #include "hms/config.h"
 #include "hms/http.h"
+#include "hms/json.h"
 #include "hms/permissions.h"
 #include "hms/router.h"
 
@@ -40,7 +41,7 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 		                   "Unsupported media type in request; send application/json.");
 		return false;
 	}
-	err = http_json_parse(req->arena, req->body, req->body_len, depth, &req->json, &detail);
+	err = json_parse(req->arena, req->body, req->body_len, depth, &req->json, &detail);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, detail);
 		return false;

@@ -130,14 +130,6 @@ void http_request_id_generate(char out[HTTP_REQUEST_ID_MAX + 1]);
 /* True for application/json, with optional parameters (charset=utf-8). */
 bool http_content_type_is_json(const char *content_type);
 
-/* Parses a JSON document: valid UTF-8, no trailing data, at most max_depth
- * levels. The tree is owned by the arena. On failure *detail says why. */
-enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, int max_depth,
-                             struct json_object **out, const char **detail);
-
-/* True when s is well-formed UTF-8 (no overlongs, surrogates or NUL). */
-bool http_utf8_is_valid(const char *s, size_t len);
-
 /* --- response --- */
 
 void http_response_init(struct http_response *res, struct arena *arena);
