@@ -69,9 +69,7 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	    {"generate-password", no_argument, NULL, 'g'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct password_cost cost = {(unsigned)cfg->password_memory_kib,
-	                             (unsigned)cfg->password_iterations,
-	                             (unsigned)cfg->password_parallelism};
+	struct password_cost cost = password_cost_from_config(cfg);
 	const char *username = NULL, *email = "";
 	bool if_none = false, generate = false, generated = false;
 	char password[PASSWORD_MAX_BYTES + 2] = "";
