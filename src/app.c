@@ -47,13 +47,8 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 		return false;
 	}
 	if (!json_object_is_type(req->json, json_type_object)) {
-		struct json_object *errors = json_object_new_object();
-		struct json_object *list = json_object_new_array();
-
-		json_object_array_add(
-		    list, json_object_new_string("Invalid data. Expected a JSON object."));
-		json_object_object_add(errors, "non_field_errors", list);
-		http_respond_field_errors(res, errors);
+		http_respond_field_error(res, "non_field_errors",
+		                         "Invalid data. Expected a JSON object.");
 		return false;
 	}
 	return true;

@@ -150,6 +150,10 @@ void http_respond_error(struct http_response *res, enum hms_err err, const char 
 /* 400 with a DRF field-error object ({"field": ["message"]}); takes ownership. */
 void http_respond_field_errors(struct http_response *res, struct json_object *errors);
 
+/* 400 {"field": ["message"]}: one message on one field. For an error about
+ * the body as a whole, field is "non_field_errors". */
+void http_respond_field_error(struct http_response *res, const char *field, const char *message);
+
 /* The standard reason phrase for a status code. */
 const char *http_status_reason(int status);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/validate.h"
 
 void http_response_init(struct http_response *res, struct arena *arena)
 {
@@ -83,6 +84,14 @@ void http_respond_error(struct http_response *res, enum hms_err err, const char 
 void http_respond_field_errors(struct http_response *res, struct json_object *errors)
 {
 	http_respond_json(res, 400, errors);
+}
+
+void http_respond_field_error(struct http_response *res, const char *field, const char *message)
+{
+	struct json_object *errors = NULL;
+
+	validate_add_error(&errors, field, message);
+	http_respond_field_errors(res, errors);
 }
 
 const char *http_status_reason(int status)
