@@ -109,6 +109,11 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
  * "" when the host is missing or not a plain host name. */
 const char *http_request_origin(const struct http_request *req);
 
+/* The index-th {id} of the path as decimal text in the request's arena,
+ * for a SQL parameter or a message; NULL when index >= id_count (or out of
+ * memory). */
+const char *http_request_id_text(struct http_request *req, size_t index);
+
 /* The first value of a query parameter, or NULL. */
 const char *http_request_param(const struct http_request *req, const char *key);
 

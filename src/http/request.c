@@ -334,6 +334,13 @@ const char *http_request_origin(const struct http_request *req)
 	                    port != NULL ? ":" : "", port != NULL ? port : "");
 }
 
+const char *http_request_id_text(struct http_request *req, size_t index)
+{
+	if (index >= req->id_count)
+		return NULL;
+	return arena_printf(req->arena, "%lld", (long long)req->ids[index]);
+}
+
 const char *http_request_param(const struct http_request *req, const char *key)
 {
 	for (size_t i = 0; i < req->param_count; i++)

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ TestSuite(env, .init = setup, .fini = teardown);
 TestSuite(request_parse, .init = setup, .fini = teardown);
 TestSuite(read_body, .init = setup, .fini = teardown);
 TestSuite(request_id, .init = setup, .fini = teardown);
+TestSuite(path_id, .init = setup, .fini = teardown);
 TestSuite(content_type, .init = setup, .fini = teardown);
 
 /* --- percent decoding --- */
@@ -758,6 +760,30 @@ Test(request_id, generated_ids_are_32_hex_and_unique)
 	cr_assert(is_hex32(b), "'%s'", b);
 	cr_assert(http_request_id_is_valid(a));
 	cr_assert_str_neq(a, b);
+}
+
+/* --- the path's {id} segments as text --- */
+
+Test(path_id, each_id_as_decimal_text_in_the_arena)
+{
+	struct http_request r = {.arena = arena, .ids = {42, 7, INT64_MAX}, .id_count = 3};
+	const char *first = http_request_id_text(&r, 0);
+
+	cr_assert_str_eq(first, "42");
+	cr_assert_str_eq(http_request_id_text(&r, 1), "7");
+	cr_assert_str_eq(http_request_id_text(&r, 2), "9223372036854775807");
+	/* Each call gives its own copy: the first is not overwritten. */
+	cr_assert_str_eq(first, "42");
+}
+
+Test(path_id, past_the_ids_is_null)
+{
+	struct http_request r = {.arena = arena, .ids = {42, 7}, .id_count = 1};
+
+	cr_assert_null(http_request_id_text(&r, 1), "ids[1] is not one of the path's");
+	cr_assert_null(http_request_id_text(&r, ROUTE_MAX_IDS));
+	r.id_count = 0;
+	cr_assert_null(http_request_id_text(&r, 0));
 }
 
 /* --- content type --- */
