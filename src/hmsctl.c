@@ -10,9 +10,9 @@
 
 #include "hms/arena.h"
 #include "hms/audit.h"
+#include "hms/audit_verify.h"
 #include "hms/config.h"
 #include "hms/db.h"
-#include "hms/http.h"
 #include "hms/log.h"
 #include "hms/migrate.h"
 #include "hms/password.h"
@@ -69,14 +69,16 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	    {"generate-password", no_argument, NULL, 'g'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct password_cost cost = {(unsigned)cfg->password_memory_kib,
-	                             (unsigned)cfg->password_iterations,
-	                             (unsigned)cfg->password_parallelism};
+	struct password_cost cost = password_cost_from_config(cfg);
 	const char *username = NULL, *email = "";
 	bool if_none = false, generate = false, generated = false;
 	char password[PASSWORD_MAX_BYTES + 2] = "";
 	char hash[PASSWORD_HASH_MAX];
-	struct http_request req;
+	struct audit_entry entry = {.action = "create",
+	                            .entity_type = "user",
+	                            .request_id = "hmsctl-create-admin",
+	                            .outcome = AUDIT_SUCCESS};
+	struct arena *arena;
 	PGresult *res = NULL;
 	enum hms_err err;
 	struct db *db;
@@ -110,11 +112,13 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	db = open_db(cfg);
 	if (db == NULL)
 		return 1;
-	memset(&req, 0, sizeof(req));
-	req.arena = arena_new(16 * 1024, 0);
-	req.db = db;
-	snprintf(req.request_id, sizeof(req.request_id), "hmsctl-create-admin");
-	if (if_none && users_admin_exists(db, req.arena, &exists) == HMS_OK && exists) {
+	arena = arena_new(16 * 1024, 0);
+	if (arena == NULL) {
+		fprintf(stderr, "hmsctl: out of memory\n");
+		db_free(db);
+		return 1;
+	}
+	if (if_none && users_admin_exists(db, arena, &exists) == HMS_OK && exists) {
 		printf("an admin account already exists; nothing to do\n");
 		goto done;
 	}
@@ -139,7 +143,7 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	}
 	err = db_begin(db);
 	if (err == HMS_OK)
-		err = users_insert(db, req.arena, username, hash, email, "", "", "admin", &res);
+		err = users_insert(db, arena, username, hash, email, "", "", "admin", &res);
 	if (err == HMS_ERR_BAD_REQUEST && db_result_is(res, "23505")) {
 		fprintf(stderr, "hmsctl: the username '%s' is taken\n", username);
 		goto fail;
@@ -148,9 +152,10 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 		fprintf(stderr, "hmsctl: usernames are 1-150 letters, digits and @.+_-\n");
 		goto fail;
 	}
-	if (err == HMS_OK)
-		err = audit_record_as(&req, 0, NULL, "create", "user", atoll(PQgetvalue(res, 0, 0)),
-		                      AUDIT_SUCCESS);
+	if (err == HMS_OK) {
+		entry.entity_id = atoll(PQgetvalue(res, 0, 0));
+		err = audit_write(db, arena, &entry);
+	}
 	if (err == HMS_OK)
 		err = db_commit(db);
 	if (err != HMS_OK) {
@@ -162,13 +167,13 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 		printf("its password (shown once, store it now): %s\n", password);
 done:
 	explicit_bzero(password, sizeof(password));
-	arena_free(req.arena);
+	arena_free(arena);
 	db_free(db);
 	return 0;
 fail:
 	db_rollback(db);
 	explicit_bzero(password, sizeof(password));
-	arena_free(req.arena);
+	arena_free(arena);
 	db_free(db);
 	return 1;
 }

@@ -1,24 +1,47 @@
 /*
- * audit.h - the one call that writes the audit trail.
+ * audit.h - the one write path of the audit trail.
  *
  * A row records who (actor id and role), what (action, entity type and id),
  * the request id, the client address and the outcome - never a name, a note
- * or any other value of the record. Call it inside the transaction of the
+ * or any other value of the record. Write it inside the transaction of the
  * change it describes, so the change and its row commit or vanish together.
+ *
+ * audit_write() takes exactly those values, so a caller without a request
+ * (hmsctl) writes the same row as a handler; audit_record() and
+ * audit_record_as() fill them from the request. The chain check that
+ * reads the trail back is in audit_verify.h.
  */
 #ifndef HMS_AUDIT_H
 #define HMS_AUDIT_H
 
-#include <libpq-fe.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "hms/err.h"
 
+struct arena;
+struct db;
 struct http_request;
 struct http_response;
 
 enum audit_outcome { AUDIT_SUCCESS, AUDIT_FAILURE, AUDIT_DENIED };
+
+/* One row of the trail. The chain fields (id, at, prev_hash, hash) are set
+ * by the database, never by a caller. */
+struct audit_entry {
+	int64_t actor;           /* 0 = anonymous */
+	const char *actor_role;  /* NULL or "" = none */
+	const char *action;      /* required */
+	const char *entity_type; /* NULL = none */
+	int64_t entity_id;       /* 0 = none */
+	const char *request_id;  /* NULL or "" = none */
+	const char *ip;          /* the client address; NULL = unknown */
+	enum audit_outcome outcome;
+};
+
+/* Inserts e's row through db (statement memory from arena). An entry
+ * without an action or with an unknown outcome is refused with
+ * HMS_ERR_INTERNAL before the database is touched. Failures are logged. */
+enum hms_err audit_write(struct db *db, struct arena *arena, const struct audit_entry *e);
 
 /* Records an action by the request's authenticated user (or an anonymous
  * caller). entity_type may be NULL; entity_id 0 means none. */
@@ -30,10 +53,5 @@ enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char
                              const char *action, const char *entity_type, int64_t entity_id,
                              enum audit_outcome outcome);
 
-/* Walks the whole chain in id order, recomputing each row's hash from its
- * columns and checking each row links to the one before. Returns 0 when
- * intact (rows and head hash filled), 1 when broken (message in err), -1
- * when the database could not be read. */
-int audit_verify_chain(PGconn *conn, long long *rows, char head[65], char *err, size_t errlen);
 
 #endif
