@@ -247,9 +247,14 @@ write_config() {
 	else
 		chmod 700 "$RUNDIR"
 	fi
+	# Fresh random keys per state directory; never built-in ones. The audit
+	# sealing key stays here, outside the database it protects.
 	if [ ! -s "$STATE/secrets/jwt.keys" ]; then
-		# A fresh random key per state directory; never a built-in one.
 		(umask 077 && echo "dev1:$(openssl rand -base64 48 | tr -d '\n')" >"$STATE/secrets/jwt.keys")
+	fi
+	if [ ! -s "$STATE/secrets/audit-seal.keys" ]; then
+		(umask 077 && echo "seal1:$(openssl rand -base64 48 | tr -d '\n')" \
+			>"$STATE/secrets/audit-seal.keys")
 	fi
 	local group_line="" mode=0600
 	if is_root && getent group www-data >/dev/null; then
@@ -264,6 +269,7 @@ write_config() {
 database_url = $(database_url)
 admin_database_url = $(admin_database_url)
 jwt_keys_file = $STATE/secrets/jwt.keys
+audit_seal_keys_file = $STATE/secrets/audit-seal.keys
 attachment_dir = $ATTACH
 socket_path = $RUNDIR/hms.sock
 socket_mode = $mode

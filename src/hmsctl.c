@@ -10,6 +10,7 @@
 
 #include "hms/arena.h"
 #include "hms/audit.h"
+#include "hms/audit_seal.h"
 #include "hms/audit_verify.h"
 #include "hms/config.h"
 #include "hms/db.h"
@@ -178,23 +179,82 @@ fail:
 	return 1;
 }
 
+static void print_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	printf("AUDIT TRAIL BROKEN: %s\n", problem);
+}
+
+/* Checks the rows chained one by one before seals existed, then every seal
+ * and the rows it covers; reports the unsealed tail. Exit 1 when anything
+ * is wrong. */
 static int cmd_audit_verify(struct hms_config *cfg)
 {
-	struct db *db = open_db(cfg);
+	struct audit_seal_report report;
+	struct db *db;
 	long long rows;
 	char head[65];
 	char err[512];
 	int rc;
 
+	if (config_load_seal_keys(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
+		return 2;
+	}
+	db = open_db(cfg);
 	if (db == NULL)
 		return 1;
 	rc = audit_verify_chain(db_conn(db), &rows, head, err, sizeof(err));
 	if (rc == 0)
-		printf("audit chain intact: %lld rows; head hash %s\n", rows, head);
+		printf("audit chain intact: %lld rows chained one by one; head hash %s\n", rows,
+		       head);
 	else if (rc == 1)
-		printf("AUDIT CHAIN BROKEN after %lld intact rows: %s\n", rows, err);
-	else
+		printf("AUDIT TRAIL BROKEN: %s (after %lld intact chained rows)\n", err, rows);
+	if (rc >= 0) {
+		int seal_rc = audit_seal_verify(db_conn(db), cfg->seal, cfg->seal_key_count, head,
+		                                &report, print_problem, NULL, err, sizeof(err));
+
+		if (seal_rc >= 0)
+			printf("audit seals %s: %lld seals over %lld rows; head MAC %s\n"
+			       "unsealed: %lld rows, the oldest %.1f s old\n",
+			       seal_rc == 0 ? "intact" : "BROKEN", report.seals, report.sealed_rows,
+			       report.seals > 0 ? report.head : "(none yet)", report.unsealed_rows,
+			       report.unsealed_seconds);
+		rc = seal_rc < 0 ? -1 : rc > 0 ? rc : seal_rc;
+	}
+	if (rc < 0)
 		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
+	db_free(db);
+	return rc == 0 ? 0 : 1;
+}
+
+/* Seals what has committed, now (what the sealer does every few hundred
+ * milliseconds; for a database no hms is running against, or before a
+ * backup). */
+static int cmd_audit_seal(struct hms_config *cfg)
+{
+	struct audit_seal_result seal;
+	long long seals = 0, rows = 0;
+	struct db *db;
+	char err[512];
+	int rc;
+
+	if (config_load_seal_keys(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hmsctl: audit-seal: %s\n", err);
+		return 2;
+	}
+	db = open_db(cfg);
+	if (db == NULL)
+		return 1;
+	do {
+		rc = audit_seal_pass(db_conn(db), &cfg->seal[0], &seal, err, sizeof(err));
+		seals += seal.seal_id > 0;
+		rows += seal.rows;
+	} while (rc == 0 && seal.rows >= AUDIT_SEAL_MAX_ROWS);
+	if (rc == 0)
+		printf("sealed %lld rows in %lld seals\n", rows, seals);
+	else
+		fprintf(stderr, "hmsctl: audit-seal: %s\n", err);
 	db_free(db);
 	return rc == 0 ? 0 : 1;
 }
@@ -340,6 +400,8 @@ int main(int argc, char **argv)
 		rc = cmd_seed(&cfg, argc, argv);
 	} else if (strcmp(argv[0], "audit-verify") == 0) {
 		rc = cmd_audit_verify(&cfg);
+	} else if (strcmp(argv[0], "audit-seal") == 0) {
+		rc = cmd_audit_seal(&cfg);
 	} else {
 		fprintf(stderr, "hmsctl: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -2,9 +2,11 @@
  * audit_verify.h - reads the audit trail back and checks its hash chain
  * (hmsctl audit-verify).
  *
- * Every row's hash covers its columns and the hash of the row before
+ * Rows written before seals existed (schema/008_audit_seals.sql) carry a
+ * hash that covers their columns and the hash of the row before
  * (schema/002_identity.sql), so a row removed, inserted, reordered or
- * changed breaks the chain from there on.
+ * changed breaks the chain from there on. Later rows are checked through
+ * their seals (audit_seal.h), the first of which links to this chain's head.
  */
 #ifndef HMS_AUDIT_VERIFY_H
 #define HMS_AUDIT_VERIFY_H
@@ -12,7 +14,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-/* Walks the whole chain in id order, recomputing each row's hash from its
+/* Walks the chained rows in id order, recomputing each row's hash from its
  * columns and checking each row links to the one before. Returns 0 when
  * intact (rows and head hash filled), 1 when broken (message in err), -1
  * when the database could not be read. */

@@ -1,9 +1,9 @@
 /*
  * audit.c - writes and lists the audit trail (schema/002_identity.sql).
  *
- * The chain fields (id, at, prev_hash, hash) are set by the database's
- * trigger, so no caller can forge them; this file passes only who, what and
- * how it ended. audit_write() is the one INSERT; audit_record() and
+ * The id, the time and the writing transaction are column defaults the
+ * application role cannot override (schema/008_audit_seals.sql); this file
+ * passes only who, what and how it ended. audit_write() is the one INSERT; audit_record() and
  * audit_record_as() only fill an entry from the request.
  */
 #include "hms/audit.h"
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hms/arena.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/log.h"
@@ -20,15 +21,16 @@
 static const struct db_stmt insert_audit = {
     "audit_insert",
     "INSERT INTO audit_log (actor, actor_role, action, entity_type, entity_id, request_id, "
-    "ip, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
-    8};
+    "ip, outcome, row_count, entity_ids) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, "
+    "$9::integer, $10::bigint[])",
+    10};
 
 static const char *const outcome_names[] = {"success", "failure", "denied"};
 
 enum hms_err audit_write(struct db *db, struct arena *arena, const struct audit_entry *e)
 {
-	char actor_text[24], entity_text[24];
-	const char *params[8];
+	char actor_text[24], entity_text[24], count_text[16];
+	const char *params[10];
 	PGresult *res;
 	enum hms_err err;
 
@@ -48,6 +50,9 @@ enum hms_err audit_write(struct db *db, struct arena *arena, const struct audit_
 	params[5] = e->request_id != NULL && *e->request_id != '\0' ? e->request_id : NULL;
 	params[6] = e->ip;
 	params[7] = outcome_names[e->outcome];
+	snprintf(count_text, sizeof(count_text), "%d", e->row_count);
+	params[8] = e->entity_ids != NULL ? count_text : NULL;
+	params[9] = e->entity_ids;
 	err = db_exec(db, arena, &insert_audit, params, &res);
 	if (err != HMS_OK)
 		log_event(LOG_ERROR, "audit_write_failed", "s:action", e->action, "s:error",
@@ -73,12 +78,47 @@ enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char
 	return audit_write(req->db, req->arena, &e);
 }
 
+static int64_t actor_of(const struct http_request *req)
+{
+	return req->user.authenticated ? req->user.id : 0;
+}
+
+static const char *role_of(const struct http_request *req)
+{
+	return req->user.authenticated ? role_name((enum role)req->user.role) : NULL;
+}
+
+enum hms_err audit_record_list(struct http_request *req, const char *entity_type, int count,
+                               const char *ids)
+{
+	struct audit_entry e = {
+	    .actor = actor_of(req),
+	    .actor_role = role_of(req),
+	    .action = "list",
+	    .entity_type = entity_type,
+	    .request_id = req->request_id,
+	    .ip = req->client_ip,
+	    .outcome = AUDIT_SUCCESS,
+	    .row_count = count,
+	    .entity_ids = ids,
+	};
+
+	return audit_write(req->db, req->arena, &e);
+}
+
+void audit_request_values(struct http_request *req, const char *values[4])
+{
+	int64_t actor = actor_of(req);
+
+	values[0] = actor > 0 ? arena_printf(req->arena, "%lld", (long long)actor) : NULL;
+	values[1] = role_of(req);
+	values[2] = req->request_id[0] != '\0' ? req->request_id : NULL;
+	values[3] = req->client_ip;
+}
+
 enum hms_err audit_record(struct http_request *req, const char *action, const char *entity_type,
                           int64_t entity_id, enum audit_outcome outcome)
 {
-	return audit_record_as(req, req->user.authenticated ? req->user.id : 0,
-	                       req->user.authenticated ? role_name((enum role)req->user.role)
-	                                               : NULL,
-	                       action, entity_type, entity_id, outcome);
+	return audit_record_as(req, actor_of(req), role_of(req), action, entity_type, entity_id,
+	                       outcome);
 }
-

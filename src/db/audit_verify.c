@@ -24,7 +24,7 @@ static const char verify_sql[] =
     "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "coalesce(actor::text, ''), coalesce(actor_role, ''), action, coalesce(entity_type, ''), "
     "coalesce(entity_id::text, ''), coalesce(request_id, ''), coalesce(host(ip), ''), outcome "
-    "FROM audit_log ORDER BY audit_log.id"; /* the column, not the text id in the list */
+    "FROM audit_log WHERE txid IS NULL ORDER BY audit_log.id"; /* the column, not the text id */
 
 int audit_verify_chain(PGconn *conn, long long *rows, char head[65], char *err, size_t errlen)
 {

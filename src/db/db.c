@@ -30,7 +30,7 @@ struct db {
 	char *conninfo;
 	PGconn *conn;
 	char listen_channel[64];
-	char options[96]; /* libpq "options": the session time zone */
+	char options[160]; /* libpq "options": durable commits, the session time zone */
 	db_notify_fn notify;
 	void *notify_arg;
 	bool in_transaction;
@@ -50,6 +50,7 @@ struct db *db_new(const char *conninfo)
 		free(db);
 		return NULL;
 	}
+	db_set_time_zone(db, "UTC");
 	return db;
 }
 
@@ -79,8 +80,10 @@ PGconn *db_conn(struct db *db)
 void db_set_time_zone(struct db *db, const char *zone)
 {
 	/* The zone was validated at start-up (letters, digits, / _ + -), so it
-	 * needs no escaping inside the options string. */
-	snprintf(db->options, sizeof(db->options), "-c TimeZone=%s", zone);
+	 * needs no escaping inside the options string. A commit returns only
+	 * once it is durable, whatever the server's default: no answer (and no
+	 * audited read) is acknowledged before its audit row is on disk. */
+	snprintf(db->options, sizeof(db->options), "-c synchronous_commit=on -c TimeZone=%s", zone);
 }
 
 void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *arg)
