@@ -65,7 +65,7 @@ int sealer_run(const struct hms_config *cfg)
 	log_event(LOG_INFO, "sealer_started", "i:interval_ms", (int)cfg->audit_seal_interval_ms,
 	          LOG_END);
 	while (!stop_requested) {
-		struct audit_seal_result seal;
+		struct audit_seal_result seal = {0};
 		char err[256];
 		int rc = -1;
 
