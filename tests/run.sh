@@ -28,17 +28,8 @@ run_suite() {
 	}
 }
 
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
-			echo "$p"
-			return 0
-		}
-	done
-	return 1
-}
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
 
 run_suite "unit tests" "$BIN/unit_tests"
 
