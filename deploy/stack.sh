@@ -19,6 +19,15 @@
 # As root, PostgreSQL runs as the 'postgres' system user (initdb refuses
 # root) and nginx's workers as www-data; the FastCGI socket is group
 # www-data so they can reach it.
+#
+# Where things live: config, secrets, TLS, logs and pids always in the state
+# directory. What the postgres user or nginx's workers must reach (the
+# cluster, the unix sockets, attachments, nginx's temp files) lives there
+# too, unless (as root) one of them cannot reach the state directory (a
+# checkout in a 0700 home), or a unix socket path under it would pass the
+# 107-byte sun_path limit. Then it goes to a directory of its own for this
+# state directory, named by a hash of its path: /var/lib/hms-dev/HASH as
+# root, /var/tmp/hms-dev-UID-HASH otherwise (see resolve_runtime).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,8 +37,6 @@ HTTPS_PORT=${HMS_HTTPS_PORT:-8443}
 HTTP_PORT=${HMS_HTTP_PORT:-}
 PG_PORT=${HMS_PG_PORT:-5432}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PGDATA_DIR=$STATE/pg/data
-PGSOCK=$STATE/pg/run
 NGX=$STATE/nginx
 PG_STARTED_HERE=0
 
@@ -39,6 +46,106 @@ die() {
 	exit 1
 }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Paths go into postgresql.conf, libpq conninfo, hms.conf and nginx's
+# configuration, quoted (spaces are fine); these characters cannot be
+# quoted in all of them.
+case "$STATE" in
+*[\"\\\$]* | *$'\n'*) die "the state directory path may not contain \", \\, \$ or a newline: $STATE" ;;
+esac
+case "$ROOT" in
+*$'\n'*) die "the checkout path may not contain a newline" ;;
+esac
+
+# --- where the cluster, sockets and attachments live ------------------------
+
+external_runtime_dir() {
+	local hash
+	hash=$(printf '%s' "$STATE" | sha256sum | cut -c 1-16)
+	if is_root; then
+		echo "/var/lib/hms-dev/$hash"
+	else
+		echo "/var/tmp/hms-dev-$(id -u)-$hash"
+	fi
+}
+# Whether USER (if it exists) can pass through every directory down to the
+# state directory.
+reachable_by() {
+	id -u "$1" >/dev/null 2>&1 || return 0
+	(cd / && runuser -u "$1" -- test -x "$STATE")
+}
+# The longest unix socket path under DIR (PostgreSQL's, with a 5-digit
+# port) fits in sun_path (107 bytes and a NUL).
+sockets_fit_under() { [ "$(printf '%s/pg/run/.s.PGSQL.65535' "$1" | wc -c)" -le 107 ]; }
+
+# Sets RT. Deterministic for a given state directory: a cluster already in
+# the state directory stays there; an existing per-checkout directory is
+# used again; otherwise the rule above decides.
+resolve_runtime() {
+	local ext
+	ext=$(external_runtime_dir)
+	if [ -f "$STATE/pg/data/PG_VERSION" ]; then
+		RT=$STATE
+	elif [ -d "$ext" ] || [ -L "$ext" ]; then
+		RT=$ext
+	elif ! sockets_fit_under "$STATE"; then
+		RT=$ext
+	elif is_root && ! { reachable_by postgres && reachable_by www-data; }; then
+		RT=$ext
+	else
+		RT=$STATE
+	fi
+}
+
+# Creates the per-checkout directory (start only): root-owned 0711 under a
+# root-owned 0711 /var/lib/hms-dev as root (postgres and www-data may pass
+# through, not list), 0700 otherwise. An existing one must be ours and no
+# symlink (/var/tmp is shared).
+prepare_runtime() {
+	[ "$RT" = "$STATE" ] && return 0
+	local mode=700
+	if is_root; then
+		mode=711
+		if [ ! -d /var/lib/hms-dev ]; then
+			mkdir -m 711 /var/lib/hms-dev
+		fi
+		if [ -L /var/lib/hms-dev ] || [ "$(stat -c %u /var/lib/hms-dev)" != 0 ]; then
+			die "/var/lib/hms-dev is not a root-owned directory"
+		fi
+	fi
+	if [ ! -e "$RT" ] && [ ! -L "$RT" ]; then
+		mkdir -m "$mode" "$RT"
+	fi
+	if [ -L "$RT" ] || [ ! -d "$RT" ] || [ ! -O "$RT" ] || [ "$(stat -c %a "$RT")" != "$mode" ]; then
+		die "$RT is not a directory of mode $mode owned by $(id -un); remove it"
+	fi
+	printf '%s\n' "$STATE" >"$RT/state-dir" # which checkout it belongs to
+	say "cluster, sockets and attachments in $RT (kept out of $STATE, see README)"
+}
+
+resolve_runtime
+PGROOT=$RT/pg
+PGDATA_DIR=$PGROOT/data
+PGSOCK=$PGROOT/run
+RUNDIR=$RT/run # hms.sock; hms.pid stays in $STATE/run
+ATTACH=$RT/attachments
+NGX_TMP=$RT/nginx/tmp
+# The cluster's logs: beside it when it is in the state directory, else in
+# $STATE/log (written through a descriptor opened by this script).
+if [ "$RT" = "$STATE" ]; then PGLOG=$PGROOT; else PGLOG=$STATE/log; fi
+
+# Quoting for each format a path goes into.
+pq_quote() { # libpq conninfo value
+	local v=${1//\\/\\\\}
+	v=${v//\'/\\\'}
+	printf "'%s'" "$v"
+}
+pgconf_dirs_quote() { # unix_socket_directories: one "entry" in a '' string
+	printf "'\"%s\"'" "${1//\'/\'\'}"
+}
+ngx_quote() { printf '"%s"' "$1"; }
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
+
 # Runs a PostgreSQL tool as the user that owns the cluster, from a directory
 # that user can read.
 as_pg() {
@@ -54,14 +161,14 @@ pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 local_db() { [ -z "${HMS_DATABASE_URL:-}" ]; }
 database_url() {
 	if local_db; then
-		echo "host=$PGSOCK port=$PG_PORT dbname=hms user=hms_app"
+		echo "host=$(pq_quote "$PGSOCK") port=$PG_PORT dbname=hms user=hms_app"
 	else
 		echo "$HMS_DATABASE_URL"
 	fi
 }
 admin_database_url() {
 	if local_db; then
-		echo "host=$PGSOCK port=$PG_PORT dbname=hms user=hms"
+		echo "host=$(pq_quote "$PGSOCK") port=$PG_PORT dbname=hms user=hms"
 	else
 		echo "${HMS_ADMIN_DATABASE_URL:-$HMS_DATABASE_URL}"
 	fi
@@ -72,14 +179,14 @@ admin_database_url() {
 pg_init() {
 	[ -n "$PGBIN" ] || die "PostgreSQL is not installed (run deploy/install-deps.sh)"
 	[ -f "$PGDATA_DIR/PG_VERSION" ] && return 0
-	say "creating a PostgreSQL cluster in $STATE/pg"
-	mkdir -p "$PGSOCK"
-	is_root && chown -R postgres:postgres "$STATE/pg"
-	chmod 700 "$STATE/pg"
-	as_pg test -w "$STATE/pg" ||
-		die "the postgres user cannot write $STATE/pg (a parent directory is closed to it); set HMS_STATE_DIR to a directory it can reach"
+	say "creating a PostgreSQL cluster in $PGROOT"
+	mkdir -p "$PGSOCK" "$PGLOG"
+	is_root && chown -R postgres:postgres "$PGROOT"
+	chmod 700 "$PGROOT"
+	as_pg test -w "$PGROOT" ||
+		die "the postgres user cannot write $PGROOT (a parent directory is closed to it)"
 	as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-		>"$STATE/pg/initdb.log" 2>&1 || die "initdb failed; see $STATE/pg/initdb.log"
+		>"$PGLOG/initdb.log" 2>&1 || die "initdb failed; see $PGLOG/initdb.log"
 	echo "include_if_exists = 'hms-local.conf'" | as_pg tee -a "$PGDATA_DIR/postgresql.conf" >/dev/null
 }
 
@@ -95,7 +202,7 @@ pg_start() {
 	# only the unix socket in a directory closed to other users.
 	as_pg tee "$PGDATA_DIR/hms-local.conf" >/dev/null <<CONF
 listen_addresses = ''
-unix_socket_directories = '$PGSOCK'
+unix_socket_directories = $(pgconf_dirs_quote "$PGSOCK")
 port = $PG_PORT
 max_connections = 200
 log_min_messages = warning
@@ -104,8 +211,10 @@ CONF
 	if pg_running; then
 		return 0
 	fi
-	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$STATE/pg/postgres.log" -w -t 60 start >/dev/null ||
-		die "PostgreSQL did not start; see $STATE/pg/postgres.log"
+	# The server's output goes to a descriptor this script opens, so the log
+	# may be where the postgres user cannot reach.
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -w -t 60 start >>"$PGLOG/postgres.log" 2>&1 </dev/null ||
+		die "PostgreSQL did not start; see $PGLOG/postgres.log"
 	PG_STARTED_HERE=1
 	# hms owns the schema and runs migrations; hms_app is what the workers
 	# use, with DML but no right to rewrite the audit trail.
@@ -127,19 +236,32 @@ pg_stop() {
 # --- hms ----------------------------------------------------------------------
 
 write_config() {
-	mkdir -p "$STATE/run" "$STATE/log" "$STATE/attachments" "$STATE/secrets"
+	mkdir -p "$STATE/run" "$STATE/log" "$STATE/secrets" "$RUNDIR" "$ATTACH"
 	chmod 700 "$STATE/secrets"
-	chmod 755 "$STATE" "$STATE/run"
+	if [ "$RT" = "$STATE" ]; then
+		chmod 755 "$STATE" "$STATE/run"
+	elif is_root && getent group www-data >/dev/null; then
+		# Only nginx's workers (group www-data) need the FastCGI socket.
+		chgrp www-data "$RUNDIR"
+		chmod 750 "$RUNDIR"
+	else
+		chmod 700 "$RUNDIR"
+	fi
+	# Fresh random keys per state directory; never built-in ones. The audit
+	# sealing key stays here, outside the database it protects.
 	if [ ! -s "$STATE/secrets/jwt.keys" ]; then
-		# A fresh random key per state directory; never a built-in one.
 		(umask 077 && echo "dev1:$(openssl rand -base64 48 | tr -d '\n')" >"$STATE/secrets/jwt.keys")
+	fi
+	if [ ! -s "$STATE/secrets/audit-seal.keys" ]; then
+		(umask 077 && echo "seal1:$(openssl rand -base64 48 | tr -d '\n')" \
+			>"$STATE/secrets/audit-seal.keys")
 	fi
 	local group_line="" mode=0600
 	if is_root && getent group www-data >/dev/null; then
 		group_line="socket_group = www-data"
 		mode=0660
-		chgrp www-data "$STATE/attachments"
-		chmod 750 "$STATE/attachments"
+		chgrp www-data "$ATTACH"
+		chmod 750 "$ATTACH"
 	fi
 	cat >"$STATE/hms.conf" <<CONF
 # Generated by deploy/stack.sh at every start; edit conf/hms.conf.example
@@ -147,8 +269,9 @@ write_config() {
 database_url = $(database_url)
 admin_database_url = $(admin_database_url)
 jwt_keys_file = $STATE/secrets/jwt.keys
-attachment_dir = $STATE/attachments
-socket_path = $STATE/run/hms.sock
+audit_seal_keys_file = $STATE/secrets/audit-seal.keys
+attachment_dir = $ATTACH
+socket_path = $RUNDIR/hms.sock
 socket_mode = $mode
 $group_line
 time_zone = ${HMS_TIME_ZONE:-Africa/Kampala}
@@ -209,12 +332,16 @@ make_certificate() {
 }
 
 nginx_config() {
-	mkdir -p "$NGX/tmp" "$NGX/logs"
+	mkdir -p "$NGX_TMP" "$NGX/logs"
 	make_certificate
 	local user_line="" plain=""
 	if is_root; then
 		user_line="user www-data;"
-		chown -R www-data "$NGX/tmp"
+		chown -R www-data "$NGX_TMP"
+	fi
+	if [ "$RT" != "$STATE" ]; then
+		chmod 711 "$RT/nginx"
+		chmod 700 "$NGX_TMP"
 	fi
 	[ -n "$HTTP_PORT" ] && plain="listen 127.0.0.1:$HTTP_PORT;"
 	# The site is the production file with local paths, ports and the
@@ -222,9 +349,9 @@ nginx_config() {
 	sed -e '/# prod-only-begin/,/# prod-only-end/d' -e '/# prod-only$/d' \
 		-e "s|listen 443 ssl http2;|listen 127.0.0.1:$HTTPS_PORT ssl http2; $plain|" \
 		-e "s|server_name hms.example.org;|server_name localhost;|" \
-		-e "s|/run/hms/hms.sock|$STATE/run/hms.sock|g" \
-		-e "s|/etc/ssl/hms/|$STATE/tls/|g" \
-		-e "s|/var/lib/hms/attachments/|$STATE/attachments/|g" \
+		-e "s|unix:/run/hms/hms.sock|$(sed_escape "$(ngx_quote "unix:$RUNDIR/hms.sock")")|g" \
+		-e "s|/etc/ssl/hms/\([a-z.]*\)|\"$(sed_escape "$STATE/tls/")\1\"|g" \
+		-e "s|/var/lib/hms/attachments/|$(sed_escape "$(ngx_quote "$ATTACH/")")|g" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
 		-e "s|rate=10r/m|rate=${HMS_TOKEN_RATE:-10r/m}|" \
 		-e "s|burst=5 nodelay|burst=${HMS_TOKEN_BURST:-5} nodelay|g" \
@@ -237,28 +364,28 @@ nginx_config() {
 		listen 127.0.0.1:$HMS_BENCH_PORT;
 		access_log off;
 		location = /static { default_type application/json; return 200 '{\"status\":\"ok\"}'; }
-		location = /hello { include /etc/nginx/fastcgi_params; fastcgi_pass unix:$STATE/run/hello.sock; }
+		location = /hello { include /etc/nginx/fastcgi_params; fastcgi_pass $(ngx_quote "unix:$RUNDIR/hello.sock"); }
 	}"
 	fi
 	cat >"$NGX/nginx.conf" <<CONF
 # Generated by deploy/stack.sh; the site is deploy/nginx/hms.conf.
 $user_line
 worker_processes ${HMS_NGINX_WORKERS:-auto};
-pid $NGX/nginx.pid;
-error_log $NGX/logs/error.log warn;
+pid $(ngx_quote "$NGX/nginx.pid");
+error_log $(ngx_quote "$NGX/logs/error.log") warn;
 events { worker_connections 2048; }
 http {
 	include /etc/nginx/mime.types;
 	default_type application/octet-stream;
-	access_log ${HMS_NGINX_ACCESS_LOG:-$NGX/logs/access.log};
+	access_log $(ngx_quote "${HMS_NGINX_ACCESS_LOG:-$NGX/logs/access.log}");
 	sendfile on;
 	keepalive_requests 100000;
-	client_body_temp_path $NGX/tmp/body;
-	fastcgi_temp_path $NGX/tmp/fastcgi;
-	proxy_temp_path $NGX/tmp/proxy;
-	uwsgi_temp_path $NGX/tmp/uwsgi;
-	scgi_temp_path $NGX/tmp/scgi;
-	include $NGX/hms-site.conf;
+	client_body_temp_path $(ngx_quote "$NGX_TMP/body");
+	fastcgi_temp_path $(ngx_quote "$NGX_TMP/fastcgi");
+	proxy_temp_path $(ngx_quote "$NGX_TMP/proxy");
+	uwsgi_temp_path $(ngx_quote "$NGX_TMP/uwsgi");
+	scgi_temp_path $(ngx_quote "$NGX_TMP/scgi");
+	include $(ngx_quote "$NGX/hms-site.conf");
 	$bench
 }
 CONF
@@ -322,6 +449,8 @@ create_first_admin() {
 
 bring_up() {
 	[ -x "$BIN/hms" ] || die "$BIN/hms is not built (run make)"
+	mkdir -p "$STATE/log"
+	prepare_runtime
 	local_db && pg_start
 	write_config
 	hms_migrate
@@ -364,12 +493,17 @@ start)
 	say "HMS is up: https://localhost:$HTTPS_PORT/api/health/ (make stop ends it)"
 	;;
 stop) stop_all ;;
-pg-start) pg_start ;;
+pg-start)
+	prepare_runtime
+	pg_start
+	;;
 pg-stop) pg_stop ;;
 status)
 	pid_alive "$STATE/run/hms.pid" && echo "hms: running (pid $(cat "$STATE/run/hms.pid"))" || echo "hms: stopped"
 	pid_alive "$NGX/nginx.pid" && echo "nginx: running" || echo "nginx: stopped"
 	local_db && { pg_running && echo "postgresql: running" || echo "postgresql: stopped"; }
+	echo "state: $STATE"
+	[ "$RT" = "$STATE" ] || echo "cluster, sockets, attachments: $RT"
 	;;
 *)
 	echo "usage: $0 run|start|stop|status|pg-start|pg-stop" >&2

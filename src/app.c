@@ -16,6 +16,7 @@
 #include "hms/auth.h"
 #include "hms/config.h"
 #include "hms/http.h"
+#include "hms/json.h"
 #include "hms/permissions.h"
 #include "hms/router.h"
 
@@ -40,19 +41,14 @@ static bool parse_json_body(struct http_request *req, struct http_response *res)
 		                   "Unsupported media type in request; send application/json.");
 		return false;
 	}
-	err = http_json_parse(req->arena, req->body, req->body_len, depth, &req->json, &detail);
+	err = json_parse(req->arena, req->body, req->body_len, depth, &req->json, &detail);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, detail);
 		return false;
 	}
 	if (!json_object_is_type(req->json, json_type_object)) {
-		struct json_object *errors = json_object_new_object();
-		struct json_object *list = json_object_new_array();
-
-		json_object_array_add(
-		    list, json_object_new_string("Invalid data. Expected a JSON object."));
-		json_object_object_add(errors, "non_field_errors", list);
-		http_respond_field_errors(res, errors);
+		http_respond_field_error(res, "non_field_errors",
+		                         "Invalid data. Expected a JSON object.");
 		return false;
 	}
 	return true;

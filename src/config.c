@@ -39,6 +39,9 @@ static const struct config_key keys[] = {
     {STR(database_url, NULL)},
     {STR(jwt_keys, NULL)},
     {STR(jwt_keys_file, NULL)},
+    {STR(audit_seal_keys, NULL)},
+    {STR(audit_seal_keys_file, NULL)},
+    {INT(audit_seal_interval_ms, "250", 50, 60000)},
     {STR(jwt_issuer, "hms")},
     {STR(jwt_audience, "hms-api")},
     {INT(access_token_minutes, "10", 5, 15)},
@@ -225,16 +228,40 @@ int config_load(struct hms_config *cfg, const char *path, char *err, size_t errl
 	return load_env(cfg, err, errlen);
 }
 
-static void free_jwt_keys(struct hms_config *cfg)
+/* A list of named secrets: the JWT signing keys, the audit sealing keys. */
+struct key_list {
+	struct config_jwt_key *keys; /* CONFIG_MAX_JWT_KEYS of them */
+	size_t *count;
+	const char *text, *file; /* the configured values */
+	const char *text_key, *file_key;
+};
+
+static void free_keys(struct key_list *list)
 {
-	for (size_t i = 0; i < cfg->jwt_key_count; i++) {
-		if (cfg->jwt[i].secret != NULL) {
-			explicit_bzero(cfg->jwt[i].secret, cfg->jwt[i].secret_len);
-			free(cfg->jwt[i].secret);
+	for (size_t i = 0; i < *list->count; i++) {
+		if (list->keys[i].secret != NULL) {
+			explicit_bzero(list->keys[i].secret, list->keys[i].secret_len);
+			free(list->keys[i].secret);
 		}
 	}
-	memset(cfg->jwt, 0, sizeof(cfg->jwt));
-	cfg->jwt_key_count = 0;
+	memset(list->keys, 0, CONFIG_MAX_JWT_KEYS * sizeof(*list->keys));
+	*list->count = 0;
+}
+
+static struct key_list jwt_key_list(struct hms_config *cfg)
+{
+	return (struct key_list){cfg->jwt,           &cfg->jwt_key_count, cfg->jwt_keys,
+	                         cfg->jwt_keys_file, "jwt_keys",          "jwt_keys_file"};
+}
+
+static struct key_list seal_key_list(struct hms_config *cfg)
+{
+	return (struct key_list){cfg->seal,
+	                         &cfg->seal_key_count,
+	                         cfg->audit_seal_keys,
+	                         cfg->audit_seal_keys_file,
+	                         "audit_seal_keys",
+	                         "audit_seal_keys_file"};
 }
 
 static int kid_is_valid(const char *kid, size_t len)
@@ -250,8 +277,8 @@ static int kid_is_valid(const char *kid, size_t len)
 
 /* Parses "kid:secret" entries separated by sep characters. The error never
  * contains the secret itself. */
-static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *seps,
-                          const char *origin, char *err, size_t errlen)
+static int parse_keys(struct key_list *list, const char *text, const char *seps, const char *origin,
+                      char *err, size_t errlen)
 {
 	const char *p = text;
 
@@ -294,20 +321,20 @@ static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *
 			         origin, (int)kid_len, p, secret_len, CONFIG_MIN_SECRET_BYTES);
 			return -1;
 		}
-		if (cfg->jwt_key_count == CONFIG_MAX_JWT_KEYS) {
+		if (*list->count == CONFIG_MAX_JWT_KEYS) {
 			snprintf(err, errlen, "%s: at most %d keys", origin, CONFIG_MAX_JWT_KEYS);
 			return -1;
 		}
-		for (size_t i = 0; i < cfg->jwt_key_count; i++) {
-			if (strlen(cfg->jwt[i].kid) == kid_len &&
-			    memcmp(cfg->jwt[i].kid, p, kid_len) == 0) {
+		for (size_t i = 0; i < *list->count; i++) {
+			if (strlen(list->keys[i].kid) == kid_len &&
+			    memcmp(list->keys[i].kid, p, kid_len) == 0) {
 				snprintf(err, errlen, "%s: key id '%.*s' is used twice", origin,
 				         (int)kid_len, p);
 				return -1;
 			}
 		}
 		{
-			struct config_jwt_key *k = &cfg->jwt[cfg->jwt_key_count];
+			struct config_jwt_key *k = &list->keys[*list->count];
 
 			k->secret = malloc(secret_len);
 			if (k->secret == NULL) {
@@ -318,7 +345,7 @@ static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *
 			k->kid[kid_len] = '\0';
 			memcpy(k->secret, secret, secret_len);
 			k->secret_len = secret_len;
-			cfg->jwt_key_count++;
+			(*list->count)++;
 		}
 		p += strcspn(p, seps);
 		p += *p != '\0';
@@ -326,45 +353,73 @@ static int parse_jwt_keys(struct hms_config *cfg, const char *text, const char *
 	return 0;
 }
 
-static int load_jwt_keys(struct hms_config *cfg, char *err, size_t errlen)
+/* Reads the keys from the inline value and the file; 0 keys is not an
+ * error here (the caller decides). */
+static int load_keys(struct key_list *list, char *err, size_t errlen)
 {
-	free_jwt_keys(cfg);
-	if (cfg->jwt_keys != NULL && *cfg->jwt_keys != '\0' &&
-	    parse_jwt_keys(cfg, cfg->jwt_keys, ",", "jwt_keys", err, errlen) != 0)
+	free_keys(list);
+	if (list->text != NULL && *list->text != '\0' &&
+	    parse_keys(list, list->text, ",", list->text_key, err, errlen) != 0)
 		return -1;
-	if (cfg->jwt_keys_file != NULL && *cfg->jwt_keys_file != '\0') {
-		FILE *f = fopen(cfg->jwt_keys_file, "r");
+	if (list->file != NULL && *list->file != '\0') {
+		FILE *f = fopen(list->file, "r");
 		char buf[8192];
 		size_t n;
 
 		if (f == NULL) {
-			snprintf(err, errlen, "jwt_keys_file: cannot open %s: %s",
-			         cfg->jwt_keys_file, strerror(errno));
+			snprintf(err, errlen, "%s: cannot open %s: %s", list->file_key, list->file,
+			         strerror(errno));
 			return -1;
 		}
 		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		if (n == sizeof(buf) - 1) {
-			snprintf(err, errlen, "jwt_keys_file: %s is larger than %zu bytes",
-			         cfg->jwt_keys_file, sizeof(buf) - 2);
+			snprintf(err, errlen, "%s: %s is larger than %zu bytes", list->file_key,
+			         list->file, sizeof(buf) - 2);
 			return -1;
 		}
 		buf[n] = '\0';
 		if (strlen(buf) != n) {
-			snprintf(err, errlen, "jwt_keys_file: %s contains a NUL byte",
-			         cfg->jwt_keys_file);
+			snprintf(err, errlen, "%s: %s contains a NUL byte", list->file_key,
+			         list->file);
 			return -1;
 		}
-		n = (size_t)parse_jwt_keys(cfg, buf, "\n", "jwt_keys_file", err, errlen);
+		n = (size_t)parse_keys(list, buf, "\n", list->file_key, err, errlen);
 		explicit_bzero(buf, sizeof(buf));
 		if (n != 0)
 			return -1;
 	}
+	return 0;
+}
+
+static int load_jwt_keys(struct hms_config *cfg, char *err, size_t errlen)
+{
+	struct key_list list = jwt_key_list(cfg);
+
+	if (load_keys(&list, err, errlen) != 0)
+		return -1;
 	if (cfg->jwt_key_count == 0) {
 		snprintf(err, errlen,
 		         "no JWT signing key: set jwt_keys = kid:secret (or jwt_keys_file, or "
 		         "HMS_JWT_KEYS) with a secret of at least %d bytes; there is no built-in "
 		         "key",
+		         CONFIG_MIN_SECRET_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_seal_keys(struct hms_config *cfg, char *err, size_t errlen)
+{
+	struct key_list list = seal_key_list(cfg);
+
+	if (load_keys(&list, err, errlen) != 0)
+		return -1;
+	if (cfg->seal_key_count == 0) {
+		snprintf(err, errlen,
+		         "no audit sealing key: set audit_seal_keys = kid:secret (or "
+		         "audit_seal_keys_file, or HMS_AUDIT_SEAL_KEYS) with a secret of at least "
+		         "%d bytes, kept outside the database; there is no built-in key",
 		         CONFIG_MIN_SECRET_BYTES);
 		return -1;
 	}
@@ -392,7 +447,7 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 	if (purpose == CONFIG_FOR_DATABASE)
 		return 0;
 
-	if (load_jwt_keys(cfg, err, errlen) != 0)
+	if (load_jwt_keys(cfg, err, errlen) != 0 || config_load_seal_keys(cfg, err, errlen) != 0)
 		return -1;
 	if (is_empty(cfg->jwt_issuer) || is_empty(cfg->jwt_audience)) {
 		snprintf(err, errlen, "jwt_issuer and jwt_audience must not be empty");
@@ -458,9 +513,14 @@ long config_worker_count(const struct hms_config *cfg)
 
 void config_free(struct hms_config *cfg)
 {
-	free_jwt_keys(cfg);
+	struct key_list jwt = jwt_key_list(cfg), seal = seal_key_list(cfg);
+
+	free_keys(&jwt);
+	free_keys(&seal);
 	if (cfg->jwt_keys != NULL)
 		explicit_bzero(cfg->jwt_keys, strlen(cfg->jwt_keys)); /* holds secrets */
+	if (cfg->audit_seal_keys != NULL)
+		explicit_bzero(cfg->audit_seal_keys, strlen(cfg->audit_seal_keys));
 	for (const struct config_key *k = keys; k->name != NULL; k++) {
 		if (k->type == KEY_STRING) {
 			char **slot = (char **)(void *)((char *)cfg + k->offset);

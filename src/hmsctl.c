@@ -10,9 +10,10 @@
 
 #include "hms/arena.h"
 #include "hms/audit.h"
+#include "hms/audit_seal.h"
+#include "hms/audit_verify.h"
 #include "hms/config.h"
 #include "hms/db.h"
-#include "hms/http.h"
 #include "hms/log.h"
 #include "hms/migrate.h"
 #include "hms/password.h"
@@ -69,14 +70,16 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	    {"generate-password", no_argument, NULL, 'g'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct password_cost cost = {(unsigned)cfg->password_memory_kib,
-	                             (unsigned)cfg->password_iterations,
-	                             (unsigned)cfg->password_parallelism};
+	struct password_cost cost = password_cost_from_config(cfg);
 	const char *username = NULL, *email = "";
 	bool if_none = false, generate = false, generated = false;
 	char password[PASSWORD_MAX_BYTES + 2] = "";
 	char hash[PASSWORD_HASH_MAX];
-	struct http_request req;
+	struct audit_entry entry = {.action = "create",
+	                            .entity_type = "user",
+	                            .request_id = "hmsctl-create-admin",
+	                            .outcome = AUDIT_SUCCESS};
+	struct arena *arena;
 	PGresult *res = NULL;
 	enum hms_err err;
 	struct db *db;
@@ -110,11 +113,13 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	db = open_db(cfg);
 	if (db == NULL)
 		return 1;
-	memset(&req, 0, sizeof(req));
-	req.arena = arena_new(16 * 1024, 0);
-	req.db = db;
-	snprintf(req.request_id, sizeof(req.request_id), "hmsctl-create-admin");
-	if (if_none && users_admin_exists(db, req.arena, &exists) == HMS_OK && exists) {
+	arena = arena_new(16 * 1024, 0);
+	if (arena == NULL) {
+		fprintf(stderr, "hmsctl: out of memory\n");
+		db_free(db);
+		return 1;
+	}
+	if (if_none && users_admin_exists(db, arena, &exists) == HMS_OK && exists) {
 		printf("an admin account already exists; nothing to do\n");
 		goto done;
 	}
@@ -139,7 +144,7 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 	}
 	err = db_begin(db);
 	if (err == HMS_OK)
-		err = users_insert(db, req.arena, username, hash, email, "", "", "admin", &res);
+		err = users_insert(db, arena, username, hash, email, "", "", "admin", &res);
 	if (err == HMS_ERR_BAD_REQUEST && db_result_is(res, "23505")) {
 		fprintf(stderr, "hmsctl: the username '%s' is taken\n", username);
 		goto fail;
@@ -148,9 +153,10 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 		fprintf(stderr, "hmsctl: usernames are 1-150 letters, digits and @.+_-\n");
 		goto fail;
 	}
-	if (err == HMS_OK)
-		err = audit_record_as(&req, 0, NULL, "create", "user", atoll(PQgetvalue(res, 0, 0)),
-		                      AUDIT_SUCCESS);
+	if (err == HMS_OK) {
+		entry.entity_id = atoll(PQgetvalue(res, 0, 0));
+		err = audit_write(db, arena, &entry);
+	}
 	if (err == HMS_OK)
 		err = db_commit(db);
 	if (err != HMS_OK) {
@@ -162,34 +168,93 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 		printf("its password (shown once, store it now): %s\n", password);
 done:
 	explicit_bzero(password, sizeof(password));
-	arena_free(req.arena);
+	arena_free(arena);
 	db_free(db);
 	return 0;
 fail:
 	db_rollback(db);
 	explicit_bzero(password, sizeof(password));
-	arena_free(req.arena);
+	arena_free(arena);
 	db_free(db);
 	return 1;
 }
 
+static void print_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	printf("AUDIT TRAIL BROKEN: %s\n", problem);
+}
+
+/* Checks the rows chained one by one before seals existed, then every seal
+ * and the rows it covers; reports the unsealed tail. Exit 1 when anything
+ * is wrong. */
 static int cmd_audit_verify(struct hms_config *cfg)
 {
-	struct db *db = open_db(cfg);
+	struct audit_seal_report report;
+	struct db *db;
 	long long rows;
 	char head[65];
 	char err[512];
 	int rc;
 
+	if (config_load_seal_keys(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
+		return 2;
+	}
+	db = open_db(cfg);
 	if (db == NULL)
 		return 1;
 	rc = audit_verify_chain(db_conn(db), &rows, head, err, sizeof(err));
 	if (rc == 0)
-		printf("audit chain intact: %lld rows; head hash %s\n", rows, head);
+		printf("audit chain intact: %lld rows chained one by one; head hash %s\n", rows,
+		       head);
 	else if (rc == 1)
-		printf("AUDIT CHAIN BROKEN after %lld intact rows: %s\n", rows, err);
-	else
+		printf("AUDIT TRAIL BROKEN: %s (after %lld intact chained rows)\n", err, rows);
+	if (rc >= 0) {
+		int seal_rc = audit_seal_verify(db_conn(db), cfg->seal, cfg->seal_key_count, head,
+		                                &report, print_problem, NULL, err, sizeof(err));
+
+		if (seal_rc >= 0)
+			printf("audit seals %s: %lld seals over %lld rows; head MAC %s\n"
+			       "unsealed: %lld rows, the oldest %.1f s old\n",
+			       seal_rc == 0 ? "intact" : "BROKEN", report.seals, report.sealed_rows,
+			       report.seals > 0 ? report.head : "(none yet)", report.unsealed_rows,
+			       report.unsealed_seconds);
+		rc = seal_rc < 0 ? -1 : rc > 0 ? rc : seal_rc;
+	}
+	if (rc < 0)
 		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
+	db_free(db);
+	return rc == 0 ? 0 : 1;
+}
+
+/* Seals what has committed, now (what the sealer does every few hundred
+ * milliseconds; for a database no hms is running against, or before a
+ * backup). */
+static int cmd_audit_seal(struct hms_config *cfg)
+{
+	struct audit_seal_result seal;
+	long long seals = 0, rows = 0;
+	struct db *db;
+	char err[512];
+	int rc;
+
+	if (config_load_seal_keys(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hmsctl: audit-seal: %s\n", err);
+		return 2;
+	}
+	db = open_db(cfg);
+	if (db == NULL)
+		return 1;
+	do {
+		rc = audit_seal_pass(db_conn(db), &cfg->seal[0], &seal, err, sizeof(err));
+		seals += seal.seal_id > 0;
+		rows += seal.rows;
+	} while (rc == 0 && seal.rows >= AUDIT_SEAL_MAX_ROWS);
+	if (rc == 0)
+		printf("sealed %lld rows in %lld seals\n", rows, seals);
+	else
+		fprintf(stderr, "hmsctl: audit-seal: %s\n", err);
 	db_free(db);
 	return rc == 0 ? 0 : 1;
 }
@@ -335,6 +400,8 @@ int main(int argc, char **argv)
 		rc = cmd_seed(&cfg, argc, argv);
 	} else if (strcmp(argv[0], "audit-verify") == 0) {
 		rc = cmd_audit_verify(&cfg);
+	} else if (strcmp(argv[0], "audit-seal") == 0) {
+		rc = cmd_audit_seal(&cfg);
 	} else {
 		fprintf(stderr, "hmsctl: unknown command '%s'\n", argv[0]);
 		usage(stderr);

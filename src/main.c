@@ -2,7 +2,8 @@
  * main.c - the hms master process.
  *
  * Reads and validates the configuration, opens the FastCGI unix socket,
- * pre-forks the workers and supervises them:
+ * pre-forks the workers and the audit sealer (sealer.h) and supervises
+ * them:
  *   - a worker that dies is replaced; one that dies soon after starting is
  *     replaced after a growing delay, so a broken build cannot fork-bomb;
  *   - SIGHUP re-reads the configuration and starts a new generation of
@@ -31,14 +32,16 @@
 
 #include "hms/config.h"
 #include "hms/log.h"
+#include "hms/sealer.h"
 #include "hms/worker.h"
 
 #define MAX_WORKERS         256
-#define MAX_RETIRING        (4 * MAX_WORKERS)
+#define MAX_RETIRING        (4 * (MAX_WORKERS + 1))
 #define QUICK_DEATH_SECONDS 2.0
 #define MAX_BACKOFF_SECONDS 30.0
 
 struct worker_slot {
+	bool is_sealer;    /* the audit sealer (sealer.h), not a worker */
 	pid_t pid;         /* 0 = waiting to be (re)started */
 	double started_at; /* monotonic seconds */
 	double restart_at;
@@ -49,7 +52,7 @@ struct master {
 	struct hms_config cfg;
 	const char *config_path;
 	int listen_fd;
-	struct worker_slot slots[MAX_WORKERS];
+	struct worker_slot slots[MAX_WORKERS + 1]; /* the workers, then the sealer */
 	long slot_count;
 	pid_t retiring[MAX_RETIRING]; /* old generation, finishing their request */
 	size_t retiring_count;
@@ -107,28 +110,45 @@ fail:
 	return -1;
 }
 
-static pid_t spawn_worker(struct master *m)
+static pid_t spawn_worker(struct master *m, bool is_sealer)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		int status;
 
-		log_init((enum log_level)log_level_parse(m->cfg.log_level), "worker");
-		status = worker_run(&m->cfg, m->listen_fd);
+		log_init((enum log_level)log_level_parse(m->cfg.log_level),
+		         is_sealer ? "sealer" : "worker");
+		if (is_sealer) {
+			close(m->listen_fd); /* it serves no requests */
+			status = sealer_run(&m->cfg);
+		} else {
+			status = worker_run(&m->cfg, m->listen_fd);
+		}
 		config_free(&m->cfg);
 		exit(status);
 	}
 	if (pid < 0)
 		log_event(LOG_ERROR, "worker_fork_failed", "i:errno", errno, LOG_END);
 	else
-		log_event(LOG_INFO, "worker_spawned", "i:worker_pid", (int)pid, LOG_END);
+		log_event(LOG_INFO, is_sealer ? "sealer_spawned" : "worker_spawned", "i:worker_pid",
+		          (int)pid, LOG_END);
 	return pid;
+}
+
+/* count workers and, after them, the sealer. */
+static void set_slots(struct master *m, long count)
+{
+	if (count > MAX_WORKERS)
+		count = MAX_WORKERS;
+	memset(m->slots, 0, sizeof(m->slots));
+	m->slot_count = count + 1;
+	m->slots[count].is_sealer = true;
 }
 
 static void start_slot(struct master *m, struct worker_slot *slot)
 {
-	pid_t pid = spawn_worker(m);
+	pid_t pid = spawn_worker(m, slot->is_sealer);
 
 	if (pid < 0) {
 		slot->pid = 0;
@@ -251,8 +271,6 @@ static void reload(struct master *m)
 		log_event(LOG_WARN, "reload_socket_unchanged", "s:reason",
 		          "socket_path changes need a restart; keeping the open socket", LOG_END);
 	count = config_worker_count(&fresh);
-	if (count > MAX_WORKERS)
-		count = MAX_WORKERS;
 
 	/* Retire the current generation; each finishes its request first. */
 	for (long i = 0; i < m->slot_count; i++) {
@@ -266,11 +284,10 @@ static void reload(struct master *m)
 	config_free(&m->cfg);
 	m->cfg = fresh;
 	log_init((enum log_level)log_level_parse(m->cfg.log_level), "master");
-	memset(m->slots, 0, sizeof(m->slots));
-	m->slot_count = count;
-	for (long i = 0; i < count; i++)
+	set_slots(m, count);
+	for (long i = 0; i < m->slot_count; i++)
 		start_slot(m, &m->slots[i]);
-	log_event(LOG_INFO, "reloaded", "i:workers", (int)count, LOG_END);
+	log_event(LOG_INFO, "reloaded", "i:workers", (int)(m->slot_count - 1), LOG_END);
 }
 
 static size_t live_workers(const struct master *m)
@@ -391,11 +408,9 @@ int main(int argc, char **argv)
 		config_free(&m.cfg);
 		return 1;
 	}
-	m.slot_count = config_worker_count(&m.cfg);
-	if (m.slot_count > MAX_WORKERS)
-		m.slot_count = MAX_WORKERS;
+	set_slots(&m, config_worker_count(&m.cfg));
 	log_event(LOG_INFO, "started", "s:socket", m.cfg.socket_path, "i:workers",
-	          (int)m.slot_count, LOG_END);
+	          (int)(m.slot_count - 1), LOG_END);
 	for (long i = 0; i < m.slot_count; i++)
 		start_slot(&m, &m.slots[i]);
 

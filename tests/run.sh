@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - `make test`: the unit tests, then a throwaway stack (its own
 # PostgreSQL cluster, nginx and hms, all on free ports, hms built with
-# ASan + UBSan) for the integration and fault tests. Everything started is
+# ASan + UBSan) for the integration and fault tests, then make start / make
+# stop from a closed copy of the checkout (tests/deploy/). Everything started is
 # stopped by PID, also when a test fails. A sanitizer report in any server
 # log fails the run. The last line is "N passed, M failed".
 set -uo pipefail
@@ -27,17 +28,8 @@ run_suite() {
 	}
 }
 
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
-			echo "$p"
-			return 0
-		}
-	done
-	return 1
-}
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
 
 run_suite "unit tests" "$BIN/unit_tests"
 
@@ -103,6 +95,12 @@ else
 	tail -n 40 "$STATE/log/hms.log" "$STATE/nginx/logs/error.log" "$STATE/pg/postgres.log" 2>/dev/null
 	failed_runs=$((failed_runs + 1))
 fi
+
+# make start / make stop from a copy of the repository in a 0700 directory
+# whose path has a space (a checkout in /root, as root), on its own ports;
+# it prints a Criterion-style synthesis line counted below.
+run_suite "make start/stop from a closed checkout" env -u MAKEFLAGS -u MAKELEVEL \
+	"$ROOT/tests/deploy/checkout_anywhere.sh"
 
 # Sanitizer findings fail the run even when every assertion passed: in the
 # server processes (their logs) and in the test processes themselves

@@ -18,6 +18,7 @@
 #define CONFIG_MIN_SECRET_BYTES 32
 #define CONFIG_ERROR_MAX        512
 
+/* A named secret ("kid:secret"): a JWT signing key or an audit sealing key. */
 struct config_jwt_key {
 	char kid[CONFIG_JWT_KID_MAX + 1];
 	unsigned char *secret;
@@ -28,6 +29,12 @@ struct hms_config {
 	char *database_url;
 	char *jwt_keys;      /* "kid:secret,kid:secret" - first signs, all verify */
 	char *jwt_keys_file; /* same, one key per line */
+	/* The audit trail's sealing keys, like jwt_keys: the first seals, all
+	 * verify. Kept outside the database, so that a rewrite of the trail by
+	 * someone with full database access is detected. */
+	char *audit_seal_keys;
+	char *audit_seal_keys_file;
+	long audit_seal_interval_ms; /* how often the sealer seals new rows */
 	char *jwt_issuer;
 	char *jwt_audience;
 	char *admin_database_url; /* hmsctl (migrations, accounts); defaults to database_url */
@@ -57,6 +64,8 @@ struct hms_config {
 	/* Derived by config_validate(). */
 	struct config_jwt_key jwt[CONFIG_MAX_JWT_KEYS];
 	size_t jwt_key_count;
+	struct config_jwt_key seal[CONFIG_MAX_JWT_KEYS]; /* config_load_seal_keys() */
+	size_t seal_key_count;
 };
 
 /* What the caller is about to do decides what must be configured. */
@@ -82,6 +91,10 @@ int config_set(struct hms_config *cfg, const char *key, const char *value, char 
 
 /* Checks what the purpose needs; fills the derived fields. */
 int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen);
+
+/* Loads the audit sealing keys (config_validate does for the server;
+ * hmsctl's audit commands call it themselves). */
+int config_load_seal_keys(struct hms_config *cfg, char *err, size_t errlen);
 
 /* The worker count to start: workers, or the CPU count when it is 0. */
 long config_worker_count(const struct hms_config *cfg);

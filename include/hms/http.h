@@ -109,6 +109,11 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
  * "" when the host is missing or not a plain host name. */
 const char *http_request_origin(const struct http_request *req);
 
+/* The index-th {id} of the path as decimal text in the request's arena,
+ * for a SQL parameter or a message; NULL when index >= id_count (or out of
+ * memory). */
+const char *http_request_id_text(struct http_request *req, size_t index);
+
 /* The first value of a query parameter, or NULL. */
 const char *http_request_param(const struct http_request *req, const char *key);
 
@@ -121,10 +126,6 @@ enum hms_err http_percent_decode(const char *in, size_t len, bool plus_is_space,
 enum hms_err http_parse_query(struct arena *arena, const char *query, size_t max_params,
                               struct http_param **out, size_t *count);
 
-/* The {id} segment number index of the path as decimal text (in the
- * arena), or NULL when the path has no such segment. */
-const char *http_request_id_text(struct http_request *req, size_t index);
-
 /* True for a client request id we echo: [A-Za-z0-9._-]{1,64}. */
 bool http_request_id_is_valid(const char *id);
 
@@ -133,14 +134,6 @@ void http_request_id_generate(char out[HTTP_REQUEST_ID_MAX + 1]);
 
 /* True for application/json, with optional parameters (charset=utf-8). */
 bool http_content_type_is_json(const char *content_type);
-
-/* Parses a JSON document: valid UTF-8, no trailing data, at most max_depth
- * levels. The tree is owned by the arena. On failure *detail says why. */
-enum hms_err http_json_parse(struct arena *arena, const char *text, size_t len, int max_depth,
-                             struct json_object **out, const char **detail);
-
-/* True when s is well-formed UTF-8 (no overlongs, surrogates or NUL). */
-bool http_utf8_is_valid(const char *s, size_t len);
 
 /* --- response --- */
 
@@ -162,8 +155,8 @@ void http_respond_error(struct http_response *res, enum hms_err err, const char 
 /* 400 with a DRF field-error object ({"field": ["message"]}); takes ownership. */
 void http_respond_field_errors(struct http_response *res, struct json_object *errors);
 
-/* 400 with one message on one field ({"field": ["message"]}); field
- * "non_field_errors" for a body-wide one. */
+/* 400 {"field": ["message"]}: one message on one field. For an error about
+ * the body as a whole, field is "non_field_errors". */
 void http_respond_field_error(struct http_response *res, const char *field, const char *message);
 
 /* The standard reason phrase for a status code. */

@@ -83,6 +83,9 @@ struct list_spec {
 	 * narrows spec->where (a maintained counter), or NULL. */
 	const char *unfiltered_count;
 	const char *tiebreak; /* a unique column appended to every order: "id" */
+	/* Lists of patient data are audited: one row per answer naming this
+	 * entity type and the ids returned (audit.h). NULL: not audited. */
+	const char *audit_entity;
 };
 
 /* A condition the handler adds (an own-only rule, a path id). */

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct hms_config;
+
 #define PASSWORD_MIN_LENGTH 10
 #define PASSWORD_MAX_BYTES  1024 /* bounds the work one request can ask for */
 #define PASSWORD_HASH_MAX   160
@@ -18,6 +20,10 @@ struct password_cost {
 	unsigned iterations;
 	unsigned parallelism;
 };
+
+/* The argon2id cost the configuration asks for (password_memory_kib,
+ * password_iterations, password_parallelism). */
+struct password_cost password_cost_from_config(const struct hms_config *cfg);
 
 /* Hashes password with a fresh random salt into out. Returns 0 or -1. */
 int password_hash(const struct password_cost *cost, const char *password,

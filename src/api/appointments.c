@@ -112,6 +112,7 @@ static void list_with(struct http_request *req, struct http_response *res, const
 	    .orderings = appointment_orderings,
 	    .default_order = "start_time ASC",
 	    .tiebreak = "id",
+	    .audit_entity = "appointment",
 	};
 	struct list_condition own = {OWN_DOCTOR,
 	                             arena_printf(req->arena, "%lld", (long long)req->user.id)};
@@ -263,6 +264,9 @@ void appointments_get(struct http_request *req, struct http_response *res)
 
 	if (err == HMS_OK && !visible_to_caller(req, row, 1))
 		err = HMS_ERR_NOT_FOUND;
+	/* No appointment leaves without its audit row committed. */
+	if (err == HMS_OK)
+		err = audit_record(req, "read", "appointment", req->ids[0], AUDIT_SUCCESS);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;

@@ -20,6 +20,8 @@ static const struct column audit_columns[] = {
     {"request_id", "request_id", COL_TEXT},
     {"ip", "host(ip)", COL_TEXT},
     {"outcome", "outcome", COL_TEXT},
+    {"row_count", "row_count", COL_INT},
+    {"entity_ids", "array_to_json(entity_ids)", COL_JSON},
     {NULL},
 };
 

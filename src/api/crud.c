@@ -27,7 +27,9 @@
 
 struct statements {
 	const struct resource *resource;
-	struct db_stmt by_id;       /* $1 id [, $2 include rows outside live] */
+	/* $1 id, $2 include rows outside live [, when reads are audited: $3-$6
+	 * the request (audit.h), $7 the entity type] */
+	struct db_stmt by_id;
 	struct db_stmt exists;      /* $1 id, among live rows */
 	struct db_stmt exists_any;  /* $1 id, any row */
 	struct db_stmt delete_row;  /* $1 id */
@@ -58,13 +60,20 @@ static bool make_statements(struct statements *st, const struct resource *r)
 
 	if (cols == NULL)
 		return false;
+	/* An audited read is one statement: the row and its audit row, which
+	 * commits with it (outside a transaction) before the answer leaves. */
 	st->by_id = (struct db_stmt){
 	    text_printf("crud_%s_by_id", r->table),
-	    r->live != NULL
-	        ? text_printf("SELECT %s FROM %s WHERE id = $1 AND ((%s) OR $2::boolean)", cols,
-	                      r->table, r->live)
-	        : text_printf("SELECT %s FROM %s WHERE id = $1", cols, r->table),
-	    r->live != NULL ? 2 : 1};
+	    r->audit_reads
+	        ? text_printf("WITH audit AS (INSERT INTO audit_log (" AUDIT_REQUEST_COLUMNS
+	                      ", action, entity_type, entity_id, outcome) SELECT $3::bigint, $4, "
+	                      "$5, $6::inet, 'read', $7, id, 'success' FROM %s WHERE id = $1 AND "
+	                      "((%s) OR $2::boolean)) SELECT %s FROM %s WHERE id = $1 AND ((%s) OR "
+	                      "$2::boolean)",
+	                      r->table, live, cols, r->table, live)
+	        : text_printf("SELECT %s FROM %s WHERE id = $1 AND ((%s) OR $2::boolean)", cols,
+	                      r->table, live),
+	    r->audit_reads ? 7 : 2};
 	st->exists = (struct db_stmt){
 	    text_printf("crud_%s_exists", r->table),
 	    text_printf("SELECT 1 FROM %s WHERE id = $1 AND (%s)", r->table, live), 1};
@@ -202,6 +211,24 @@ static void add_cursor_links(struct http_request *req, struct json_object *body,
 	                                   : NULL);
 }
 
+/* "{1,2,3}": the ids (column 0) of the rows a page shows, in its order,
+ * for the audit row of a list (not the extra row that only says whether
+ * there is more). */
+static const char *ids_of(struct http_request *req, const struct list_page *page)
+{
+	struct strbuf ids;
+
+	strbuf_init(&ids, req->arena);
+	strbuf_append(&ids, "{");
+	for (int i = 0; i < page->count_shown; i++) {
+		if (i > 0)
+			strbuf_append(&ids, ",");
+		strbuf_append(&ids, PQgetvalue(page->rows, list_page_row(page, i), 0));
+	}
+	strbuf_append(&ids, "}");
+	return strbuf_text(&ids);
+}
+
 void crud_respond_list(struct http_request *req, struct http_response *res,
                        const struct list_spec *spec, const struct list_condition *extra,
                        size_t extra_count)
@@ -233,6 +260,15 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
 	}
 	if (page.count_shown == 0 && !plan.is_cursor && plan.page > 1) {
 		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
+		return;
+	}
+	/* Every list of patient data is audited before it leaves: which
+	 * records, never how they were found. */
+	if (spec->audit_entity != NULL)
+		err = audit_record_list(req, spec->audit_entity, page.count_shown,
+		                        ids_of(req, &page));
+	if (err != HMS_OK) {
+		http_respond_error(res, err, NULL);
 		return;
 	}
 	body = json_object_new_object();
@@ -511,18 +547,19 @@ static void respond_object(struct http_request *req, struct http_response *res,
                            const struct resource *r, int64_t id, bool include_deleted)
 {
 	const struct statements *st = statements_of(r);
-	const char *params[2] = {arena_printf(req->arena, "%lld", (long long)id),
+	const char *params[7] = {arena_printf(req->arena, "%lld", (long long)id),
 	                         include_deleted ? "true" : "false"};
 	PGresult *row;
 	enum hms_err err = st == NULL || params[0] == NULL ? HMS_ERR_NOMEM : HMS_OK;
 
+	/* No PHI leaves without its audit row committed: the statement writes
+	 * it (outside a transaction, so it commits as it returns). */
+	audit_request_values(req, &params[2]);
+	params[6] = r->entity;
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &st->by_id, params, &row);
 	if (err == HMS_OK && PQntuples(row) != 1)
 		err = HMS_ERR_NOT_FOUND;
-	/* No PHI leaves without its audit row committed. */
-	if (err == HMS_OK && r->audit_reads)
-		err = audit_record(req, "read", r->entity, id, AUDIT_SUCCESS);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;

@@ -106,6 +106,7 @@ static const struct list_spec patient_list = {
     .default_order = "last_name ASC, first_name ASC",
     .unfiltered_count = "SELECT live FROM patient_counts",
     .tiebreak = "id",
+    .audit_entity = "patient",
 };
 
 const struct resource patients_resource = {

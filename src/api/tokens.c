@@ -168,9 +168,7 @@ static void record_failure(struct http_request *req, const char *key, int64_t us
 
 void tokens_obtain(struct http_request *req, struct http_response *res)
 {
-	struct password_cost cost = {(unsigned)req->config->password_memory_kib,
-	                             (unsigned)req->config->password_iterations,
-	                             (unsigned)req->config->password_parallelism};
+	struct password_cost cost = password_cost_from_config(req->config);
 	struct json_object *errors, *body;
 	char new_jti[JWT_JTI_LEN + 1];
 	struct validated v;

@@ -1,127 +1,124 @@
 /*
  * audit.c - writes and lists the audit trail (schema/002_identity.sql).
  *
- * The chain fields (id, at, prev_hash, hash) are set by the database's
- * trigger, so no caller can forge them; this file passes only who, what and
- * how it ended.
+ * The id, the time and the writing transaction are column defaults the
+ * application role cannot override (schema/008_audit_seals.sql); this file
+ * passes only who, what and how it ended. audit_write() is the one INSERT; audit_record() and
+ * audit_record_as() only fill an entry from the request.
  */
 #include "hms/audit.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hms/arena.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/log.h"
 #include "hms/permissions.h"
-#include "hms/sha256.h"
 
 static const struct db_stmt insert_audit = {
     "audit_insert",
     "INSERT INTO audit_log (actor, actor_role, action, entity_type, entity_id, request_id, "
-    "ip, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
-    8};
+    "ip, outcome, row_count, entity_ids) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, "
+    "$9::integer, $10::bigint[])",
+    10};
 
 static const char *const outcome_names[] = {"success", "failure", "denied"};
+
+enum hms_err audit_write(struct db *db, struct arena *arena, const struct audit_entry *e)
+{
+	char actor_text[24], entity_text[24], count_text[16];
+	const char *params[10];
+	PGresult *res;
+	enum hms_err err;
+
+	if (e->action == NULL ||
+	    (unsigned)e->outcome >= sizeof(outcome_names) / sizeof(outcome_names[0])) {
+		log_event(LOG_ERROR, "audit_write_refused", "s:action", e->action, "s:request_id",
+		          e->request_id, LOG_END);
+		return HMS_ERR_INTERNAL;
+	}
+	snprintf(actor_text, sizeof(actor_text), "%lld", (long long)e->actor);
+	snprintf(entity_text, sizeof(entity_text), "%lld", (long long)e->entity_id);
+	params[0] = e->actor > 0 ? actor_text : NULL;
+	params[1] = e->actor_role != NULL && *e->actor_role != '\0' ? e->actor_role : NULL;
+	params[2] = e->action;
+	params[3] = e->entity_type;
+	params[4] = e->entity_id > 0 ? entity_text : NULL;
+	params[5] = e->request_id != NULL && *e->request_id != '\0' ? e->request_id : NULL;
+	params[6] = e->ip;
+	params[7] = outcome_names[e->outcome];
+	snprintf(count_text, sizeof(count_text), "%d", e->row_count);
+	params[8] = e->entity_ids != NULL ? count_text : NULL;
+	params[9] = e->entity_ids;
+	err = db_exec(db, arena, &insert_audit, params, &res);
+	if (err != HMS_OK)
+		log_event(LOG_ERROR, "audit_write_failed", "s:action", e->action, "s:error",
+		          hms_err_name(err), "s:request_id", e->request_id, LOG_END);
+	return err;
+}
 
 enum hms_err audit_record_as(struct http_request *req, int64_t actor, const char *actor_role,
                              const char *action, const char *entity_type, int64_t entity_id,
                              enum audit_outcome outcome)
 {
-	char actor_text[24], entity_text[24];
-	const char *params[8];
-	PGresult *res;
-	enum hms_err err;
+	struct audit_entry e = {
+	    .actor = actor,
+	    .actor_role = actor_role,
+	    .action = action,
+	    .entity_type = entity_type,
+	    .entity_id = entity_id,
+	    .request_id = req->request_id,
+	    .ip = req->client_ip,
+	    .outcome = outcome,
+	};
 
-	snprintf(actor_text, sizeof(actor_text), "%lld", (long long)actor);
-	snprintf(entity_text, sizeof(entity_text), "%lld", (long long)entity_id);
-	params[0] = actor > 0 ? actor_text : NULL;
-	params[1] = actor_role != NULL && *actor_role != '\0' ? actor_role : NULL;
-	params[2] = action;
-	params[3] = entity_type;
-	params[4] = entity_id > 0 ? entity_text : NULL;
-	params[5] = req->request_id[0] != '\0' ? req->request_id : NULL;
-	params[6] = req->client_ip;
-	params[7] = outcome_names[outcome];
-	err = db_exec(req->db, req->arena, &insert_audit, params, &res);
-	if (err != HMS_OK)
-		log_event(LOG_ERROR, "audit_write_failed", "s:action", action, "s:error",
-		          hms_err_name(err), "s:request_id", req->request_id, LOG_END);
-	return err;
+	return audit_write(req->db, req->arena, &e);
+}
+
+static int64_t actor_of(const struct http_request *req)
+{
+	return req->user.authenticated ? req->user.id : 0;
+}
+
+static const char *role_of(const struct http_request *req)
+{
+	return req->user.authenticated ? role_name((enum role)req->user.role) : NULL;
+}
+
+enum hms_err audit_record_list(struct http_request *req, const char *entity_type, int count,
+                               const char *ids)
+{
+	struct audit_entry e = {
+	    .actor = actor_of(req),
+	    .actor_role = role_of(req),
+	    .action = "list",
+	    .entity_type = entity_type,
+	    .request_id = req->request_id,
+	    .ip = req->client_ip,
+	    .outcome = AUDIT_SUCCESS,
+	    .row_count = count,
+	    .entity_ids = ids,
+	};
+
+	return audit_write(req->db, req->arena, &e);
+}
+
+void audit_request_values(struct http_request *req, const char *values[4])
+{
+	int64_t actor = actor_of(req);
+
+	values[0] = actor > 0 ? arena_printf(req->arena, "%lld", (long long)actor) : NULL;
+	values[1] = role_of(req);
+	values[2] = req->request_id[0] != '\0' ? req->request_id : NULL;
+	values[3] = req->client_ip;
 }
 
 enum hms_err audit_record(struct http_request *req, const char *action, const char *entity_type,
                           int64_t entity_id, enum audit_outcome outcome)
 {
-	return audit_record_as(req, req->user.authenticated ? req->user.id : 0,
-	                       req->user.authenticated ? role_name((enum role)req->user.role)
-	                                               : NULL,
-	                       action, entity_type, entity_id, outcome);
-}
-
-/* --- hmsctl audit-verify ---------------------------------------------------- */
-
-#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-
-/* The columns as audit_log_canonical() (schema/002_identity.sql) renders
- * them; the text is rebuilt and hashed here, independently of the trigger. */
-static const char verify_sql[] =
-    "SELECT id::text, prev_hash, hash, "
-    "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "coalesce(actor::text, ''), coalesce(actor_role, ''), action, coalesce(entity_type, ''), "
-    "coalesce(entity_id::text, ''), coalesce(request_id, ''), coalesce(host(ip), ''), outcome "
-    "FROM audit_log ORDER BY audit_log.id"; /* the column, not the text id in the list */
-
-int audit_verify_chain(PGconn *conn, long long *rows, char head[65], char *err, size_t errlen)
-{
-	char previous[65] = ZERO_HASH;
-	PGresult *res;
-	int rc = 0;
-
-	*rows = 0;
-	strcpy(head, ZERO_HASH);
-	if (!PQsendQuery(conn, verify_sql) || !PQsetSingleRowMode(conn)) {
-		snprintf(err, errlen, "%s", PQerrorMessage(conn));
-		return -1;
-	}
-	while ((res = PQgetResult(conn)) != NULL) {
-		ExecStatusType st = PQresultStatus(res);
-
-		if (st == PGRES_SINGLE_TUPLE && rc == 0) {
-			char text[2048];
-			char sum[SHA256_HEX_LEN + 1];
-			int n;
-
-			n = snprintf(
-			    text, sizeof(text), "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
-			    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3),
-			    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
-			    PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9),
-			    PQgetvalue(res, 0, 10), PQgetvalue(res, 0, 11));
-			sha256_hex(text, n > 0 && (size_t)n < sizeof(text) ? (size_t)n : 0, sum);
-			if (strcmp(PQgetvalue(res, 0, 1), previous) != 0) {
-				snprintf(err, errlen,
-				         "row %s does not link to the row before it (a row was "
-				         "removed, inserted or reordered)",
-				         PQgetvalue(res, 0, 0));
-				rc = 1;
-			} else if (strcmp(sum, PQgetvalue(res, 0, 2)) != 0) {
-				snprintf(err, errlen,
-				         "row %s does not match its hash (its content was changed)",
-				         PQgetvalue(res, 0, 0));
-				rc = 1;
-			} else {
-				snprintf(previous, sizeof(previous), "%s", PQgetvalue(res, 0, 2));
-				(*rows)++;
-			}
-		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-			rc = -1;
-		}
-		PQclear(res);
-	}
-	strcpy(head, previous);
-	return rc;
+	return audit_record_as(req, actor_of(req), role_of(req), action, entity_type, entity_id,
+	                       outcome);
 }

@@ -17,7 +17,7 @@
 
 #include "hms/arena.h"
 #include "hms/base64url.h"
-#include "hms/http.h"
+#include "hms/json.h"
 #include "hms/random.h"
 #include "hms/validate.h"
 
@@ -119,7 +119,7 @@ static struct json_object *decode_object(struct arena *arena, const char *seg, s
 	n = base64url_decode(seg, len, raw);
 	if (n <= 0)
 		return NULL;
-	if (http_json_parse(arena, (const char *)raw, (size_t)n, 4, &obj, &detail) != HMS_OK ||
+	if (json_parse(arena, (const char *)raw, (size_t)n, 4, &obj, &detail) != HMS_OK ||
 	    !json_object_is_type(obj, json_type_object))
 		return NULL;
 	return obj;

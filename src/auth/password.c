@@ -8,10 +8,20 @@
 #include <string.h>
 
 #include "hms/base64url.h"
+#include "hms/config.h"
 #include "hms/random.h"
 
 #define SALT_BYTES 16
 #define HASH_BYTES 32
+
+struct password_cost password_cost_from_config(const struct hms_config *cfg)
+{
+	struct password_cost cost = {(unsigned)cfg->password_memory_kib,
+	                             (unsigned)cfg->password_iterations,
+	                             (unsigned)cfg->password_parallelism};
+
+	return cost;
+}
 
 int password_hash(const struct password_cost *cost, const char *password,
                   char out[PASSWORD_HASH_MAX])

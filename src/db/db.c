@@ -30,7 +30,7 @@ struct db {
 	char *conninfo;
 	PGconn *conn;
 	char listen_channel[64];
-	char options[160]; /* libpq "options": time zone, statement timeout */
+	char options[192]; /* libpq "options": durable commits, time zone, statement timeout */
 	char time_zone[64];
 	long statement_timeout_ms; /* 0: none */
 	db_notify_fn notify;
@@ -52,6 +52,7 @@ struct db *db_new(const char *conninfo)
 		free(db);
 		return NULL;
 	}
+	db_set_time_zone(db, "UTC");
 	return db;
 }
 
@@ -83,12 +84,16 @@ PGconn *db_conn(struct db *db)
  * included, at no extra round trip. */
 static void make_options(struct db *db)
 {
-	int n = 0;
+	int n;
 
 	/* The zone was validated at start-up (letters, digits, / _ + -), so it
-	 * needs no escaping inside the options string. */
-	if (db->time_zone[0] != '\0')
-		n = snprintf(db->options, sizeof(db->options), "-c TimeZone=%s ", db->time_zone);
+	 * needs no escaping inside the options string. A commit returns only
+	 * once it is durable, whatever the server's default: no answer (and no
+	 * audited read) is acknowledged before its audit row is on disk. */
+	n = snprintf(db->options, sizeof(db->options), "-c synchronous_commit=on ");
+	if (db->time_zone[0] != '\0' && n >= 0 && (size_t)n < sizeof(db->options))
+		n += snprintf(db->options + n, sizeof(db->options) - (size_t)n, "-c TimeZone=%s ",
+		              db->time_zone);
 	if (n >= 0 && (size_t)n < sizeof(db->options))
 		snprintf(db->options + n, sizeof(db->options) - (size_t)n,
 		         "-c statement_timeout=%ld", db->statement_timeout_ms);

@@ -20,7 +20,7 @@
 #include "hms/base64url.h"
 #include "hms/columns.h"
 #include "hms/db.h"
-#include "hms/http.h"
+#include "hms/json.h"
 #include "hms/strbuf.h"
 #include "hms/validate.h"
 
@@ -344,51 +344,42 @@ static bool fits(enum column_kind kind, const char *value)
 }
 
 /* Reads a cursor for order o: its direction and values, each checked
- * against its key's type. False for anything else. */
+ * against its key's type. False for anything else. The JSON goes through
+ * the one parser for untrusted text (json.h). */
 static bool read_cursor(struct arena *arena, const char *text, const struct order *o,
                         bool *backward, const char ***values)
 {
 	size_t len = strlen(text);
 	unsigned char *raw;
 	long n;
-	struct json_tokener *tok;
 	struct json_object *array;
-	bool ok = false;
+	const char *detail, *direction;
 
 	if (len > MAX_CURSOR_TEXT || (raw = arena_alloc(arena, len * 3 / 4 + 1)) == NULL)
 		return false;
 	n = base64url_decode(text, len, raw);
-	if (n <= 0 || memchr(raw, '\0', (size_t)n) != NULL)
+	if (n <= 0 ||
+	    json_parse(arena, (const char *)raw, (size_t)n, 2, &array, &detail) != HMS_OK ||
+	    !json_object_is_type(array, json_type_array) ||
+	    json_object_array_length(array) != (size_t)o->position + 1)
 		return false;
-	tok = json_tokener_new_ex(2);
-	if (tok == NULL)
+	direction = json_object_get_string(json_object_array_get_idx(array, 0));
+	*values = arena_alloc(arena, (size_t)o->position * sizeof(**values));
+	if (*values == NULL || direction == NULL ||
+	    (strcmp(direction, "n") != 0 && strcmp(direction, "p") != 0))
 		return false;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	array = json_tokener_parse_ex(tok, (const char *)raw, (int)n);
-	if (array != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-	    json_tokener_get_parse_end(tok) == (size_t)n &&
-	    json_object_is_type(array, json_type_array) &&
-	    json_object_array_length(array) == (size_t)o->position + 1) {
-		const char *direction = json_object_get_string(json_object_array_get_idx(array, 0));
+	*backward = direction[0] == 'p';
+	for (int i = 0; i < o->position; i++) {
+		struct json_object *v = json_object_array_get_idx(array, (size_t)i + 1);
+		const char *s = json_object_get_string(v);
 
-		*values = arena_alloc(arena, (size_t)o->position * sizeof(**values));
-		ok = *values != NULL && direction != NULL &&
-		     (strcmp(direction, "n") == 0 || strcmp(direction, "p") == 0);
-		if (ok)
-			*backward = direction[0] == 'p';
-		for (int i = 0; ok && i < o->position; i++) {
-			struct json_object *v = json_object_array_get_idx(array, (size_t)i + 1);
-			const char *s = json_object_get_string(v);
-
-			ok = json_object_is_type(v, json_type_string) &&
-			     (size_t)json_object_get_string_len(v) == strlen(s) &&
-			     http_utf8_is_valid(s, strlen(s)) && fits(o->keys[i].kind, s) &&
-			     ((*values)[i] = arena_strdup(arena, s)) != NULL;
-		}
+		if (!json_object_is_type(v, json_type_string) ||
+		    (size_t)json_object_get_string_len(v) != strlen(s) ||
+		    !utf8_is_valid(s, strlen(s)) || !fits(o->keys[i].kind, s) ||
+		    ((*values)[i] = arena_strdup(arena, s)) == NULL)
+			return false;
 	}
-	json_object_put(array);
-	json_tokener_free(tok);
-	return ok;
+	return true;
 }
 
 const char *list_cursor(struct arena *arena, const struct list_plan *plan,

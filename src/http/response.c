@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/validate.h"
 
 void http_response_init(struct http_response *res, struct arena *arena)
 {

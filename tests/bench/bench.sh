@@ -42,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$ROOT/deploy/stack.sh" start >/dev/null 2>&1
-WORKERS=$(pgrep -c -P "$(cat "$STATE/run/hms.pid")")
+WORKERS=$(pgrep -c -x hms -P "$(cat "$STATE/run/hms.pid")")
 "$ROOT/build/bench/hello" "$STATE/run/hello.sock" "$WORKERS" &
 HELLO_PID=$!
 "$ROOT/build/hmsctl" --config "$STATE/hms.conf" seed --patients "$PATIENTS" --doctors 20 >/dev/null
@@ -52,7 +52,7 @@ PSQL=(psql -h "$STATE/pg/run" -p "$HMS_PG_PORT" -U postgres -d hms -X -q)
 [ "$(id -u)" -eq 0 ] && PSQL=(runuser -u postgres -- "${PSQL[@]}")
 REF=http://127.0.0.1:$HMS_BENCH_PORT
 
-worker_pids() { pgrep -P "$(cat "$STATE/run/hms.pid")" | sort -n; }
+worker_pids() { pgrep -x hms -P "$(cat "$STATE/run/hms.pid")" | sort -n; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 login() {
 	curl -s -X POST -H 'Content-Type: application/json' \

@@ -1,7 +1,7 @@
 /*
  * fuzz.h - what the libFuzzer targets in this directory share: an invariant
  * check that aborts (so libFuzzer saves the input), and a UTF-8 check
- * written independently of http_utf8_is_valid() so the two can be compared.
+ * written independently of utf8_is_valid() so the two can be compared.
  */
 #ifndef HMS_FUZZ_H
 #define HMS_FUZZ_H

@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c - http_json_parse (src/http/request.c) with the default
+ * fuzz_json.c - json_parse (src/util/json.c) with the default
  * depth limit (json_max_depth = 32), as app.c calls it for request bodies.
  *
  * The input is passed as is, without a terminator, as a FastCGI body may
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
-#include "hms/http.h"
+#include "hms/json.h"
 
 #include "fuzz.h"
 
@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *detail = NULL;
 	enum hms_err err;
 
-	err = http_json_parse(arena, (const char *)data, size, FUZZ_JSON_DEPTH, &obj, &detail);
+	err = json_parse(arena, (const char *)data, size, FUZZ_JSON_DEPTH, &obj, &detail);
 	if (err == HMS_OK) {
 		struct json_object *again = NULL;
 		const char *again_detail = NULL;
@@ -94,8 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_tree(obj, 0);
 		text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &text_len);
 		FUZZ_CHECK(text != NULL);
-		err =
-		    http_json_parse(arena, text, text_len, FUZZ_JSON_DEPTH, &again, &again_detail);
+		err = json_parse(arena, text, text_len, FUZZ_JSON_DEPTH, &again, &again_detail);
 		if (err != HMS_OK)
 			fprintf(stderr, "re-parse of %s failed: %s\n", text, again_detail);
 		FUZZ_CHECK(err == HMS_OK && again != NULL);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hms/http.h"
+#include "hms/json.h"
 
 #include "fuzz.h"
 
@@ -67,7 +68,7 @@ static void check_mode(const uint8_t *data, size_t size, bool plus_is_space, cha
 	FUZZ_CHECK(memcmp(out, expected, want_len) == 0);
 	FUZZ_CHECK(out[*out_len] == '\0');
 	FUZZ_CHECK(strlen(out) == *out_len);
-	FUZZ_CHECK(http_utf8_is_valid(out, *out_len));
+	FUZZ_CHECK(utf8_is_valid(out, *out_len));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,30 @@ const char *client_env(const char *name)
 	return v;
 }
 
+/* This thread's kept handle (client_keep_connection), or NULL. */
+static __thread CURL *kept_handle;
+static __thread bool keeping;
+
+void client_keep_connection(bool keep)
+{
+	keeping = keep;
+	if (!keep && kept_handle != NULL) {
+		curl_easy_cleanup(kept_handle);
+		kept_handle = NULL;
+	}
+}
+
+static CURL *handle(void)
+{
+	if (!keeping)
+		return curl_easy_init();
+	if (kept_handle == NULL)
+		kept_handle = curl_easy_init();
+	else
+		curl_easy_reset(kept_handle); /* the connection stays open */
+	return kept_handle;
+}
+
 int client_request(const char *method, const char *path, const char *const *headers,
                    const char *body, size_t body_len, struct client_response *out)
 {
@@ -56,7 +81,7 @@ int client_request(const char *method, const char *path, const char *const *head
 
 	memset(out, 0, sizeof(*out));
 	snprintf(url, sizeof(url), "%s%s", base, path);
-	curl = curl_easy_init();
+	curl = handle();
 	if (curl == NULL)
 		return -1;
 	/* The certificate names localhost; pin it to the IPv4 loopback. */
@@ -93,7 +118,8 @@ int client_request(const char *method, const char *path, const char *const *head
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_slist_free_all(list);
 	curl_slist_free_all(resolve);
-	curl_easy_cleanup(curl);
+	if (!keeping)
+		curl_easy_cleanup(curl);
 	if (rc != CURLE_OK) {
 		free(bbody.data);
 		free(bhead.data);

@@ -11,6 +11,7 @@
 #define HMS_TEST_CLIENT_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct client_response {
@@ -21,6 +22,10 @@ struct client_response {
 	size_t headers_len;
 	struct json_object *json; /* the body parsed as JSON, or NULL */
 };
+
+/* Makes this thread's later requests share one kept-alive connection (a
+ * flood measures the server, not TLS handshakes); false closes it. */
+void client_keep_connection(bool keep);
 
 /* Sends method path (appended to HMS_TEST_BASE_URL as is, no normalising)
  * with optional extra header lines ("Name: value", NULL-terminated) and

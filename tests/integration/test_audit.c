@@ -631,18 +631,32 @@ Test(audit_append_only, application_role_cannot_update_delete_or_truncate)
 
 	for (size_t i = 0; i < sizeof(rewrites) / sizeof(rewrites[0]); i++)
 		expect_refused(conn, rewrites[i], "42501", "permission denied");
-	/* It may insert, but the chain fields are the trigger's, not its own. */
+	expect_refused(conn, "UPDATE audit_seals SET mac = repeat('0', 64)", "42501",
+	               "permission denied");
+	expect_refused(conn, "DELETE FROM audit_seals", "42501", "permission denied");
+	expect_refused(conn, "TRUNCATE audit_seals", "42501", "permission denied");
+	/* It may insert what a request knows; the id, the time and the
+	 * transaction are the database's to set. */
+	expect_refused(conn,
+	               "INSERT INTO audit_log (id, action, outcome) VALUES (1, 'x', 'success')",
+	               "42501", "permission denied");
+	expect_refused(conn,
+	               "INSERT INTO audit_log (at, action, outcome) VALUES ('2000-01-01', 'x', "
+	               "'success')",
+	               "42501", "permission denied");
+	expect_refused(conn,
+	               "INSERT INTO audit_log (txid, action, outcome) VALUES (1, 'x', 'success')",
+	               "42501", "permission denied");
+	exec_ok(conn, "BEGIN");
 	res =
-	    PQexec(conn, "INSERT INTO audit_log (id, at, action, outcome, prev_hash, hash) VALUES "
-	                 "(1, '2000-01-01', 'test_probe', 'success', 'forged', 'forged') "
-	                 "RETURNING id, at > now() - interval '1 hour', length(prev_hash), "
-	                 "length(hash)");
+	    PQexec(conn, "INSERT INTO audit_log (action, outcome) VALUES ('test_probe', 'success') "
+	                 "RETURNING id > 0, at > now() - interval '1 hour', "
+	                 "txid = pg_current_xact_id()::text::bigint, hash IS NULL");
 	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
-	cr_assert_neq(atoll(PQgetvalue(res, 0, 0)), 1);
-	cr_assert_str_eq(PQgetvalue(res, 0, 1), "t");
-	cr_assert_str_eq(PQgetvalue(res, 0, 2), "64");
-	cr_assert_str_eq(PQgetvalue(res, 0, 3), "64");
+	for (int c = 0; c < 4; c++)
+		cr_assert_str_eq(PQgetvalue(res, 0, c), "t", "column %d", c);
 	PQclear(res);
+	exec_ok(conn, "ROLLBACK");
 	PQfinish(conn);
 }
 
@@ -693,12 +707,17 @@ Test(audit_verify, the_stack_chain_is_intact)
 }
 
 static char tamper_db[64];
+static char legacy_schema[64];
 
 static void drop_tamper_db(void)
 {
-	char sql[128];
+	char sql[128], cmd[160];
 	PGconn *conn;
 
+	if (legacy_schema[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", legacy_schema);
+		cr_assert_eq(system(cmd), 0);
+	}
 	if (tamper_db[0] == '\0')
 		return;
 	conn = connect_as("postgres", "postgres");
@@ -709,38 +728,42 @@ static void drop_tamper_db(void)
 
 /* Runs sql as the superuser with the audit triggers switched off, the way
  * someone with full database access would rewrite history. */
-static void tamper(PGconn *conn, const char *sql)
+static void tamper(PGconn *conn, const char *table, const char *sql)
 {
-	exec_ok(conn, "ALTER TABLE audit_log DISABLE TRIGGER USER");
+	char toggle[96];
+
+	snprintf(toggle, sizeof(toggle), "ALTER TABLE %s DISABLE TRIGGER USER", table);
+	exec_ok(conn, toggle);
 	exec_ok(conn, sql);
-	exec_ok(conn, "ALTER TABLE audit_log ENABLE TRIGGER USER");
+	snprintf(toggle, sizeof(toggle), "ALTER TABLE %s ENABLE TRIGGER USER", table);
+	exec_ok(conn, toggle);
 }
 
-Test(audit_verify, tampering_is_detected, .fini = drop_tamper_db)
+/* Runs an hmsctl command on the tamper database with the stack's keys. */
+static int hmsctl_on_tamper_db(const char *args, char **out)
 {
-	PGconn *admin, *conn;
-	PGresult *res;
-	char cmd[2048], sql[512], expected[128];
-	long long ids[5];
-	char *out;
+	char cmd[2048];
 
-	/* A database of its own, so the shared trail stays whole. */
-	snprintf(tamper_db, sizeof(tamper_db), "audit_tamper_%d", (int)getpid());
-	admin = connect_as("postgres", "postgres");
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", tamper_db);
-	exec_ok(admin, sql);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", tamper_db);
-	exec_ok(admin, sql);
-	PQfinish(admin);
 	snprintf(cmd, sizeof(cmd),
 	         "HMS_CONFIG='%s/hms.conf' HMS_DATABASE_URL='%s dbname=%s' "
-	         "HMS_ADMIN_DATABASE_URL='%s dbname=%s' '%s' migrate 2>&1",
+	         "HMS_ADMIN_DATABASE_URL='%s dbname=%s' '%s' %s 2>&1",
 	         client_env("HMS_TEST_STATE"), client_env("HMS_TEST_ADMIN_URL"), tamper_db,
-	         client_env("HMS_TEST_ADMIN_URL"), tamper_db, client_env("HMS_TEST_HMSCTL_BIN"));
-	cr_assert_eq(client_run(cmd, &out), 0, "%s", out);
-	free(out);
+	         client_env("HMS_TEST_ADMIN_URL"), tamper_db, client_env("HMS_TEST_HMSCTL_BIN"),
+	         args);
+	return client_run(cmd, out);
+}
 
-	conn = connect_as("postgres", tamper_db);
+static void assert_verify_says(const char *expected)
+{
+	char *out;
+
+	cr_assert_neq(audit_verify(tamper_db, &out), 0, "tampering not detected: %s", out);
+	cr_assert_not_null(strstr(out, expected), "expected '%s' in: %s", expected, out);
+	free(out);
+}
+
+static void insert_rows(PGconn *conn)
+{
 	exec_ok(conn, "INSERT INTO audit_log (actor, actor_role, action, entity_type, entity_id, "
 	              "request_id, ip, outcome) VALUES "
 	              "(1, 'admin', 'login', 'user', 1, 'req-1', '127.0.0.1', 'success'), "
@@ -748,52 +771,244 @@ Test(audit_verify, tampering_is_detected, .fini = drop_tamper_db)
 	              "(2, 'nurse', 'login', 'user', 2, 'req-3', '10.0.0.7', 'success'), "
 	              "(NULL, NULL, 'login_failed', 'user', NULL, NULL, NULL, 'failure'), "
 	              "(2, 'nurse', 'denied', 'users', NULL, 'req-5', '::1', 'denied')");
-	res = PQexec(conn, "SELECT id FROM audit_log ORDER BY id");
+}
+
+static void row_ids(PGconn *conn, const char *where, long long ids[5])
+{
+	char sql[256];
+	PGresult *res;
+
+	snprintf(sql, sizeof(sql), "SELECT id FROM audit_log WHERE %s ORDER BY id", where);
+	res = PQexec(conn, sql);
 	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
 	cr_assert_eq(PQntuples(res), 5);
 	for (int i = 0; i < 5; i++)
 		ids[i] = atoll(PQgetvalue(res, i, 0));
 	PQclear(res);
+}
+
+/* A database of its own, so the shared trail stays whole: migrated up to
+ * 007 (rows then were chained one by one by a trigger), five rows, then
+ * the rest of the migrations (seals) and five more rows, sealed. */
+static PGconn *make_tamper_db(long long chained[5], long long sealed[5])
+{
+	PGconn *admin, *conn;
+	char sql[256], cmd[512], *out;
+
+	snprintf(tamper_db, sizeof(tamper_db), "audit_tamper_%d", (int)getpid());
+	snprintf(legacy_schema, sizeof(legacy_schema), "/tmp/hms-legacy-schema-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s'/schema/00[1-7]_*.sql '%s'/",
+	         legacy_schema, client_env("HMS_TEST_ROOT"), legacy_schema);
+	cr_assert_eq(system(cmd), 0);
+	admin = connect_as("postgres", "postgres");
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", tamper_db);
+	exec_ok(admin, sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", tamper_db);
+	exec_ok(admin, sql);
+	PQfinish(admin);
+	snprintf(cmd, sizeof(cmd), "migrate --schema-dir '%s'", legacy_schema);
+	cr_assert_eq(hmsctl_on_tamper_db(cmd, &out), 0, "%s", out);
+	free(out);
+	conn = connect_as("postgres", tamper_db);
+	insert_rows(conn);
+	row_ids(conn, "true", chained);
+	cr_assert_eq(hmsctl_on_tamper_db("migrate", &out), 0, "%s", out);
+	free(out);
+	insert_rows(conn);
+	row_ids(conn, "txid IS NOT NULL", sealed);
+	cr_assert_eq(audit_verify(tamper_db, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "unsealed: 5 rows"), "%s", out);
+	free(out);
+	cr_assert_eq(hmsctl_on_tamper_db("audit-seal", &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "sealed 5 rows in 1 seals"), "%s", out);
+	free(out);
+	/* Sealing again finds nothing new. */
+	cr_assert_eq(hmsctl_on_tamper_db("audit-seal", &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "sealed 0 rows in 0 seals"), "%s", out);
+	free(out);
 	cr_assert_eq(audit_verify(tamper_db, &out), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "audit chain intact: 5 rows"), "%s", out);
+	cr_assert_not_null(strstr(out, "audit seals intact: 1 seals over 5 rows"), "%s", out);
+	cr_assert_not_null(strstr(out, "unsealed: 0 rows"), "%s", out);
 	free(out);
+	return conn;
+}
 
-	/* A changed row no longer matches its hash. */
-	snprintf(sql, sizeof(sql), "UPDATE audit_log SET action = 'read' WHERE id = %lld", ids[2]);
-	tamper(conn, sql);
-	cr_assert_neq(audit_verify(tamper_db, &out), 0, "%s", out);
-	snprintf(expected, sizeof(expected), "row %lld does not match its hash", ids[2]);
-	cr_assert_not_null(strstr(out, expected), "%s", out);
-	free(out);
+Test(audit_verify, tampering_with_sealed_rows_is_named, .fini = drop_tamper_db)
+{
+	long long chained[5], sealed[5];
+	PGconn *conn = make_tamper_db(chained, sealed);
+	char sql[512], expected[128], *out;
+	PGresult *res;
 
-	/* Recomputing that row's hash as well breaks the next row's link. */
-	snprintf(sql, sizeof(sql),
-	         "UPDATE audit_log SET hash = encode(sha256(convert_to(audit_log_canonical(a), "
-	         "'UTF8')), 'hex') FROM audit_log a WHERE audit_log.id = a.id AND a.id = %lld",
-	         ids[2]);
-	tamper(conn, sql);
-	cr_assert_neq(audit_verify(tamper_db, &out), 0, "%s", out);
-	snprintf(expected, sizeof(expected), "row %lld does not link to the row before it", ids[3]);
-	cr_assert_not_null(strstr(out, expected), "%s", out);
-	free(out);
-
+	/* An edited row. */
+	snprintf(sql, sizeof(sql), "UPDATE audit_log SET action = 'read' WHERE id = %lld",
+	         sealed[1]);
+	tamper(conn, "audit_log", sql);
+	snprintf(expected, sizeof(expected), "row %lld was changed after sealing", sealed[1]);
+	assert_verify_says(expected);
 	/* Put back exactly as it was: intact again (the check is of content). */
-	snprintf(sql, sizeof(sql), "UPDATE audit_log SET action = 'login' WHERE id = %lld", ids[2]);
-	tamper(conn, sql);
-	snprintf(sql, sizeof(sql),
-	         "UPDATE audit_log SET hash = encode(sha256(convert_to(audit_log_canonical(a), "
-	         "'UTF8')), 'hex') FROM audit_log a WHERE audit_log.id = a.id AND a.id = %lld",
-	         ids[2]);
-	tamper(conn, sql);
+	snprintf(sql, sizeof(sql), "UPDATE audit_log SET action = 'create' WHERE id = %lld",
+	         sealed[1]);
+	tamper(conn, "audit_log", sql);
 	cr_assert_eq(audit_verify(tamper_db, &out), 0, "%s", out);
 	free(out);
 
-	/* A removed row from the middle breaks the link of the one after it. */
-	snprintf(sql, sizeof(sql), "DELETE FROM audit_log WHERE id = %lld", ids[2]);
-	tamper(conn, sql);
-	cr_assert_neq(audit_verify(tamper_db, &out), 0, "%s", out);
-	snprintf(expected, sizeof(expected), "row %lld does not link to the row before it", ids[3]);
+	/* A deleted row. */
+	snprintf(sql, sizeof(sql), "DELETE FROM audit_log WHERE id = %lld", sealed[2]);
+	tamper(conn, "audit_log", sql);
+	snprintf(expected, sizeof(expected), "row %lld (sealed in seal 1) was removed", sealed[2]);
+	assert_verify_says(expected);
+
+	/* A row slipped into the sealed range afterwards. */
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO audit_log (action, outcome, txid) SELECT 'read', 'success', txid "
+	         "FROM audit_log WHERE id = %lld",
+	         sealed[0]);
+	tamper(conn, "audit_log", sql);
+	res = PQexec(conn, "SELECT max(id) FROM audit_log");
+	snprintf(expected, sizeof(expected), "row %s was inserted into the range of seal 1",
+	         PQgetvalue(res, 0, 0));
+	PQclear(res);
+	assert_verify_says(expected);
+	/* All three are named in one run. */
+	cr_assert_neq(audit_verify(tamper_db, &out), 0);
+	snprintf(expected, sizeof(expected), "row %lld (sealed in seal 1) was removed", sealed[2]);
 	cr_assert_not_null(strstr(out, expected), "%s", out);
 	free(out);
+
+	/* A seal remade without the key does not match its MAC. */
+	tamper(conn, "audit_seals",
+	       "UPDATE audit_seals SET row_ids = row_ids[1:1], "
+	       "row_hashes = substring(row_hashes FROM 1 FOR 32)");
+	assert_verify_says("seal 1 does not match its MAC");
+
+	/* The rows chained one by one before seals existed are still checked. */
+	snprintf(sql, sizeof(sql), "UPDATE audit_log SET actor = 9 WHERE id = %lld", chained[3]);
+	tamper(conn, "audit_log", sql);
+	snprintf(expected, sizeof(expected), "row %lld does not match its hash", chained[3]);
+	assert_verify_says(expected);
 	PQfinish(conn);
+}
+
+Test(audit_verify, a_removed_seal_or_a_wrong_key_is_detected, .fini = drop_tamper_db)
+{
+	long long chained[5], sealed[5];
+	PGconn *conn = make_tamper_db(chained, sealed);
+	char *out, cmd[512];
+
+	/* Another key cannot verify the seal (nor make one that verifies). */
+	snprintf(cmd, sizeof(cmd),
+	         "HMS_CONFIG='%s/hms.conf' HMS_AUDIT_SEAL_KEYS_FILE= "
+	         "HMS_AUDIT_SEAL_KEYS=seal1:another-secret-of-32-bytes-or-more-xx "
+	         "HMS_DATABASE_URL='%s dbname=%s' HMS_ADMIN_DATABASE_URL='%s dbname=%s' '%s' "
+	         "audit-verify 2>&1",
+	         client_env("HMS_TEST_STATE"), client_env("HMS_TEST_ADMIN_URL"), tamper_db,
+	         client_env("HMS_TEST_ADMIN_URL"), tamper_db, client_env("HMS_TEST_HMSCTL_BIN"));
+	cr_assert_neq(client_run(cmd, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "seal 1 does not match its MAC"), "%s", out);
+	free(out);
+
+	/* Seal 2 over new rows, then seal 1 removed: the gap is named. */
+	insert_rows(conn);
+	cr_assert_eq(hmsctl_on_tamper_db("audit-seal", &out), 0, "%s", out);
+	free(out);
+	tamper(conn, "audit_seals", "DELETE FROM audit_seals WHERE id = 1");
+	assert_verify_says("seal 1 is missing");
+	PQfinish(conn);
+}
+
+/* --- reads of patient data ----------------------------------------------------------- */
+
+/* GETs path as token with a fresh request id (r), asserts 200, and
+ * returns the audit row that request wrote, as "action|entity_type|
+ * entity_id|row_count|entity_ids" (the database's text for each). */
+static char *read_and_audit_row(const char *path, const char *token, struct rid *r,
+                                struct client_response *res)
+{
+	char sql[512];
+
+	new_rid("read", r);
+	client_call("GET", path, token, r->header, NULL, res);
+	client_assert_status(res, 200);
+	snprintf(sql, sizeof(sql),
+	         "SELECT action || '|' || coalesce(entity_type, '') || '|' || "
+	         "coalesce(entity_id::text, '') || '|' || coalesce(row_count::text, '') || '|' || "
+	         "coalesce(entity_ids::text, '') FROM audit_log WHERE request_id = '%s'",
+	         r->id);
+	return client_sql_value(sql);
+}
+
+Test(audit_reads, every_read_of_patient_data_is_one_row_without_phi)
+{
+	struct client_user nurse;
+	struct client_tokens tokens;
+	struct client_response res;
+	struct rid single, search, other;
+	char name[64], body[256], path[128], expected[128], *row;
+	long long ids[2];
+
+	client_create_user("nurse", &nurse);
+	client_user_login(&nurse, &tokens);
+	client_unique_name("Zqaudit", name, sizeof(name));
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body),
+		         "{\"first_name\": \"Ann%d\", \"last_name\": \"%s\", \"date_of_birth\": "
+		         "\"1970-01-0%d\", \"gender\": \"female\"}",
+		         i, name, i + 1);
+		client_post_json("/api/patients/", tokens.access, body, &res);
+		client_assert_status(&res, 201);
+		ids[i] = client_json_int(res.json, "id");
+		client_response_free(&res);
+	}
+
+	/* One patient: a "read" row, committed before the answer. */
+	snprintf(path, sizeof(path), "/api/patients/%lld/", ids[0]);
+	row = read_and_audit_row(path, tokens.access, &single, &res);
+	client_response_free(&res);
+	snprintf(expected, sizeof(expected), "read|patient|%lld||", ids[0]);
+	cr_assert_str_eq(row, expected);
+	free(row);
+
+	/* A search: one "list" row naming what was returned, not the words. */
+	snprintf(path, sizeof(path), "/api/patients/?search=%s&ordering=date_of_birth", name);
+	row = read_and_audit_row(path, tokens.access, &search, &res);
+	cr_assert_eq(client_count_of(&res), 2);
+	client_response_free(&res);
+	snprintf(expected, sizeof(expected), "list|patient||2|{%lld,%lld}", ids[0], ids[1]);
+	cr_assert_str_eq(row, expected);
+	free(row);
+	snprintf(body, sizeof(body),
+	         "SELECT count(*) FROM audit_log a WHERE a::text ILIKE '%%%s%%'", name);
+	cr_assert_eq(client_sql_long(body), 0, "the search term is in the audit trail");
+
+	/* An empty page is still a read, of nothing. */
+	row = read_and_audit_row("/api/patients/?born_before=1900-01-02", tokens.access, &other,
+	                         &res);
+	client_response_free(&res);
+	cr_assert_str_eq(row, "list|patient||0|{}");
+	free(row);
+
+	/* Appointments likewise. */
+	row = read_and_audit_row("/api/appointments/?status=no_show", tokens.access, &other, &res);
+	client_response_free(&res);
+	cr_assert(strncmp(row, "list|appointment||", 18) == 0, "%s", row);
+	free(row);
+
+	/* The trail's own list shows which records a list returned. */
+	{
+		struct json_object *entry, *listed;
+
+		snprintf(path, sizeof(path), "actor=%lld&action=list&entity_type=patient",
+		         nurse.id);
+		entry = find_row(path, search.id);
+		cr_assert_not_null(entry, "no list row in GET /api/audit/");
+		cr_assert_eq(client_json_int(entry, "row_count"), 2);
+		listed = json_object_object_get(entry, "entity_ids");
+		cr_assert_eq(json_object_array_length(listed), 2);
+		cr_assert_eq(json_object_get_int64(json_object_array_get_idx(listed, 0)), ids[0]);
+		cr_assert_eq(json_object_get_int64(json_object_array_get_idx(listed, 1)), ids[1]);
+		json_object_put(entry);
+	}
+	client_tokens_free(&tokens);
 }

@@ -9,16 +9,19 @@
 
 #include "client.h"
 
-#define GOOD_KEY "k1:0123456789abcdef0123456789abcdef-good"
+#define GOOD_KEY  "k1:0123456789abcdef0123456789abcdef-good"
+#define GOOD_SEAL "seal1:0123456789abcdef0123456789abcdef-seal"
 
-/* Runs `hms --check-config` with the given environment assignments. */
+/* Runs `hms --check-config` with the given environment assignments (after
+ * a valid audit sealing key, which they may override). */
 static int check_config(const char *env, char **output)
 {
 	char cmd[2048];
 
 	snprintf(
 	    cmd, sizeof(cmd),
-	    "env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=1 %s '%s' --check-config 2>&1",
+	    "env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=1 HMS_AUDIT_SEAL_KEYS=" GOOD_SEAL
+	    " %s '%s' --check-config 2>&1",
 	    env, client_env("HMS_TEST_HMS_BIN"));
 	return client_run(cmd, output);
 }
@@ -58,6 +61,25 @@ Test(startup, weak_secret_is_refused_without_echoing_it)
 
 	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=k1:tooshortsecret31 "
 	                          "HMS_ATTACHMENT_DIR=/tmp",
+	                          &out),
+	             2);
+	cr_assert_not_null(strstr(out, "at least 32"), "%s", out);
+	cr_assert_null(strstr(out, "tooshortsecret31"), "the secret leaked: %s", out);
+	free(out);
+}
+
+Test(startup, missing_or_weak_audit_sealing_key_is_refused)
+{
+	char *out;
+
+	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
+	                          " HMS_ATTACHMENT_DIR=/tmp HMS_AUDIT_SEAL_KEYS=",
+	                          &out),
+	             2);
+	cr_assert_not_null(strstr(out, "no audit sealing key"), "%s", out);
+	free(out);
+	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
+	                          " HMS_ATTACHMENT_DIR=/tmp HMS_AUDIT_SEAL_KEYS=s:tooshortsecret31",
 	                          &out),
 	             2);
 	cr_assert_not_null(strstr(out, "at least 32"), "%s", out);

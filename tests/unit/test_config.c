@@ -53,6 +53,9 @@ static void setup(void)
 	strcpy(tmpdir, "/tmp/hms-unit-config-XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
 	config_init(&cfg);
+	/* Every server configuration needs a sealing key too; the tests of
+	 * that key change it. */
+	cr_assert_eq(config_set(&cfg, "audit_seal_keys", "seal1:" SECRET_32B, err, sizeof(err)), 0);
 	err[0] = '\0';
 }
 
@@ -703,4 +706,21 @@ Test(config, free_clears_strings)
 	cr_assert_eq(cfg.jwt_key_count, 0);
 	cr_assert_null(cfg.jwt[0].secret);
 	/* The fixture frees again: config_free must be safe to repeat. */
+}
+
+Test(config, an_audit_sealing_key_is_required)
+{
+	make_valid();
+	set("audit_seal_keys", "");
+	assert_refused_with("no audit sealing key");
+	set("audit_seal_keys", "s:" SECRET_31);
+	assert_refused_with("at least 32");
+	cr_assert_null(strstr(err, SECRET_31), "the error repeats the secret: %s", err);
+	set("audit_seal_keys", "new:" SECRET_32 ",old:" SECRET_32C);
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.seal_key_count, 2);
+	cr_assert_str_eq(cfg.seal[0].kid, "new");
+	/* The JWT keys are a list of their own. */
+	cr_assert_eq(cfg.jwt_key_count, 1);
+	cr_assert_str_eq(cfg.jwt[0].kid, "k1");
 }

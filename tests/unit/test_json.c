@@ -1,8 +1,9 @@
 /*
- * test_json.c - http_json_parse (src/http/request.c): the one entry point
- * for request bodies. Checks the refusals (empty, NUL, invalid UTF-8,
- * trailing data, too deep, null) and that a parsed tree belongs to the
- * arena (LeakSanitizer would report it otherwise).
+ * test_json.c - json_parse and utf8_is_valid (src/util/json.c): the one
+ * entry point for request bodies and token segments. Checks the refusals
+ * (empty, NUL, invalid UTF-8, trailing data, too deep, null), that a parsed
+ * tree belongs to the arena (LeakSanitizer would report it otherwise), and
+ * the UTF-8 check on its own.
  */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
-#include "hms/http.h"
+#include "hms/json.h"
 
 static struct arena *arena;
 static struct json_object *out;
@@ -36,7 +37,7 @@ static enum hms_err parse_len(const char *text, size_t len, int depth)
 {
 	out = (struct json_object *)&out; /* must be overwritten */
 	detail = NULL;
-	return http_json_parse(arena, text, len, depth, &out, &detail);
+	return json_parse(arena, text, len, depth, &out, &detail);
 }
 
 static enum hms_err parse(const char *text)
@@ -252,4 +253,68 @@ Test(json, escapes_that_are_json_still_parse)
 	    HMS_OK, "%s", detail != NULL ? detail : "");
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(out, "a")),
 	                 "\xc3\xa9\"\\\n");
+}
+
+/* --- utf8_is_valid --- */
+
+static bool utf8(const char *s)
+{
+	return utf8_is_valid(s, strlen(s));
+}
+
+Test(utf8, valid_sequences)
+{
+	cr_assert(utf8_is_valid("", 0));
+	cr_assert(utf8("plain ASCII ~"));
+	cr_assert(utf8("\xc2\x80"));         /* U+0080, smallest 2-byte */
+	cr_assert(utf8("\xc3\xa9"));         /* é */
+	cr_assert(utf8("\xdf\xbf"));         /* U+07FF */
+	cr_assert(utf8("\xe0\xa0\x80"));     /* U+0800, smallest 3-byte */
+	cr_assert(utf8("\xe2\x82\xac"));     /* € */
+	cr_assert(utf8("\xed\x9f\xbf"));     /* U+D7FF, just below surrogates */
+	cr_assert(utf8("\xee\x80\x80"));     /* U+E000, just above */
+	cr_assert(utf8("\xef\xbf\xbf"));     /* U+FFFF */
+	cr_assert(utf8("\xf0\x90\x80\x80")); /* U+10000, smallest 4-byte */
+	cr_assert(utf8("\xf0\x9f\x98\x80")); /* emoji */
+	cr_assert(utf8("\xf4\x8f\xbf\xbf")); /* U+10FFFF */
+}
+
+Test(utf8, overlong_forms_are_refused)
+{
+	cr_assert_not(utf8("\xc0\x80"));
+	cr_assert_not(utf8("\xc1\xbf"));
+	cr_assert_not(utf8("\xe0\x80\x80"));
+	cr_assert_not(utf8("\xe0\x9f\xbf"));
+	cr_assert_not(utf8("\xf0\x80\x80\x80"));
+	cr_assert_not(utf8("\xf0\x8f\xbf\xbf"));
+}
+
+Test(utf8, surrogates_and_out_of_range_are_refused)
+{
+	cr_assert_not(utf8("\xed\xa0\x80"));
+	cr_assert_not(utf8("\xed\xbf\xbf"));
+	cr_assert_not(utf8("\xf4\x90\x80\x80"));
+	cr_assert_not(utf8("\xf5\x80\x80\x80"));
+	cr_assert_not(utf8("\xf8\x88\x80\x80\x80"));
+	cr_assert_not(utf8("\xff"));
+	cr_assert_not(utf8("\xfe"));
+}
+
+Test(utf8, broken_sequences_are_refused)
+{
+	cr_assert_not(utf8("\x80"));         /* lone continuation */
+	cr_assert_not(utf8("a\xbf"));        /* lone continuation after ASCII */
+	cr_assert_not(utf8("\xc3"));         /* truncated at the end */
+	cr_assert_not(utf8("\xe2\x82"));     /* truncated */
+	cr_assert_not(utf8("\xf0\x9f\x98")); /* truncated */
+	cr_assert_not(utf8("\xc3\x41"));     /* ASCII where a continuation belongs */
+	cr_assert_not(utf8("\xe2\x28\xa1"));
+}
+
+Test(utf8, nul_and_length_are_respected)
+{
+	cr_assert_not(utf8_is_valid("a\0b", 3));
+	/* The length cuts a valid sequence in half. */
+	cr_assert_not(utf8_is_valid("\xc3\xa9", 1));
+	cr_assert(utf8_is_valid("ab\xff", 2));
 }

@@ -1,5 +1,6 @@
 /*
- * test_password.c - argon2id hashing (src/auth/password.c).
+ * test_password.c - argon2id hashing and its configured cost
+ * (src/auth/password.c).
  *
  * Most tests use a deliberately tiny cost (64 KiB, t = 1, p = 1) so the
  * suite stays fast under ASan; one test uses the OWASP default the server
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "hms/base64url.h"
+#include "hms/config.h"
 #include "hms/password.h"
 
 static const struct password_cost cheap = {64, 1, 1};
@@ -269,4 +271,28 @@ Test(password, generated_passwords_hash_and_verify)
 	cr_assert_eq(password_generate(pw), 0);
 	hash_or_fail(&cheap, pw, h);
 	cr_assert(password_verify(h, pw));
+}
+
+/* --- password_cost_from_config ------------------------------------------- */
+
+Test(password, cost_from_config_takes_each_configured_value)
+{
+	struct hms_config cfg;
+	struct password_cost cost;
+
+	config_init(&cfg);
+	cost = password_cost_from_config(&cfg);
+	cr_assert_eq(cost.memory_kib, owasp.memory_kib, "the default is the OWASP cost");
+	cr_assert_eq(cost.iterations, owasp.iterations);
+	cr_assert_eq(cost.parallelism, owasp.parallelism);
+
+	/* Distinct values, so a field read into the wrong member shows. */
+	cfg.password_memory_kib = 65536;
+	cfg.password_iterations = 3;
+	cfg.password_parallelism = 4;
+	cost = password_cost_from_config(&cfg);
+	cr_assert_eq(cost.memory_kib, 65536);
+	cr_assert_eq(cost.iterations, 3);
+	cr_assert_eq(cost.parallelism, 4);
+	config_free(&cfg);
 }

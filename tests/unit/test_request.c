@@ -1,13 +1,14 @@
 /*
  * test_request.c - request parsing at the edge (src/http/request.c).
  *
- * Percent-decoding, UTF-8 checking, query splitting, building a request from
- * an envp array as FastCGI hands it over, reading the body through a fake
- * reader, request ids and the JSON content-type check. JSON parsing itself
- * is in test_json.c.
+ * Percent-decoding, query splitting, building a request from an envp array
+ * as FastCGI hands it over, reading the body through a fake reader, request
+ * ids and the JSON content-type check. JSON parsing and the UTF-8 check are
+ * in test_json.c.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,12 +33,12 @@ static void teardown(void)
 }
 
 TestSuite(percent_decode, .init = setup, .fini = teardown);
-TestSuite(utf8, .init = setup, .fini = teardown);
 TestSuite(query, .init = setup, .fini = teardown);
 TestSuite(env, .init = setup, .fini = teardown);
 TestSuite(request_parse, .init = setup, .fini = teardown);
 TestSuite(read_body, .init = setup, .fini = teardown);
 TestSuite(request_id, .init = setup, .fini = teardown);
+TestSuite(path_id, .init = setup, .fini = teardown);
 TestSuite(content_type, .init = setup, .fini = teardown);
 
 /* --- percent decoding --- */
@@ -142,70 +143,6 @@ Test(percent_decode, only_len_bytes_are_read)
 	cr_assert_eq(out_len, 3);
 	/* An escape cut by len is incomplete even if the string goes on. */
 	cr_assert_eq(http_percent_decode("a%41", 3, false, out, &out_len), HMS_ERR_BAD_REQUEST);
-}
-
-/* --- UTF-8 --- */
-
-static bool utf8(const char *s)
-{
-	return http_utf8_is_valid(s, strlen(s));
-}
-
-Test(utf8, valid_sequences)
-{
-	cr_assert(http_utf8_is_valid("", 0));
-	cr_assert(utf8("plain ASCII ~"));
-	cr_assert(utf8("\xc2\x80"));         /* U+0080, smallest 2-byte */
-	cr_assert(utf8("\xc3\xa9"));         /* é */
-	cr_assert(utf8("\xdf\xbf"));         /* U+07FF */
-	cr_assert(utf8("\xe0\xa0\x80"));     /* U+0800, smallest 3-byte */
-	cr_assert(utf8("\xe2\x82\xac"));     /* € */
-	cr_assert(utf8("\xed\x9f\xbf"));     /* U+D7FF, just below surrogates */
-	cr_assert(utf8("\xee\x80\x80"));     /* U+E000, just above */
-	cr_assert(utf8("\xef\xbf\xbf"));     /* U+FFFF */
-	cr_assert(utf8("\xf0\x90\x80\x80")); /* U+10000, smallest 4-byte */
-	cr_assert(utf8("\xf0\x9f\x98\x80")); /* emoji */
-	cr_assert(utf8("\xf4\x8f\xbf\xbf")); /* U+10FFFF */
-}
-
-Test(utf8, overlong_forms_are_refused)
-{
-	cr_assert_not(utf8("\xc0\x80"));
-	cr_assert_not(utf8("\xc1\xbf"));
-	cr_assert_not(utf8("\xe0\x80\x80"));
-	cr_assert_not(utf8("\xe0\x9f\xbf"));
-	cr_assert_not(utf8("\xf0\x80\x80\x80"));
-	cr_assert_not(utf8("\xf0\x8f\xbf\xbf"));
-}
-
-Test(utf8, surrogates_and_out_of_range_are_refused)
-{
-	cr_assert_not(utf8("\xed\xa0\x80"));
-	cr_assert_not(utf8("\xed\xbf\xbf"));
-	cr_assert_not(utf8("\xf4\x90\x80\x80"));
-	cr_assert_not(utf8("\xf5\x80\x80\x80"));
-	cr_assert_not(utf8("\xf8\x88\x80\x80\x80"));
-	cr_assert_not(utf8("\xff"));
-	cr_assert_not(utf8("\xfe"));
-}
-
-Test(utf8, broken_sequences_are_refused)
-{
-	cr_assert_not(utf8("\x80"));         /* lone continuation */
-	cr_assert_not(utf8("a\xbf"));        /* lone continuation after ASCII */
-	cr_assert_not(utf8("\xc3"));         /* truncated at the end */
-	cr_assert_not(utf8("\xe2\x82"));     /* truncated */
-	cr_assert_not(utf8("\xf0\x9f\x98")); /* truncated */
-	cr_assert_not(utf8("\xc3\x41"));     /* ASCII where a continuation belongs */
-	cr_assert_not(utf8("\xe2\x28\xa1"));
-}
-
-Test(utf8, nul_and_length_are_respected)
-{
-	cr_assert_not(http_utf8_is_valid("a\0b", 3));
-	/* The length cuts a valid sequence in half. */
-	cr_assert_not(http_utf8_is_valid("\xc3\xa9", 1));
-	cr_assert(http_utf8_is_valid("ab\xff", 2));
 }
 
 /* --- query strings --- */
@@ -823,6 +760,30 @@ Test(request_id, generated_ids_are_32_hex_and_unique)
 	cr_assert(is_hex32(b), "'%s'", b);
 	cr_assert(http_request_id_is_valid(a));
 	cr_assert_str_neq(a, b);
+}
+
+/* --- the path's {id} segments as text --- */
+
+Test(path_id, each_id_as_decimal_text_in_the_arena)
+{
+	struct http_request r = {.arena = arena, .ids = {42, 7, INT64_MAX}, .id_count = 3};
+	const char *first = http_request_id_text(&r, 0);
+
+	cr_assert_str_eq(first, "42");
+	cr_assert_str_eq(http_request_id_text(&r, 1), "7");
+	cr_assert_str_eq(http_request_id_text(&r, 2), "9223372036854775807");
+	/* Each call gives its own copy: the first is not overwritten. */
+	cr_assert_str_eq(first, "42");
+}
+
+Test(path_id, past_the_ids_is_null)
+{
+	struct http_request r = {.arena = arena, .ids = {42, 7}, .id_count = 1};
+
+	cr_assert_null(http_request_id_text(&r, 1), "ids[1] is not one of the path's");
+	cr_assert_null(http_request_id_text(&r, ROUTE_MAX_IDS));
+	r.id_count = 0;
+	cr_assert_null(http_request_id_text(&r, 0));
 }
 
 /* --- content type --- */

@@ -190,3 +190,26 @@ Test(response, reason_phrases)
 	cr_assert_str_eq(http_status_reason(503), "Service Unavailable");
 	cr_assert_str_eq(http_status_reason(418), "Unknown");
 }
+
+Test(response, one_field_error_is_400_with_one_message)
+{
+	struct json_object *v;
+
+	http_respond_field_error(&res, "username", "This field is required.");
+	cr_assert_eq(res.status, 400);
+	cr_assert_str_eq(res.content_type, "application/json");
+	cr_assert_eq(json_object_object_length(body()), 1, "%s", res.body);
+	cr_assert(json_object_object_get_ex(parsed, "username", &v));
+	cr_assert(json_object_is_type(v, json_type_array));
+	cr_assert_eq(json_object_array_length(v), 1);
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)),
+	                 "This field is required.");
+}
+
+Test(response, body_wide_error_goes_under_non_field_errors)
+{
+	http_respond_field_error(&res, "non_field_errors", "Invalid data. Expected a JSON object.");
+	cr_assert_eq(res.status, 400);
+	cr_assert_str_eq(res.body,
+	                 "{\"non_field_errors\":[\"Invalid data. Expected a JSON object.\"]}");
+}

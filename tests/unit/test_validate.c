@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
-#include "hms/http.h"
+#include "hms/json.h"
 #include "hms/validate.h"
 
 /* --- validate_date ------------------------------------------------------- */
@@ -355,7 +355,7 @@ static bool run(const char *json, enum validate_mode mode)
 	struct json_object *body;
 	const char *detail = NULL;
 
-	cr_assert_eq(http_json_parse(arena, json, strlen(json), 10, &body, &detail), HMS_OK,
+	cr_assert_eq(json_parse(arena, json, strlen(json), 10, &body, &detail), HMS_OK,
 	             "test body does not parse: %s (%s)", json, detail);
 	json_object_put(errors);
 	memset(&v, 0, sizeof(v));
@@ -525,9 +525,8 @@ Test(validate_body, integers_beyond_int64_are_refused_by_the_json_reader)
 	const char *detail = NULL;
 
 	for (size_t i = 0; i < sizeof(too_big) / sizeof(too_big[0]); i++) {
-		cr_assert_eq(
-		    http_json_parse(arena, too_big[i], strlen(too_big[i]), 10, &body, &detail),
-		    HMS_ERR_BAD_REQUEST, "accepted: %s", too_big[i]);
+		cr_assert_eq(json_parse(arena, too_big[i], strlen(too_big[i]), 10, &body, &detail),
+		             HMS_ERR_BAD_REQUEST, "accepted: %s", too_big[i]);
 		cr_assert_str_eq(detail,
 		                 "JSON parse error - an integer is outside the 64-bit range.");
 	}

@@ -1,0 +1,29 @@
+/*
+ * json.h - the one JSON parser for untrusted text, and the UTF-8 check it
+ * (and the URL decoder) relies on.
+ *
+ * Request bodies and token segments are parsed here: valid UTF-8 without
+ * NUL, strictly RFC 8259 (no single quotes, NaN or Infinity), integers that
+ * fit in 64 bits, finite numbers, bounded nesting, nothing after the
+ * document. The tree belongs to the caller's arena.
+ */
+#ifndef HMS_JSON_H
+#define HMS_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hms/err.h"
+
+struct arena;
+struct json_object;
+
+/* Parses a JSON document: valid UTF-8, no trailing data, at most max_depth
+ * levels. The tree is owned by the arena. On failure *detail says why. */
+enum hms_err json_parse(struct arena *arena, const char *text, size_t len, int max_depth,
+                        struct json_object **out, const char **detail);
+
+/* True when s is well-formed UTF-8 (no overlongs, surrogates or NUL). */
+bool utf8_is_valid(const char *s, size_t len);
+
+#endif

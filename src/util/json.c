@@ -1,0 +1,243 @@
+/*
+ * json.c - parses untrusted JSON text (request bodies, token segments) into
+ * a json-c tree owned by an arena, and checks UTF-8 (see
+ * include/hms/json.h).
+ *
+ * json-c alone is not strict enough: it takes some text that is not JSON,
+ * clamps out-of-range integers silently and lets NUL into strings, so the
+ * text is checked before json-c sees it and the tree after.
+ */
+#include "hms/json.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hms/arena.h"
+
+bool utf8_is_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* Overlong forms, surrogates and values past U+10FFFF. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* json-c clamps integers outside int64 to its limits without saying so; a
+ * client's 9223372036854775808 must not quietly become another number. */
+static bool json_integer_fits(const char *num, size_t len)
+{
+	static const char max[] = "9223372036854775807";
+	bool negative = num[0] == '-';
+	size_t digits;
+
+	if (memchr(num, '.', len) != NULL || memchr(num, 'e', len) != NULL ||
+	    memchr(num, 'E', len) != NULL)
+		return true; /* a real number: non-finite ones are refused later */
+	num += negative;
+	len -= negative;
+	while (len > 1 && num[0] == '0') {
+		num++;
+		len--;
+	}
+	for (digits = 0; digits < len && num[digits] >= '0' && num[digits] <= '9'; digits++)
+		;
+	if (digits < len)
+		return true; /* malformed: json-c reports it */
+	if (len != sizeof(max) - 1)
+		return len < sizeof(max) - 1;
+	/* 19 digits: compare with the limit (one more for the negative side). */
+	if (negative)
+		return strncmp(num, "9223372036854775808", len) <= 0;
+	return strncmp(num, max, len) <= 0;
+}
+
+/* json-c, even in strict mode, takes some text that is not JSON ('single
+ * quotes, NaN, Infinity). Outside strings RFC 8259 allows only structure,
+ * numbers and the three literals, so one pass over the text settles it. */
+static const char *json_text_problem(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\') {
+				/* "\u0000" would put a NUL into a C string: refused. */
+				if (i + 5 < len && text[i + 1] == 'u' &&
+				    strncmp(text + i + 2, "0000", 4) == 0)
+					return "JSON parse error - \\u0000 is not allowed in "
+					       "strings.";
+				i++;
+			} else if (c == '"') {
+				in_string = false;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			continue;
+		}
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t end = i;
+
+			while (end < len && strchr("-+.0123456789eE", text[end]) != NULL &&
+			       text[end] != '\0')
+				end++;
+			if (!json_integer_fits(text + i, end - i))
+				return "JSON parse error - an integer is outside the 64-bit range.";
+			i = end - 1;
+			continue;
+		}
+		if (strchr(" \t\r\n{}[]:,", c) != NULL)
+			continue;
+		if (strchr("truefalsn", c) == NULL)
+			return "JSON parse error - the body is not valid JSON.";
+	}
+	return NULL;
+}
+
+/* Values json-c accepted but our handlers must never see: non-finite
+ * numbers (1e999 overflows to infinity) and strings with an embedded NUL,
+ * which C code would cut short. Recursion is bounded by the depth limit. */
+static bool json_values_are_sane(struct json_object *obj)
+{
+	switch (json_object_get_type(obj)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(obj));
+	case json_type_string:
+		return strlen(json_object_get_string(obj)) ==
+		       (size_t)json_object_get_string_len(obj);
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(obj); i++)
+			if (!json_values_are_sane(json_object_array_get_idx(obj, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		struct json_object_iterator it = json_object_iter_begin(obj);
+		struct json_object_iterator end = json_object_iter_end(obj);
+
+		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+			if (!json_values_are_sane(json_object_iter_peek_value(&it)))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+static void put_json(void *obj)
+{
+	json_object_put(obj);
+}
+
+enum hms_err json_parse(struct arena *arena, const char *text, size_t len, int max_depth,
+                        struct json_object **out, const char **detail)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	size_t used;
+
+	*out = NULL;
+	if (len == 0) {
+		*detail = "JSON parse error - the body is empty.";
+		return HMS_ERR_BAD_REQUEST;
+	}
+	if (memchr(text, '\0', len) != NULL || !utf8_is_valid(text, len)) {
+		*detail = "JSON parse error - the body is not valid UTF-8.";
+		return HMS_ERR_BAD_REQUEST;
+	}
+	if (len > INT32_MAX) {
+		*detail = "Request body is too large.";
+		return HMS_ERR_TOO_LARGE;
+	}
+	*detail = json_text_problem(text, len);
+	if (*detail != NULL)
+		return HMS_ERR_BAD_REQUEST;
+	tok = json_tokener_new_ex(max_depth);
+	if (tok == NULL)
+		return HMS_ERR_NOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* A document ending in a bare number or literal ("42") is only
+		 * complete once json-c sees the end of input. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		used = len;
+	}
+	json_tokener_free(tok);
+
+	if (jerr == json_tokener_success && obj == NULL) {
+		*detail = "JSON parse error - the body is null.";
+		return HMS_ERR_BAD_REQUEST;
+	}
+	if (jerr != json_tokener_success) {
+		json_object_put(obj);
+		*detail = jerr == json_tokener_error_depth
+		              ? "JSON parse error - nested too deeply."
+		              : "JSON parse error - the body is not valid JSON.";
+		return HMS_ERR_BAD_REQUEST;
+	}
+	/* Only white space may follow the document. */
+	for (; used < len; used++) {
+		char c = text[used];
+
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+			json_object_put(obj);
+			*detail = "JSON parse error - unexpected data after the document.";
+			return HMS_ERR_BAD_REQUEST;
+		}
+	}
+	if (arena_defer(arena, put_json, obj) != 0)
+		return HMS_ERR_NOMEM;
+	if (!json_values_are_sane(obj)) {
+		*detail = "JSON parse error - the body is not valid JSON.";
+		return HMS_ERR_BAD_REQUEST;
+	}
+	*out = obj;
+	return HMS_OK;
+}
