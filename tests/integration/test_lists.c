@@ -19,6 +19,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "hms/arena.h"
+#include "hms/db.h"
+#include "hms/err.h"
 
 #define MAX_ROWS 20000
 
@@ -358,4 +361,33 @@ Test(lists, every_list_takes_a_cursor)
 		}
 		client_response_free(&res);
 	}
+}
+
+/* statement_timeout_ms reaches every session through the connection's
+ * startup options: a statement past it is cancelled by PostgreSQL
+ * (57014), reported as HMS_ERR_TIMEOUT (a 503 that says so), and the
+ * connection serves the next statement. The same db.c code the workers
+ * run, against the test stack's database. */
+Test(statement_timeout, a_slow_statement_is_cancelled_and_the_session_goes_on)
+{
+	char *conninfo = client_format("%s dbname=hms", client_env("HMS_TEST_ADMIN_URL"));
+	struct db *db = db_new(conninfo);
+	struct arena *arena = arena_new(16 * 1024, 0);
+	PGresult *res;
+
+	cr_assert_not_null(db);
+	db_set_time_zone(db, "Africa/Kampala");
+	db_set_statement_timeout(db, 50);
+	cr_assert_eq(
+	    db_exec_sql(db, arena, "SELECT current_setting('statement_timeout')", 0, NULL, &res),
+	    HMS_OK);
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "50ms");
+	cr_assert_eq(db_exec_sql(db, arena, "SELECT pg_sleep(2)", 0, NULL, &res), HMS_ERR_TIMEOUT);
+	cr_assert_eq(hms_err_status(HMS_ERR_TIMEOUT), 503);
+	cr_assert_eq(db_exec_sql(db, arena, "SELECT current_setting('TimeZone')", 0, NULL, &res),
+	             HMS_OK);
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "Africa/Kampala");
+	arena_free(arena);
+	db_free(db);
+	free(conninfo);
 }
