@@ -15,7 +15,8 @@
 # BENCH_WORKERS_SWEEP=1: instead of the table, the worker-count sweep:
 # GET /api/patients/{id}/ and POST /api/appointments/ beside the hello at
 # 1x, 2x, 4x and 8x the online CPUs (BENCH_SWEEP="1 2 4 8"), the pool
-# resized by SIGHUP on one seeded stack.
+# resized by SIGHUP on one seeded stack, BENCH_SWEEP_ROUNDS (3) rounds
+# that interleave the sizes, then each size's median.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -220,12 +221,13 @@ resize_pool() {
 	local n=$1
 	sed -i "s/^workers = .*/workers = $n/" "$STATE/hms.conf"
 	kill -HUP "$MASTER"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 300); do
 		[ "$(worker_pids | wc -l)" -eq "$n" ] && break
 		sleep 0.2
 	done
 	[ "$(worker_pids | wc -l)" -eq "$n" ] || {
-		echo "bench: the pool did not come to $n workers" >&2
+		echo "bench: the pool did not come to $n workers (has $(worker_pids | wc -l))" >&2
+		tail -n 5 "$STATE/log/hms.log" >&2
 		exit 1
 	}
 	kill "$HELLO_PID" 2>/dev/null
@@ -239,26 +241,47 @@ resize_pool() {
 	sleep 0.5
 }
 
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+
 if [ -n "$SWEEP" ]; then
-	printf '\nworker sweep: %d patients seeded; %d CPUs; wrk -t%d -c%d -d%ds; load at start %s\n\n' \
-		"$PATIENTS" "$CORES" "$THREADS" "$CONNECTIONS" "$DURATION" "$LOAD_START"
-	printf '%-8s %10s %12s %10s %12s %10s %8s %12s %10s %8s %8s\n' workers "hello r/s" "hello p99" \
-		"{id} r/s" "{id} p99" "% hello" "booked" "book r/s" "book p99" "% hello" load
-	for m in ${BENCH_SWEEP:-1 2 4 8}; do
-		n=$((m * CORES))
-		resize_pool "$n"
-		warm_up
-		read -r _ h_rps _ h_p99 _ _ <<<"$(measure "$REF/hello")"
-		read -r _ p_rps _ p_p99 p_bad p_err <<<"$(measure "$API" "${AUTH[@]}" -s "$STATE/patient.lua")"
-		before_booked=$( (cd / && "${PSQL[@]}" -tAc "SELECT count(*) FROM appointments"))
-		read -r b_reqs b_rps _ b_p99 b_bad b_err <<<"$(measure "$API" "${AUTH[@]}" -s "$STATE/book.lua")"
-		booked=$( (cd / && "${PSQL[@]}" -tAc "SELECT count(*) FROM appointments"))
-		BOOK_BASE=$((BOOK_BASE + b_reqs + 4 * CONNECTIONS))
-		write_book_lua
-		[ "$((p_bad + p_err + b_err))" -eq 0 ] || echo "(${m}x: non-2xx $p_bad, socket errors $((p_err + b_err)))"
-		printf '%-8s %10s %12s %10s %12s %10s %8s %12s %10s %8s %8s\n' "$n (${m}x)" "$h_rps" "$h_p99" \
-			"$p_rps" "$p_p99" "$(pct "$p_rps" "$h_rps")" "$((booked - before_booked))" "$b_rps" "$b_p99" \
-			"$(pct "$b_rps" "$h_rps")" "$(cut -d' ' -f1 /proc/loadavg)"
+	ROUNDS=${BENCH_SWEEP_ROUNDS:-3}
+	MULTIPLES=${BENCH_SWEEP:-1 2 4 8}
+	printf '\nworker sweep: %d patients seeded; %d CPUs; wrk -t%d -c%d -d%ds; %d rounds; load at start %s\n\n' \
+		"$PATIENTS" "$CORES" "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$LOAD_START"
+	sfmt='%-6s %-9s %10s %9s %10s %9s %8s %8s %10s %9s %8s %6s\n'
+	printf "$sfmt" round workers "hello r/s" "hello p99" "{id} r/s" "{id} p99" "% hello" booked \
+		"book r/s" "book p99" "% hello" load
+	declare -A s_id s_book s_idp s_bookp
+	# Rounds interleave the sizes, so a change in the machine's load hits
+	# them alike; the summary takes each size's median.
+	for round in $(seq 1 "$ROUNDS"); do
+		for m in $MULTIPLES; do
+			n=$((m * CORES))
+			resize_pool "$n"
+			warm_up
+			read -r _ h_rps _ h_p99 _ _ _ <<<"$(measure "$REF/hello")"
+			read -r _ p_rps _ p_p99 p_bad p_err _ <<<"$(measure "$API" "${AUTH[@]}" -s "$STATE/patient.lua")"
+			before_booked=$( (cd / && "${PSQL[@]}" -tAc "SELECT count(*) FROM appointments"))
+			read -r b_reqs b_rps _ b_p99 b_bad b_err _ <<<"$(measure "$API" "${AUTH[@]}" -s "$STATE/book.lua")"
+			booked=$( (cd / && "${PSQL[@]}" -tAc "SELECT count(*) FROM appointments"))
+			BOOK_BASE=$((BOOK_BASE + b_reqs + 4 * CONNECTIONS))
+			write_book_lua
+			[ "$((p_bad + p_err + b_err))" -eq 0 ] ||
+				echo "(${m}x: non-2xx $p_bad, socket errors $((p_err + b_err)))"
+			printf "$sfmt" "$round" "$n (${m}x)" "$h_rps" "$h_p99" "$p_rps" "$p_p99" "$(pct "$p_rps" "$h_rps")" \
+				"$((booked - before_booked))" "$b_rps" "$b_p99" "$(pct "$b_rps" "$h_rps")" \
+				"$(cut -d' ' -f1 /proc/loadavg)"
+			s_id[$m]+="$p_rps "
+			s_book[$m]+="$b_rps "
+			s_idp[$m]+="$(to_ms "$p_p99") "
+			s_bookp[$m]+="$(to_ms "$b_p99") "
+		done
+	done
+	printf '\nmedians of %d rounds (p99 in ms)\n' "$ROUNDS"
+	printf '%-9s %10s %9s %10s %9s\n' workers "{id} r/s" "{id} p99" "book r/s" "book p99"
+	for m in $MULTIPLES; do
+		printf '%-9s %10s %9s %10s %9s\n' "$((m * CORES)) (${m}x)" "$(median <<<"${s_id[$m]}")" \
+			"$(median <<<"${s_idp[$m]}")" "$(median <<<"${s_book[$m]}")" "$(median <<<"${s_bookp[$m]}")"
 	done
 	printf '\nload at end %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 	exit 0
