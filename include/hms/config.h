@@ -41,7 +41,7 @@ struct hms_config {
 	long max_upload_bytes;
 	long max_body_bytes;
 	long json_max_depth;
-	long workers; /* 0 = one per CPU */
+	long workers; /* 0 = CONFIG_WORKERS_PER_CPU per online CPU */
 	char *socket_path;
 	long socket_mode;
 	char *socket_group;
@@ -81,6 +81,10 @@ int config_set(struct hms_config *cfg, const char *key, const char *value, char 
 int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen);
 
 /* The worker count to start: workers, or the CPU count when it is 0. */
+/* workers = 0: this many per online CPU (at most CONFIG_MAX_WORKERS). */
+#define CONFIG_WORKERS_PER_CPU 4
+#define CONFIG_MAX_WORKERS 256
+
 long config_worker_count(const struct hms_config *cfg);
 
 void config_free(struct hms_config *cfg);
