@@ -83,7 +83,7 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 /* The worker count to start: workers, or the CPU count when it is 0. */
 /* workers = 0: this many per online CPU (at most CONFIG_MAX_WORKERS). */
 #define CONFIG_WORKERS_PER_CPU 4
-#define CONFIG_MAX_WORKERS 256
+#define CONFIG_MAX_WORKERS     256
 
 long config_worker_count(const struct hms_config *cfg);
 
