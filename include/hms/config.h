@@ -80,8 +80,8 @@ int config_set(struct hms_config *cfg, const char *key, const char *value, char 
 /* Checks what the purpose needs; fills the derived fields. */
 int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen);
 
-/* The worker count to start: workers, or the CPU count when it is 0. */
-/* workers = 0: this many per online CPU (at most CONFIG_MAX_WORKERS). */
+/* The worker count to start: workers, or when it is 0, CONFIG_WORKERS_PER_CPU
+ * per online CPU (at most CONFIG_MAX_WORKERS). */
 #define CONFIG_WORKERS_PER_CPU 4
 #define CONFIG_MAX_WORKERS     256
 
