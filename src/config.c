@@ -449,10 +449,9 @@ long config_worker_count(const struct hms_config *cfg)
 
 	if (cfg->workers > 0)
 		return cfg->workers;
-	/* A worker waits on PostgreSQL for most of a request (round trips,
-	 * the commit's WAL flush): more workers than CPUs keep the CPUs busy
-	 * and let commits from several workers share one flush. The multiple
-	 * is measured (docs/performance.md, "Worker count"). */
+	/* The multiple is measured (docs/performance.md, "Worker count"):
+	 * more workers than CPUs did not help, because audited commits queue
+	 * on the audit chain's lock, which is held through the WAL flush. */
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	n = (n > 0 ? n : 1) * CONFIG_WORKERS_PER_CPU;
 	return n < CONFIG_MAX_WORKERS ? n : CONFIG_MAX_WORKERS;

@@ -82,7 +82,7 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 
 /* The worker count to start: workers, or when it is 0, CONFIG_WORKERS_PER_CPU
  * per online CPU (at most CONFIG_MAX_WORKERS). */
-#define CONFIG_WORKERS_PER_CPU 4
+#define CONFIG_WORKERS_PER_CPU 1
 #define CONFIG_MAX_WORKERS     256
 
 long config_worker_count(const struct hms_config *cfg);
