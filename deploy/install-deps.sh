@@ -10,7 +10,7 @@ packages=(
 	libcriterion-dev libcurl4-openssl-dev python3-jwt
 	clang libclang-rt-14-dev
 	nginx postgresql postgresql-contrib
-	wrk
+	wrk gnuplot-nox
 )
 
 missing=()

@@ -55,7 +55,7 @@ static const struct config_key keys[] = {
     {INT(max_upload_bytes, "10485760", 1024, 1073741824)},
     {INT(max_body_bytes, "1048576", 1024, 67108864)},
     {INT(json_max_depth, "32", 2, 512)},
-    {INT(workers, "0", 0, 256)},
+    {INT(workers, "0", 0, CONFIG_MAX_WORKERS)},
     {STR(socket_path, "/run/hms/hms.sock")},
     {"socket_mode", KEY_OCTAL, offsetof(struct hms_config, socket_mode), "0660", 0, 0777},
     {STR(socket_group, NULL)},
@@ -507,8 +507,12 @@ long config_worker_count(const struct hms_config *cfg)
 
 	if (cfg->workers > 0)
 		return cfg->workers;
+	/* The multiple is measured (docs/performance.md, "Worker count"):
+	 * more workers than CPUs did not help, because audited commits queue
+	 * on the audit chain's lock, which is held through the WAL flush. */
 	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? n : 1;
+	n = (n > 0 ? n : 1) * CONFIG_WORKERS_PER_CPU;
+	return n < CONFIG_MAX_WORKERS ? n : CONFIG_MAX_WORKERS;
 }
 
 void config_free(struct hms_config *cfg)

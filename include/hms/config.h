@@ -48,7 +48,7 @@ struct hms_config {
 	long max_upload_bytes;
 	long max_body_bytes;
 	long json_max_depth;
-	long workers; /* 0 = one per CPU */
+	long workers; /* 0 = CONFIG_WORKERS_PER_CPU per online CPU */
 	char *socket_path;
 	long socket_mode;
 	char *socket_group;
@@ -96,7 +96,11 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
  * hmsctl's audit commands call it themselves). */
 int config_load_seal_keys(struct hms_config *cfg, char *err, size_t errlen);
 
-/* The worker count to start: workers, or the CPU count when it is 0. */
+/* The worker count to start: workers, or when it is 0, CONFIG_WORKERS_PER_CPU
+ * per online CPU (at most CONFIG_MAX_WORKERS). */
+#define CONFIG_WORKERS_PER_CPU 1
+#define CONFIG_MAX_WORKERS     256
+
 long config_worker_count(const struct hms_config *cfg);
 
 void config_free(struct hms_config *cfg);

@@ -693,7 +693,7 @@ Test(config, worker_count)
 	set("workers", "3");
 	cr_assert_eq(config_worker_count(&cfg), 3);
 	set("workers", "0");
-	cr_assert_eq(config_worker_count(&cfg), cpus > 0 ? cpus : 1);
+	cr_assert_eq(config_worker_count(&cfg), CONFIG_WORKERS_PER_CPU * (cpus > 0 ? cpus : 1));
 }
 
 Test(config, free_clears_strings)
