@@ -98,7 +98,7 @@ int config_load_seal_keys(struct hms_config *cfg, char *err, size_t errlen);
 
 /* The worker count to start: workers, or when it is 0, CONFIG_WORKERS_PER_CPU
  * per online CPU (at most CONFIG_MAX_WORKERS). */
-#define CONFIG_WORKERS_PER_CPU 1
+#define CONFIG_WORKERS_PER_CPU 2
 #define CONFIG_MAX_WORKERS     256
 
 long config_worker_count(const struct hms_config *cfg);
