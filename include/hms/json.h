@@ -11,6 +11,7 @@
 #define HMS_JSON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "hms/err.h"
@@ -25,5 +26,10 @@ enum hms_err json_parse(struct arena *arena, const char *text, size_t len, int m
 
 /* True when s is well-formed UTF-8 (no overlongs, surrogates or NUL). */
 bool utf8_is_valid(const char *s, size_t len);
+
+/* The value of a JSON integer exactly as the client sent it; false for a
+ * non-integer or one outside (INT64_MIN, INT64_MAX], which json-c would
+ * have clamped. */
+bool json_int64(struct json_object *v, int64_t *out);
 
 #endif

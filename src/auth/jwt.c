@@ -138,11 +138,7 @@ static bool int_member(struct json_object *obj, const char *key, int64_t *out)
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int))
-		return false;
-	errno = 0;
-	*out = json_object_get_int64(v);
-	return errno == 0;
+	return json_object_object_get_ex(obj, key, &v) && json_int64(v, out);
 }
 
 static bool audience_matches(struct json_object *payload, const char *audience)

@@ -60,33 +60,20 @@ bool utf8_is_valid(const char *str, size_t len)
 	return true;
 }
 
-/* json-c clamps integers outside int64 to its limits without saying so; a
- * client's 9223372036854775808 must not quietly become another number. */
-static bool json_integer_fits(const char *num, size_t len)
+bool json_int64(struct json_object *v, int64_t *out)
 {
-	static const char max[] = "9223372036854775807";
-	bool negative = num[0] == '-';
-	size_t digits;
+	int64_t n;
 
-	if (memchr(num, '.', len) != NULL || memchr(num, 'e', len) != NULL ||
-	    memchr(num, 'E', len) != NULL)
-		return true; /* a real number: non-finite ones are refused later */
-	num += negative;
-	len -= negative;
-	while (len > 1 && num[0] == '0') {
-		num++;
-		len--;
-	}
-	for (digits = 0; digits < len && num[digits] >= '0' && num[digits] <= '9'; digits++)
-		;
-	if (digits < len)
-		return true; /* malformed: json-c reports it */
-	if (len != sizeof(max) - 1)
-		return len < sizeof(max) - 1;
-	/* 19 digits: compare with the limit (one more for the negative side). */
-	if (negative)
-		return strncmp(num, "9223372036854775808", len) <= 0;
-	return strncmp(num, max, len) <= 0;
+	if (!json_object_is_type(v, json_type_int))
+		return false;
+	/* json-c keeps a number above INT64_MAX as an unsigned one (clamped at
+	 * UINT64_MAX) and clamps one below INT64_MIN to INT64_MIN without a
+	 * word: neither is the number the client sent. */
+	n = json_object_get_int64(v);
+	if ((n == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX) || n == INT64_MIN)
+		return false;
+	*out = n;
+	return true;
 }
 
 /* json-c, even in strict mode, takes some text that is not JSON ('single
@@ -119,11 +106,11 @@ static const char *json_text_problem(const char *text, size_t len)
 		if (c == '-' || (c >= '0' && c <= '9')) {
 			size_t end = i;
 
+			/* A number of any size: one beyond 64 bits is the field's
+			 * error to report (json_int64), not the whole body's. */
 			while (end < len && strchr("-+.0123456789eE", text[end]) != NULL &&
 			       text[end] != '\0')
 				end++;
-			if (!json_integer_fits(text + i, end - i))
-				return "JSON parse error - an integer is outside the 64-bit range.";
 			i = end - 1;
 			continue;
 		}

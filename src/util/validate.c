@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/json.h"
 
 void validate_add_error(struct json_object **errors, const char *field, const char *message)
 {
@@ -357,13 +358,12 @@ static const char *check_json(struct arena *arena, const struct field *f, struct
 			*message = "A valid integer is required.";
 			return NULL;
 		}
-		/* json-c keeps a number above INT64_MAX as an unsigned one (clamped
-		 * at UINT64_MAX) and one below INT64_MIN as INT64_MIN. */
-		n = json_object_get_int64(v);
-		if (n == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
-			overflow = 1;
-		else if (n == INT64_MIN)
-			overflow = -1;
+		/* Beyond 64 bits (json-c clamped it): an error on this field in
+		 * DRF's words, not a refusal of the whole body. */
+		if (!json_int64(v, &n)) {
+			n = json_object_get_int64(v);
+			overflow = n < 0 ? -1 : 1;
+		}
 		return check_integer(arena, f, n, overflow, message);
 	}
 	case FIELD_BOOL:

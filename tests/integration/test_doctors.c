@@ -519,13 +519,32 @@ Test(doctors_fields, specialties_are_a_list_of_strings)
 
 Test(doctors_fields, slot_minutes_from_5_to_480)
 {
-	static const char *const bad[] = {"4",      "0",      "-30",  "481",
-	                                  "100000", "\"30\"", "30.5", "true"};
-	char token[32];
+	/* Beyond 64 bits too: a field error, as DRF's IntegerField answers,
+	 * not a refusal of the whole body. */
+	static const char *const bad[] = {"4",
+	                                  "0",
+	                                  "-30",
+	                                  "481",
+	                                  "100000",
+	                                  "\"30\"",
+	                                  "30.5",
+	                                  "true",
+	                                  "9223372036854775808",
+	                                  "-99999999999999999999"};
+	char token[32], *body;
+	struct client_response res;
 
 	new_token(token, sizeof(token));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_post(token, "slot_minutes", bad[i], 400);
+	body = body_with(token, "Fbig", "slot_minutes", "99999999999999999999");
+	client_post_json("/api/doctors/", client_admin_token(), body, &res);
+	client_assert_status(&res, 400);
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(
+	                     json_object_object_get(res.json, "slot_minutes"), 0)),
+	                 "Ensure this value is less than or equal to 480.", "%s", res.body);
+	client_response_free(&res);
+	free(body);
 	expect_post(token, "slot_minutes", "5", 201);
 	expect_post(token, "slot_minutes", "480", 201);
 	expect_post(token, "slot_minutes", "45", 201);
