@@ -90,6 +90,15 @@ static const struct list_ordering patient_orderings[] = {
     {NULL, NULL},
 };
 
+/* One-word searches: patient_name_words (schema/009), the words of live
+ * patients' names with the orderings' keys. */
+static const struct list_word_index patient_words = {
+    .table = "patient_name_words",
+    .word = "hms_name_word($?)",
+    .rest = "medical_record_number = upper($?) OR "
+            "(contact_email <> '' AND lower(contact_email) = lower($?))",
+};
+
 static const struct list_spec patient_list = {
     .columns = patient_columns,
     .from = "patients",
@@ -103,6 +112,7 @@ static const struct list_spec patient_list = {
                    "medical_record_number = upper($?) OR "
                    "(contact_email <> '' AND lower(contact_email) = lower($?))",
     .search = "contact_phone <> '' AND contact_phone = $?",
+    .word_index = &patient_words,
     .default_order = "last_name ASC, first_name ASC",
     .unfiltered_count = "SELECT live FROM patient_counts",
     .tiebreak = "id",
