@@ -35,20 +35,25 @@ CREATE TABLE patient_name_words (
 	last_name text NOT NULL,
 	first_name text NOT NULL,
 	date_of_birth date NOT NULL,
-	created_at timestamptz NOT NULL,
-	PRIMARY KEY (id, word)
+	created_at timestamptz NOT NULL
 );
--- One per ordering patients_list declares (src/api/patients.c); the default
--- order is last_name, first_name. A descending ordering reads one backward.
-CREATE INDEX patient_name_words_name_idx ON patient_name_words (word, last_name, first_name, id);
-CREATE INDEX patient_name_words_first_idx ON patient_name_words (word, first_name, id);
-CREATE INDEX patient_name_words_dob_idx ON patient_name_words (word, date_of_birth, id);
-CREATE INDEX patient_name_words_created_idx ON patient_name_words (word, created_at, id);
 
+-- The patients already there, before the indexes (one sort each, not a
+-- million insertions).
 INSERT INTO patient_name_words
 SELECT word, id, last_name, first_name, date_of_birth, created_at
 FROM patients, unnest(tsvector_to_array(search_vector)) AS word
 WHERE NOT is_deleted;
+
+-- (id, word): a patient's rows, for the triggers and the count.
+ALTER TABLE patient_name_words ADD PRIMARY KEY (id, word);
+-- One per ordering patients' list declares (src/api/patients.c); the
+-- default order is last_name, first_name. A descending ordering reads one
+-- backward.
+CREATE INDEX patient_name_words_name_idx ON patient_name_words (word, last_name, first_name, id);
+CREATE INDEX patient_name_words_first_idx ON patient_name_words (word, first_name, id);
+CREATE INDEX patient_name_words_dob_idx ON patient_name_words (word, date_of_birth, id);
+CREATE INDEX patient_name_words_created_idx ON patient_name_words (word, created_at, id);
 
 CREATE FUNCTION patient_name_words_after_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
