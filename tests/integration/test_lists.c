@@ -397,21 +397,28 @@ Test(statement_timeout, a_slow_statement_is_cancelled_and_the_session_goes_on)
 
 /* --- one-word searches: the word index against the text index ------------- */
 
+/* What the client asks: pages of three; page or cursor NULL when not asked. */
+struct word_query {
+	const char *search, *ordering, *page, *cursor;
+};
+
 static const char *query_value(const void *source, const char *name)
 {
-	const char *const *q = source;
+	const struct word_query *q = source;
 
-	for (size_t i = 0; q[i] != NULL; i += 2)
-		if (strcmp(q[i], name) == 0)
-			return q[i + 1];
-	return NULL;
+	return strcmp(name, "search") == 0      ? q->search
+	       : strcmp(name, "ordering") == 0  ? q->ordering
+	       : strcmp(name, "page_size") == 0 ? "3"
+	       : strcmp(name, "page") == 0      ? q->page
+	       : strcmp(name, "cursor") == 0    ? q->cursor
+	                                        : NULL;
 }
 
 /* The ids (and, for an offset page, the count) of one page of the patient
- * list planned with spec for the name/value pairs of query; *next: the
- * cursor continuing it, or NULL. */
+ * list planned with spec for query; *next: the cursor continuing it, or
+ * NULL. */
 static size_t plan_page(struct db *db, struct arena *arena, const struct list_spec *spec,
-                        const char *const *query, long long *ids, long long *count,
+                        const struct word_query *query, long long *ids, long long *count,
                         const char **next)
 {
 	const struct list_limits limits = {.count_cap = 4, .max_offset = 10000};
@@ -497,17 +504,11 @@ Test(lists, a_one_word_search_finds_through_the_word_index_what_the_text_index_f
 		for (size_t o = 0; o < sizeof(orderings) / sizeof(orderings[0]); o++) {
 			for (int paging = 0; paging < 3; paging++) {
 				/* page_size 3: page 1, page 2, and a cursor walk */
-				const char *query[] = {"search",
-				                       wanted[w],
-				                       "ordering",
-				                       orderings[o],
-				                       "page_size",
-				                       "3",
-				                       paging == 2 ? "cursor" : "page",
-				                       paging == 2   ? ""
-				                       : paging == 1 ? "2"
-				                                     : "1",
-				                       NULL};
+				struct word_query query = {wanted[w], orderings[o],
+				                           paging == 0   ? "1"
+				                           : paging == 1 ? "2"
+				                                         : NULL,
+				                           paging == 2 ? "" : NULL};
 				const char *next_a = NULL, *next_b = NULL;
 				char *cursor = NULL;
 				int steps = 0;
@@ -515,9 +516,9 @@ Test(lists, a_one_word_search_finds_through_the_word_index_what_the_text_index_f
 				do {
 					struct arena *arena = arena_new(64 * 1024, 0);
 					long long a[3], b[3], count_a, count_b;
-					size_t n_a = plan_page(db, arena, &indexed, query, a,
+					size_t n_a = plan_page(db, arena, &indexed, &query, a,
 					                       &count_a, &next_a);
-					size_t n_b = plan_page(db, arena, &plain, query, b,
+					size_t n_b = plan_page(db, arena, &plain, &query, b,
 					                       &count_b, &next_b);
 
 					cr_assert_eq(n_a, n_b, "search=%s ordering=%s paging %d",
@@ -534,7 +535,7 @@ Test(lists, a_one_word_search_finds_through_the_word_index_what_the_text_index_f
 					free(cursor);
 					cursor = NULL;
 					if (paging == 2 && next_a != NULL)
-						query[7] = cursor = client_format("%s", next_a);
+						query.cursor = cursor = client_format("%s", next_a);
 					arena_free(arena);
 					searches++;
 				} while (cursor != NULL && ++steps < 10);
@@ -545,11 +546,11 @@ Test(lists, a_one_word_search_finds_through_the_word_index_what_the_text_index_f
 	/* What the token finds: all but the deleted, the renamed-out and Hal. */
 	{
 		struct arena *arena = arena_new(64 * 1024, 0);
-		const char *query[] = {"search", token, "page_size", "3", NULL};
+		const struct word_query query = {token, NULL, NULL, NULL};
 		long long ids[3], count;
 		const char *next;
 
-		plan_page(db, arena, &indexed, query, ids, &count, &next);
+		plan_page(db, arena, &indexed, &query, ids, &count, &next);
 		cr_assert_eq(count, -4, "more than the cap: 7 patients match"); /* capped */
 		arena_free(arena);
 	}
