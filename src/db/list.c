@@ -513,8 +513,19 @@ static const char *where_clause(struct arena *arena, const struct list_spec *spe
 	return strbuf_text(&b);
 }
 
-/* The search word a word index answers (list.h), or NULL: one word of
- * three letters or more, and nothing else narrowing the list. */
+/* Letters and digits only (any non-ASCII byte counts as a letter). */
+static bool is_plain_word(const char *text)
+{
+	for (; *text != '\0'; text++)
+		if (!isalnum((unsigned char)*text) && (unsigned char)*text < 0x80)
+			return false;
+	return true;
+}
+
+/* The search word a word index answers (list.h), or NULL: one word, and
+ * nothing else narrowing the list. Its words start with a one- or
+ * two-letter prefix as quickly as with a longer one; a short word with
+ * punctuation (several lexemes: "o'b") keeps the ordering-index walk. */
 static const char *indexed_search_word(struct arena *arena, const struct list_spec *spec,
                                        list_param_fn param, const void *source, size_t extra_count)
 {
@@ -528,7 +539,7 @@ static const char *indexed_search_word(struct arena *arena, const struct list_sp
 			return NULL;
 	text = validate_trim(arena, text);
 	if (text == NULL || strlen(text) > MAX_SEARCH_TEXT || text[strcspn(text, " \t")] != '\0' ||
-	    shortest_word(text) < 3)
+	    (shortest_word(text) < 3 && !is_plain_word(text)))
 		return NULL;
 	return text;
 }

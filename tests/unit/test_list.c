@@ -554,7 +554,7 @@ Test(list_plan, the_word_index_answers_only_one_word_alone)
 	const struct list_condition mine = {"owner_id = $?::bigint", "7"};
 	const char *gin[][4] = {
 	    {"search", "ann kin", NULL, NULL}, /* two words: the text index, both at once */
-	    {"search", "ki", NULL, NULL},      /* short: the ordering index */
+	    {"search", "k.i", NULL, NULL},     /* short words of punctuation: the ordering index */
 	    {"search", "kin", "color", "red"}, /* filtered */
 	};
 
@@ -564,6 +564,9 @@ Test(list_plan, the_word_index_answers_only_one_word_alone)
 		             LIST_OK);
 		cr_assert(strstr(plan.sql, "thing_words") == NULL, "%s", plan.sql);
 	}
+	/* A short plain word: its prefix is a range like any other. */
+	cr_assert_eq(plan_for(NULL, 0, "search", "k", NULL), LIST_OK);
+	cr_assert(strstr(plan.sql, "thing_words") != NULL, "%s", plan.sql);
 	cr_assert_eq(plan_for(&mine, 1, "search", "kin", NULL), LIST_OK);
 	cr_assert(strstr(plan.sql, "thing_words") == NULL, "%s", plan.sql);
 	/* Without the declaration, the same search keeps the text index. */
