@@ -76,10 +76,8 @@ struct list_word_index {
 	const char *table; /* "patient_name_words" */
 	/* The word of the table a search word ("$?") stands for: NULL when none
 	 * does (then search_word, over spec->from, answers the search),
-	 * e.g. "hms_name_word($?)". */
+	 * e.g. "hms_name_word($?)". What else a word matches is search_id. */
 	const char *word;
-	/* What else a search word matches, over spec->from: identifiers. */
-	const char *rest;
 };
 
 struct list_spec {
@@ -95,6 +93,13 @@ struct list_spec {
 	 * the resource has no search. */
 	const char *search_word;
 	const char *search;
+	/* search_word as search_name OR search_id (each with one "$?", the
+	 * word), or both NULL: the names by prefix and the identifiers that
+	 * match whole. Several words then match as "every word a name" (one
+	 * text-index scan for all the words) or "some word an identifier and
+	 * every word search_word". Required with word_index. */
+	const char *search_name;
+	const char *search_id;
 	/* A one-word search with no filter or extra condition, or NULL. Lists
 	 * whose where differs from spec->where's rows (include_deleted) must
 	 * drop it. */

@@ -408,26 +408,50 @@ const char *list_cursor(struct arena *arena, const struct list_plan *plan,
 }
 
 /* Every word of the search must match spec->search_word: the words are
- * ANDed, each its own bound parameter. False when there are too many. */
+ * ANDed, each its own bound parameter. With search_name and search_id
+ * declared, several words are spelled so the text index takes them all
+ * at once (list.h). False when there are too many. */
 static bool append_search_words(struct strbuf *b, struct params *p, struct arena *arena,
-                                const char *word_sql, const char *text)
+                                const struct list_spec *spec, const char *text)
 {
-	int words = 0;
+	int n[MAX_SEARCH_WORDS], words = 0;
+	bool split;
 
 	while (*text != '\0') {
-		size_t n;
+		size_t len;
 
 		text += strspn(text, " \t");
-		n = strcspn(text, " \t");
-		if (n == 0)
+		len = strcspn(text, " \t");
+		if (len == 0)
 			break;
-		if (++words > MAX_SEARCH_WORDS)
+		if (words == MAX_SEARCH_WORDS)
 			return false;
-		if (words > 1)
-			strbuf_append(b, " AND ");
-		append_condition(b, p, word_sql, arena_strndup(arena, text, n));
-		text += n;
+		n[words++] = bind(p, arena_strndup(arena, text, len));
+		text += len;
 	}
+	split = words > 1 && spec->search_name != NULL && spec->search_id != NULL;
+	if (split)
+		strbuf_append(b, "(");
+	for (int i = 0; i < words; i++) {
+		strbuf_append(b, i > 0 ? " AND (" : "(");
+		strbuf_append_param(b, split ? spec->search_name : spec->search_word, n[i]);
+		strbuf_append(b, ")");
+	}
+	if (!split)
+		return true;
+	strbuf_append(b, ") OR ((");
+	for (int i = 0; i < words; i++) {
+		strbuf_append(b, i > 0 ? " AND (" : "(");
+		strbuf_append_param(b, spec->search_word, n[i]);
+		strbuf_append(b, ")");
+	}
+	strbuf_append(b, ") AND (");
+	for (int i = 0; i < words; i++) {
+		strbuf_append(b, i > 0 ? " OR (" : "(");
+		strbuf_append_param(b, spec->search_id, n[i]);
+		strbuf_append(b, ")");
+	}
+	strbuf_append(b, "))");
 	return true;
 }
 
@@ -499,7 +523,7 @@ static const char *where_clause(struct arena *arena, const struct list_spec *spe
 			                   "Ensure this value has at most 200 characters.");
 		} else if (text != NULL && *text != '\0') {
 			strbuf_append(&b, any ? " AND ((" : " WHERE ((");
-			if (!append_search_words(&b, p, arena, spec->search_word, text))
+			if (!append_search_words(&b, p, arena, spec, text))
 				validate_add_error(errors, "search", "Use at most 8 words.");
 			strbuf_append(&b, ")");
 			if (spec->search != NULL) {
@@ -531,8 +555,8 @@ static const char *indexed_search_word(struct arena *arena, const struct list_sp
 {
 	const char *text = param(source, "search");
 
-	if (spec->word_index == NULL || spec->search_word == NULL || extra_count > 0 ||
-	    text == NULL)
+	if (spec->word_index == NULL || spec->search_word == NULL || spec->search_id == NULL ||
+	    extra_count > 0 || text == NULL)
 		return NULL;
 	for (const struct list_filter *f = spec->filters; f != NULL && f->param.name != NULL; f++)
 		if (param(source, f->param.name) != NULL)
@@ -546,7 +570,7 @@ static const char *indexed_search_word(struct arena *arena, const struct list_sp
 
 /* What a search word matches that the word index does not hold: the rows
  * of spec->from meeting spec->where and search_word when the index has no
- * word for it, or rest, or the whole text the phone condition. */
+ * word for it, or search_id, or the whole text the phone condition. */
 static void append_unindexed(struct strbuf *b, const struct list_spec *spec, const char *where,
                              int word, int text)
 {
@@ -556,7 +580,7 @@ static void append_unindexed(struct strbuf *b, const struct list_spec *spec, con
 	strbuf_append(b, " IS NULL AND (");
 	strbuf_append_param(b, spec->search_word, word);
 	strbuf_append(b, ")) OR (");
-	strbuf_append_param(b, spec->word_index->rest, word);
+	strbuf_append_param(b, spec->search_id, word);
 	strbuf_append(b, ")");
 	if (text > 0) {
 		strbuf_append(b, " OR (");

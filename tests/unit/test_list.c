@@ -62,7 +62,6 @@ static const struct list_limits limits = {.count_cap = 10000, .max_offset = 1000
 static const struct list_word_index words = {
     .table = "thing_words",
     .word = "w($?)",
-    .rest = "code = upper($?)",
 };
 
 static struct list_spec indexed;
@@ -82,6 +81,8 @@ static void setup(void)
 	planned = &spec;
 	indexed = spec;
 	indexed.word_index = &words;
+	indexed.search_name = "words @@ q($?)";
+	indexed.search_id = "code = upper($?)";
 }
 
 static void teardown(void)
@@ -573,4 +574,17 @@ Test(list_plan, the_word_index_answers_only_one_word_alone)
 	planned = &spec;
 	cr_assert_eq(plan_for(NULL, 0, "search", "kin", NULL), LIST_OK);
 	cr_assert(strncmp(plan.sql, "WITH hits AS MATERIALIZED", 25) == 0, "%s", plan.sql);
+}
+
+Test(list_plan, several_words_are_all_names_or_some_identifier)
+{
+	planned = &indexed;
+	cr_assert_eq(plan_for(NULL, 0, "search", "ann kin", NULL), LIST_OK);
+	/* One text-index scan for every word as a name; the identifiers whole. */
+	cr_assert(strstr(plan.sql,
+	                 "WHERE (NOT deleted) AND ((((words @@ q($1)) AND (words @@ "
+	                 "q($2))) OR (((words @@ q($1)) AND (words @@ q($2))) AND ((code = "
+	                 "upper($1)) OR (code = upper($2))))) OR (phone = $3))") != NULL,
+	          "%s", plan.sql);
+	assert_params(5, "ann", "kin", "ann kin", "21", "0");
 }
