@@ -65,6 +65,21 @@ struct list_ordering {
 	const char *sql;  /* the expression ordered by */
 };
 
+/* A table that answers a one-word ?search= from B-tree ranges already in the
+ * page's order (schema/009_patient_name_words.sql): one row per word of each
+ * row spec->where keeps, in a column "word" (collated "C", so a prefix is a
+ * range), with the tiebreak and every ordering's column under the names
+ * spec->orderings use, and a B-tree per ordering on (word, its keys). For
+ * each word the search word starts, the page reads that word's first rows
+ * in order; the count reads at most a few cap's worth of the range. */
+struct list_word_index {
+	const char *table; /* "patient_name_words" */
+	/* The word of the table a search word ("$?") stands for: NULL when none
+	 * does (then search_word, over spec->from, answers the search),
+	 * e.g. "hms_name_word($?)". What else a word matches is search_id. */
+	const char *word;
+};
+
 struct list_spec {
 	const struct column *columns; /* the row (columns.h) */
 	const char *from;             /* "audit_log" or a join */
@@ -78,6 +93,17 @@ struct list_spec {
 	 * the resource has no search. */
 	const char *search_word;
 	const char *search;
+	/* search_word as search_name OR search_id (each with one "$?", the
+	 * word), or both NULL: the names by prefix and the identifiers that
+	 * match whole. Several words then match as "every word a name" (one
+	 * text-index scan for all the words) or "some word an identifier and
+	 * every word search_word". Required with word_index. */
+	const char *search_name;
+	const char *search_id;
+	/* A one-word search with no filter or extra condition, or NULL. Lists
+	 * whose where differs from spec->where's rows (include_deleted) must
+	 * drop it. */
+	const struct list_word_index *word_index;
 	const char *default_order; /* "id DESC", "last_name ASC, first_name ASC" */
 	/* A cheap exact count when no filter, search or extra condition
 	 * narrows spec->where (a maintained counter), or NULL. */

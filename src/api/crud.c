@@ -539,6 +539,7 @@ void crud_list(struct http_request *req, struct http_response *res)
 	if (include_deleted) {
 		spec.where = NULL;
 		spec.unfiltered_count = NULL; /* a counter counts live rows */
+		spec.word_index = NULL;       /* so does the word index */
 	}
 	crud_respond_list(req, res, &spec, NULL, 0);
 }

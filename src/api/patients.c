@@ -90,6 +90,19 @@ static const struct list_ordering patient_orderings[] = {
     {NULL, NULL},
 };
 
+/* A search word: a name by word prefix, or an identifier whole. */
+#define PATIENT_NAME_WORD "hms_prefix_query($?) IS NULL OR search_vector @@ hms_prefix_query($?)"
+#define PATIENT_ID_WORD                                                                            \
+	"medical_record_number = upper($?) OR "                                                    \
+	"(contact_email <> '' AND lower(contact_email) = lower($?))"
+
+/* One-word searches: patient_name_words (schema/009), the words of live
+ * patients' names with the orderings' keys. */
+static const struct list_word_index patient_words = {
+    .table = "patient_name_words",
+    .word = "hms_name_word($?)",
+};
+
 static const struct list_spec patient_list = {
     .columns = patient_columns,
     .from = "patients",
@@ -99,10 +112,11 @@ static const struct list_spec patient_list = {
     /* Each word: a name by word prefix, or a whole MRN or email; a word of
      * punctuation alone (no lexeme) constrains nothing. The whole text: a
      * phone number (which may contain spaces). */
-    .search_word = "hms_prefix_query($?) IS NULL OR search_vector @@ hms_prefix_query($?) OR "
-                   "medical_record_number = upper($?) OR "
-                   "(contact_email <> '' AND lower(contact_email) = lower($?))",
+    .search_word = PATIENT_NAME_WORD " OR " PATIENT_ID_WORD,
     .search = "contact_phone <> '' AND contact_phone = $?",
+    .search_name = PATIENT_NAME_WORD,
+    .search_id = PATIENT_ID_WORD,
+    .word_index = &patient_words,
     .default_order = "last_name ASC, first_name ASC",
     .unfiltered_count = "SELECT live FROM patient_counts",
     .tiebreak = "id",

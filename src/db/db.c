@@ -30,7 +30,8 @@ struct db {
 	char *conninfo;
 	PGconn *conn;
 	char listen_channel[64];
-	char options[192]; /* libpq "options": durable commits, time zone, statement timeout */
+	/* libpq "options": durable commits, no JIT, time zone, statement timeout */
+	char options[192];
 	char time_zone[64];
 	long statement_timeout_ms; /* 0: none */
 	db_notify_fn notify;
@@ -89,8 +90,11 @@ static void make_options(struct db *db)
 	/* The zone was validated at start-up (letters, digits, / _ + -), so it
 	 * needs no escaping inside the options string. A commit returns only
 	 * once it is durable, whatever the server's default: no answer (and no
-	 * audited read) is acknowledged before its audit row is on disk. */
-	n = snprintf(db->options, sizeof(db->options), "-c synchronous_commit=on ");
+	 * audited read) is acknowledged before its audit row is on disk. No JIT:
+	 * every statement is short, and compiling one (tens of milliseconds) is
+	 * decided by cost estimates that count branches a statement may never
+	 * run (a search's fallback count, src/db/list.c). */
+	n = snprintf(db->options, sizeof(db->options), "-c synchronous_commit=on -c jit=off ");
 	if (db->time_zone[0] != '\0' && n >= 0 && (size_t)n < sizeof(db->options))
 		n += snprintf(db->options + n, sizeof(db->options) - (size_t)n, "-c TimeZone=%s ",
 		              db->time_zone);

@@ -408,26 +408,50 @@ const char *list_cursor(struct arena *arena, const struct list_plan *plan,
 }
 
 /* Every word of the search must match spec->search_word: the words are
- * ANDed, each its own bound parameter. False when there are too many. */
+ * ANDed, each its own bound parameter. With search_name and search_id
+ * declared, several words are spelled so the text index takes them all
+ * at once (list.h). False when there are too many. */
 static bool append_search_words(struct strbuf *b, struct params *p, struct arena *arena,
-                                const char *word_sql, const char *text)
+                                const struct list_spec *spec, const char *text)
 {
-	int words = 0;
+	int n[MAX_SEARCH_WORDS], words = 0;
+	bool split;
 
 	while (*text != '\0') {
-		size_t n;
+		size_t len;
 
 		text += strspn(text, " \t");
-		n = strcspn(text, " \t");
-		if (n == 0)
+		len = strcspn(text, " \t");
+		if (len == 0)
 			break;
-		if (++words > MAX_SEARCH_WORDS)
+		if (words == MAX_SEARCH_WORDS)
 			return false;
-		if (words > 1)
-			strbuf_append(b, " AND ");
-		append_condition(b, p, word_sql, arena_strndup(arena, text, n));
-		text += n;
+		n[words++] = bind(p, arena_strndup(arena, text, len));
+		text += len;
 	}
+	split = words > 1 && spec->search_name != NULL && spec->search_id != NULL;
+	if (split)
+		strbuf_append(b, "(");
+	for (int i = 0; i < words; i++) {
+		strbuf_append(b, i > 0 ? " AND (" : "(");
+		strbuf_append_param(b, split ? spec->search_name : spec->search_word, n[i]);
+		strbuf_append(b, ")");
+	}
+	if (!split)
+		return true;
+	strbuf_append(b, ") OR ((");
+	for (int i = 0; i < words; i++) {
+		strbuf_append(b, i > 0 ? " AND (" : "(");
+		strbuf_append_param(b, spec->search_word, n[i]);
+		strbuf_append(b, ")");
+	}
+	strbuf_append(b, ") AND (");
+	for (int i = 0; i < words; i++) {
+		strbuf_append(b, i > 0 ? " OR (" : "(");
+		strbuf_append_param(b, spec->search_id, n[i]);
+		strbuf_append(b, ")");
+	}
+	strbuf_append(b, "))");
 	return true;
 }
 
@@ -454,7 +478,8 @@ static size_t shortest_word(const char *text)
 static const char *where_clause(struct arena *arena, const struct list_spec *spec,
                                 list_param_fn param, const void *source,
                                 const struct list_condition *extra, size_t extra_count,
-                                struct params *p, bool *searching, struct json_object **errors)
+                                bool with_search, struct params *p, bool *searching,
+                                struct json_object **errors)
 {
 	struct strbuf b;
 	bool any = false;
@@ -487,7 +512,7 @@ static const char *where_clause(struct arena *arena, const struct list_spec *spe
 		append_condition(&b, p, f->sql, value);
 		any = true;
 	}
-	if (spec->search_word != NULL) {
+	if (with_search && spec->search_word != NULL) {
 		const char *text = param(source, "search");
 
 		/* Surrounding blanks never belong to an identifier or a name. */
@@ -498,7 +523,7 @@ static const char *where_clause(struct arena *arena, const struct list_spec *spe
 			                   "Ensure this value has at most 200 characters.");
 		} else if (text != NULL && *text != '\0') {
 			strbuf_append(&b, any ? " AND ((" : " WHERE ((");
-			if (!append_search_words(&b, p, arena, spec->search_word, text))
+			if (!append_search_words(&b, p, arena, spec, text))
 				validate_add_error(errors, "search", "Use at most 8 words.");
 			strbuf_append(&b, ")");
 			if (spec->search != NULL) {
@@ -510,6 +535,145 @@ static const char *where_clause(struct arena *arena, const struct list_spec *spe
 		}
 	}
 	return strbuf_text(&b);
+}
+
+/* Letters and digits only (any non-ASCII byte counts as a letter). */
+static bool is_plain_word(const char *text)
+{
+	for (; *text != '\0'; text++)
+		if (!isalnum((unsigned char)*text) && (unsigned char)*text < 0x80)
+			return false;
+	return true;
+}
+
+/* The search word a word index answers (list.h), or NULL: one word, and
+ * nothing else narrowing the list. Its words start with a one- or
+ * two-letter prefix as quickly as with a longer one; a short word with
+ * punctuation (several lexemes: "o'b") keeps the ordering-index walk. */
+static const char *indexed_search_word(struct arena *arena, const struct list_spec *spec,
+                                       list_param_fn param, const void *source, size_t extra_count)
+{
+	const char *text = param(source, "search");
+
+	if (spec->word_index == NULL || spec->search_word == NULL || spec->search_id == NULL ||
+	    extra_count > 0 || text == NULL)
+		return NULL;
+	for (const struct list_filter *f = spec->filters; f != NULL && f->param.name != NULL; f++)
+		if (param(source, f->param.name) != NULL)
+			return NULL;
+	text = validate_trim(arena, text);
+	if (text == NULL || strlen(text) > MAX_SEARCH_TEXT || text[strcspn(text, " \t")] != '\0' ||
+	    (shortest_word(text) < 3 && !is_plain_word(text)))
+		return NULL;
+	return text;
+}
+
+/* What a search word matches that the word index does not hold: the rows
+ * of spec->from meeting spec->where and search_word when the index has no
+ * word for it, or search_id, or the whole text the phone condition. */
+static void append_unindexed(struct strbuf *b, const struct list_spec *spec, const char *where,
+                             int word, int text)
+{
+	strbuf_append(b, where);
+	strbuf_append(b, *where != '\0' ? " AND ((" : " WHERE ((");
+	strbuf_append_param(b, spec->word_index->word, word);
+	strbuf_append(b, " IS NULL AND (");
+	strbuf_append_param(b, spec->search_word, word);
+	strbuf_append(b, ")) OR (");
+	strbuf_append_param(b, spec->search_id, word);
+	strbuf_append(b, ")");
+	if (text > 0) {
+		strbuf_append(b, " OR (");
+		strbuf_append_param(b, spec->search, text);
+		strbuf_append(b, ")");
+	}
+	strbuf_append(b, ")");
+}
+
+/* " WHERE word ^@ <the index's word>". */
+static void append_prefix(struct strbuf *b, const struct list_word_index *index, int word)
+{
+	strbuf_append(b, " WHERE word ^@ ");
+	strbuf_append_param(b, index->word, word);
+}
+
+/* A one-word search through the word index. The words the search word
+ * starts are found by skipping through the index (one descent each), each
+ * word's first rows in the page's order come from its own B-tree range
+ * (limit + offset of them suffice: a row ahead of another in the whole
+ * order is ahead of it in every word's list too), and the union of those
+ * and of what the index does not hold is ordered and cut to the page. */
+static void append_word_search(struct strbuf *b, struct arena *arena, struct params *p,
+                               const struct list_spec *spec, const char *where, const char *text,
+                               const struct list_plan *out, const struct order *o,
+                               const struct list_limits *limits, int limit, int offset)
+{
+	const struct list_word_index *index = spec->word_index;
+	const char *table = index->table, *id = spec->tiebreak;
+	int word = bind(p, text);
+	int whole = spec->search != NULL ? bind(p, text) : 0;
+	int reach =
+	    bind(p, arena_printf(arena, "%ld",
+	                         out->page_size + 1 +
+	                             (out->is_cursor ? 0 : (out->page - 1) * out->page_size)));
+	struct order renamed = *o;
+	long sample = 2 * (limits->count_cap + 1);
+
+	strbuf_printf(b, "WITH RECURSIVE matched(word) AS (SELECT min(word) FROM %s", table);
+	append_prefix(b, index, word);
+	strbuf_printf(b, " UNION ALL SELECT (SELECT min(word) FROM %s", table);
+	append_prefix(b, index, word);
+	strbuf_append(b, " AND word > matched.word) FROM matched WHERE matched.word IS NOT NULL), "
+	                 "hits AS MATERIALIZED (SELECT m.*");
+	strbuf_printf(b, " FROM matched CROSS JOIN LATERAL (SELECT %s", id);
+	for (int i = 0; i < o->count - 1; i++)
+		strbuf_printf(b, ", %s AS k%d", o->keys[i].sql, i + 1);
+	strbuf_printf(b, " FROM %s WHERE word = matched.word", table);
+	if (out->position != NULL) {
+		strbuf_append(b, " AND ");
+		append_keyset(b, p, o, out->position, out->is_backward);
+	}
+	strbuf_printf(b, "%s LIMIT $%d) AS m UNION SELECT %s", order_by(arena, o, out->is_backward),
+	              reach, id);
+	for (int i = 0; i < o->count - 1; i++)
+		strbuf_printf(b, ", %s", o->keys[i].sql);
+	strbuf_printf(b, " FROM %s", spec->from);
+	append_unindexed(b, spec, where, word, whole); /* where holds the keyset */
+	strbuf_printf(b, "), page AS (SELECT %s FROM hits", id);
+	for (int i = 0; i < o->count - 1; i++)
+		renamed.keys[i].sql = arena_printf(arena, "k%d", i + 1);
+	strbuf_append(b, order_by(arena, &renamed, out->is_backward));
+	strbuf_printf(b, " LIMIT $%d", limit);
+	if (offset > 0)
+		strbuf_printf(b, " OFFSET $%d", offset);
+	strbuf_printf(b, ") SELECT %s", columns_select(spec->columns));
+	append_key_columns(b, o);
+	if (!out->is_cursor) {
+		/* Distinct rows (a row may match by two words) among the first
+		 * rows of the range and what the index does not hold: past the
+		 * cap, or all of them, that is the answer; else (many rows matching
+		 * twice) every match is counted. */
+		strbuf_printf(
+		    b,
+		    ", (SELECT least(CASE WHEN c.n > %ld OR c.by_word < %ld THEN c.n ELSE "
+		    "(SELECT count(*) FROM (SELECT %s FROM %s",
+		    limits->count_cap, sample, id, table);
+		append_prefix(b, index, word);
+		strbuf_printf(b, " UNION SELECT %s FROM %s", id, spec->from);
+		append_unindexed(b, spec, where, word, whole);
+		strbuf_printf(
+		    b,
+		    ") AS a) END, %ld) FROM (SELECT count(DISTINCT %s) AS n, count(*) FILTER "
+		    "(WHERE by_word) AS by_word FROM ((SELECT %s, true AS by_word FROM %s",
+		    limits->count_cap + 1, id, id, table);
+		append_prefix(b, index, word);
+		strbuf_printf(b, " LIMIT %ld) UNION ALL (SELECT %s, false FROM %s", sample, id,
+		              spec->from);
+		append_unindexed(b, spec, where, word, whole);
+		strbuf_printf(b, " LIMIT %ld)) AS r) AS c)", sample);
+	}
+	strbuf_printf(b, " FROM %s WHERE %s IN (SELECT %s FROM page)%s", spec->from, id, id,
+	              order_by(arena, o, out->is_backward));
 }
 
 /* The count: a maintained counter when nothing narrows the list, else at
@@ -538,6 +702,7 @@ enum list_problem list_plan(struct arena *arena, const struct list_spec *spec,
 	const char *where, *order, *columns = columns_select(spec->columns);
 	const char *cursor = param(source, "cursor");
 	const char *bad_order = NULL;
+	const char *word = indexed_search_word(arena, spec, param, source, extra_count);
 	bool searching = false, narrowed;
 	int limit, offset = 0;
 
@@ -555,8 +720,8 @@ enum list_problem list_plan(struct arena *arena, const struct list_spec *spec,
 		                 "further with ?cursor= (start with an empty ?cursor= and follow "
 		                 "\"next\").",
 		                 out->page, limits->max_offset));
-	where =
-	    where_clause(arena, spec, param, source, extra, extra_count, &p, &searching, errors);
+	where = where_clause(arena, spec, param, source, extra, extra_count, word == NULL, &p,
+	                     &searching, errors);
 	narrowed = p.count > 0; /* every filter, search and extra condition binds */
 	if (!order_keys(arena, spec, param(source, "ordering"), &o, &bad_order)) {
 		if (bad_order == NULL)
@@ -591,7 +756,13 @@ enum list_problem list_plan(struct arena *arena, const struct list_spec *spec,
 	out->key_count = o.position;
 
 	strbuf_init(&b, arena);
-	if (searching) {
+	if (word != NULL) {
+		/* The count is the word search's own (out->count_cap: capped). */
+		if (!out->is_cursor)
+			out->count_cap = limits->count_cap;
+		append_word_search(&b, arena, &p, spec, where, word, out, &o, limits, limit,
+		                   offset);
+	} else if (searching) {
 		/* A selective text search: find the matches once through the GIN
 		 * index, keeping only the sort keys, then count them (up to the
 		 * cap), take the page and fetch just its rows. The planner cannot

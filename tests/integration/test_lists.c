@@ -20,8 +20,11 @@
 
 #include "client.h"
 #include "hms/arena.h"
+#include "hms/crud.h"
 #include "hms/db.h"
 #include "hms/err.h"
+#include "hms/list.h"
+#include "hms/patients.h"
 
 #define MAX_ROWS 20000
 
@@ -388,6 +391,179 @@ Test(statement_timeout, a_slow_statement_is_cancelled_and_the_session_goes_on)
 	             HMS_OK);
 	cr_assert_str_eq(PQgetvalue(res, 0, 0), "Africa/Kampala");
 	arena_free(arena);
+	db_free(db);
+	free(conninfo);
+}
+
+/* --- one-word searches: the word index against the text index ------------- */
+
+/* What the client asks: pages of three; page or cursor NULL when not asked. */
+struct word_query {
+	const char *search, *ordering, *page, *cursor;
+};
+
+static const char *query_value(const void *source, const char *name)
+{
+	const struct word_query *q = source;
+
+	return strcmp(name, "search") == 0      ? q->search
+	       : strcmp(name, "ordering") == 0  ? q->ordering
+	       : strcmp(name, "page_size") == 0 ? "3"
+	       : strcmp(name, "page") == 0      ? q->page
+	       : strcmp(name, "cursor") == 0    ? q->cursor
+	                                        : NULL;
+}
+
+/* The ids (and, for an offset page, the count) of one page of the patient
+ * list planned with spec for query; *next: the cursor continuing it, or
+ * NULL. */
+static size_t plan_page(struct db *db, struct arena *arena, const struct list_spec *spec,
+                        const struct word_query *query, long long *ids, long long *count,
+                        const char **next)
+{
+	const struct list_limits limits = {.count_cap = 4, .max_offset = 10000};
+	struct list_plan plan;
+	struct list_page page;
+	struct json_object *errors = NULL;
+
+	cr_assert_eq(list_plan(arena, spec, &limits, query_value, query, NULL, 0, &plan, &errors),
+	             LIST_OK);
+	cr_assert_eq(list_fetch(db, arena, &plan, &page), HMS_OK, "%s", plan.sql);
+	for (int i = 0; i < page.count_shown; i++)
+		ids[i] = atoll(PQgetvalue(page.rows, list_page_row(&page, i), 0));
+	*count = plan.is_cursor ? -1 : page.count * (page.count_is_exact ? 1 : -1);
+	*next =
+	    page.has_more ? list_cursor(arena, &plan, &page, page.count_shown - 1, false) : NULL;
+	return (size_t)page.count_shown;
+}
+
+/* Every search, ordering and way to page the same through the word index
+ * (schema/009) as through the text index (and several words spelled for
+ * one text-index scan as word by word): the same rows in the same order,
+ * the same count. The names hold the token as a whole word, as a prefix of
+ * longer words, accented, hyphenated, twice in one patient (once in each
+ * name, or in both parts of one); one such patient is deleted, one renamed
+ * out of the matches, one renamed into them. */
+Test(lists, a_one_word_search_finds_through_the_word_index_what_the_text_index_finds)
+{
+	static const char *const orderings[] = {
+	    "",
+	    "-last_name",
+	    "first_name",
+	    "-date_of_birth",
+	    "created_at",
+	    "-created_at",
+	    "last_name,-first_name",
+	};
+	char token[16], upper[16], *sql, *wanted[16];
+	char *conninfo = client_format("%s dbname=hms", client_env("HMS_TEST_ADMIN_URL"));
+	struct db *db = db_new(conninfo);
+	struct list_spec indexed = *patients_resource.list, plain = indexed;
+	size_t searches = 0;
+
+	plain.word_index = NULL; /* and several words each as search_word alone */
+	plain.search_name = NULL;
+	plain.search_id = NULL;
+	cr_assert_not_null(indexed.word_index);
+	new_token(token, sizeof(token));
+	for (size_t i = 0; token[i] != '\0'; i++)
+		upper[i] = (char)(token[i] - 'a' + 'A'), upper[i + 1] = '\0';
+	sql = client_format(
+	    "INSERT INTO patients (first_name, last_name, date_of_birth, gender, contact_email) "
+	    "VALUES ('Ann', '%1$s', '1990-01-01', 'female', ''), "
+	    "('Bob', '%1$sa', '1990-01-02', 'male', ''), "
+	    "('%1$sb', '%1$sa', '1990-01-01', 'male', ''), "          /* twice */
+	    "('Élodie %2$sÉ', 'Smith', '1980-05-05', 'female', ''), " /* accented */
+	    "('Cy', '%1$sc-%1$sd', '1970-01-01', 'other', ''), "      /* hyphenated */
+	    "('Dee', 'O''%1$s', '1990-01-02', 'female', '%1$s@example.org'), "
+	    "('Eve', '%1$sa', '1990-01-03', 'female', ''), " /* deleted below */
+	    "('Fay', '%1$sz', '1990-01-04', 'female', ''), " /* renamed out below */
+	    "('Gil', 'Jones', '1990-01-05', 'male', 'gil.%1$s@example.org'), " /* renamed in */
+	    "('Hal', 'Nobody', '1990-01-06', 'male', '') RETURNING id",
+	    token, upper);
+	free(client_sql_value(sql));
+	free(sql);
+	sql =
+	    client_format("UPDATE patients SET is_deleted = true, deleted_at = now() "
+	                  "WHERE first_name = 'Eve' AND last_name = '%1$sa'; "
+	                  "UPDATE patients SET last_name = 'Elsewhere' WHERE last_name = '%1$sz'; "
+	                  "UPDATE patients SET last_name = '%1$sb' "
+	                  "WHERE contact_email = 'gil.%1$s@example.org' RETURNING id",
+	                  token);
+	free(client_sql_value(sql));
+	free(sql);
+	wanted[0] = client_format("%s", token);
+	wanted[1] = client_format("%sa", token);
+	wanted[2] = client_format("%s", upper);
+	wanted[3] = client_format("%sé", token);
+	wanted[4] = client_format("%sc-%.3s", token, token);
+	wanted[5] = client_format("%s@example.org", token);
+	wanted[6] = client_format("o'%s", token);
+	wanted[7] = client_format("%sz", token);
+	wanted[8] = client_format("%sb", token);
+	wanted[9] = client_format("%s!", token);
+	wanted[10] = client_format("%s ann", token); /* several words */
+	wanted[11] = client_format("Élodie %sé", upper);
+	wanted[12] = client_format("%s@example.org dee", token); /* an identifier and a name */
+	wanted[13] = client_format("%1$s@example.org %1$s", token);
+	wanted[14] = NULL;
+	for (size_t w = 0; wanted[w] != NULL; w++) {
+		for (size_t o = 0; o < sizeof(orderings) / sizeof(orderings[0]); o++) {
+			for (int paging = 0; paging < 3; paging++) {
+				/* page_size 3: page 1, page 2, and a cursor walk */
+				struct word_query query = {wanted[w], orderings[o],
+				                           paging == 0   ? "1"
+				                           : paging == 1 ? "2"
+				                                         : NULL,
+				                           paging == 2 ? "" : NULL};
+				const char *next_a = NULL, *next_b = NULL;
+				char *cursor = NULL;
+				int steps = 0;
+
+				do {
+					struct arena *arena = arena_new(64 * 1024, 0);
+					long long a[3], b[3], count_a, count_b;
+					size_t n_a = plan_page(db, arena, &indexed, &query, a,
+					                       &count_a, &next_a);
+					size_t n_b = plan_page(db, arena, &plain, &query, b,
+					                       &count_b, &next_b);
+
+					cr_assert_eq(n_a, n_b, "search=%s ordering=%s paging %d",
+					             wanted[w], orderings[o], paging);
+					for (size_t i = 0; i < n_a; i++)
+						cr_assert_eq(a[i], b[i],
+						             "search=%s ordering=%s row %zu",
+						             wanted[w], orderings[o], i);
+					cr_assert_eq(count_a, count_b, "search=%s ordering=%s",
+					             wanted[w], orderings[o]);
+					cr_assert_eq(next_a == NULL, next_b == NULL);
+					if (next_a != NULL)
+						cr_assert_str_eq(next_a, next_b);
+					free(cursor);
+					cursor = NULL;
+					if (paging == 2 && next_a != NULL)
+						query.cursor = cursor = client_format("%s", next_a);
+					arena_free(arena);
+					searches++;
+				} while (cursor != NULL && ++steps < 10);
+				free(cursor);
+			}
+		}
+	}
+	/* What the token finds: all but the deleted, the renamed-out and Hal. */
+	{
+		struct arena *arena = arena_new(64 * 1024, 0);
+		const struct word_query query = {token, NULL, NULL, NULL};
+		long long ids[3], count;
+		const char *next;
+
+		plan_page(db, arena, &indexed, &query, ids, &count, &next);
+		cr_assert_eq(count, -4, "more than the cap: 7 patients match"); /* capped */
+		arena_free(arena);
+	}
+	cr_assert_gt(searches, 200);
+	for (size_t w = 0; wanted[w] != NULL; w++)
+		free(wanted[w]);
 	db_free(db);
 	free(conninfo);
 }

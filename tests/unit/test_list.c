@@ -58,8 +58,17 @@ static const struct list_spec spec = {
 
 static const struct list_limits limits = {.count_cap = 10000, .max_offset = 10000};
 
+/* The same list with a word index (list.h), as patients declare one. */
+static const struct list_word_index words = {
+    .table = "thing_words",
+    .word = "w($?)",
+};
+
+static struct list_spec indexed;
+
 static struct arena *arena;
 static struct list_plan plan;
+static const struct list_spec *planned = &spec;
 static struct json_object *errors;
 static const char *query[32]; /* name, value, name, value, ..., NULL */
 
@@ -69,6 +78,11 @@ static void setup(void)
 	memset(&plan, 0, sizeof(plan));
 	memset(query, 0, sizeof(query));
 	errors = NULL;
+	planned = &spec;
+	indexed = spec;
+	indexed.word_index = &words;
+	indexed.search_name = "words @@ q($?)";
+	indexed.search_id = "code = upper($?)";
 }
 
 static void teardown(void)
@@ -101,7 +115,8 @@ static enum list_problem plan_for(const struct list_condition *extra, size_t ext
 	query[n] = NULL;
 	json_object_put(errors); /* of the previous plan in the same test */
 	errors = NULL;
-	return list_plan(arena, &spec, &limits, lookup, query, extra, extra_count, &plan, &errors);
+	return list_plan(arena, planned, &limits, lookup, query, extra, extra_count, &plan,
+	                 &errors);
 }
 
 static void assert_params(int count, ...)
@@ -469,4 +484,107 @@ Test(list_plan, every_malformed_or_tampered_cursor_is_invalid)
 	cr_assert_eq(plan_for(NULL, 0, "ordering", "born,name", "cursor",
 	                      encode("[\"n\",\"2020-01-01\",\"1\"]"), NULL),
 	             LIST_INVALID);
+}
+
+/* --- a one-word search through the word index ------------------------------ */
+
+Test(list_plan, one_word_reads_each_matching_word_in_order)
+{
+	planned = &indexed;
+	cr_assert_eq(plan_for(NULL, 0, "search", " kin ", NULL), LIST_OK);
+	cr_assert_str_eq(
+	    plan.sql,
+	    /* the words the search word starts, one index descent each */
+	    "WITH RECURSIVE matched(word) AS (SELECT min(word) FROM thing_words WHERE word ^@ "
+	    "w($3) UNION ALL SELECT (SELECT min(word) FROM thing_words WHERE word ^@ w($3) AND "
+	    "word > matched.word) FROM matched WHERE matched.word IS NOT NULL), "
+	    /* each word's first rows in the page's order, and what the index lacks */
+	    "hits AS MATERIALIZED (SELECT m.* FROM matched CROSS JOIN LATERAL (SELECT id, name AS "
+	    "k1 FROM thing_words WHERE word = matched.word ORDER BY name ASC, id LIMIT $5) AS m "
+	    "UNION SELECT id, name FROM things WHERE (NOT deleted) AND ((w($3) IS NULL AND "
+	    "(words @@ q($3))) OR (code = upper($3)) OR (phone = $4))), "
+	    "page AS (SELECT id FROM hits ORDER BY k1 ASC, id LIMIT $1 OFFSET $2) " SELECT_LIST KEYS
+	    /* the count: distinct rows among the range's first rows, else all */
+	    ", (SELECT least(CASE WHEN c.n > 10000 OR c.by_word < 20002 THEN c.n ELSE (SELECT "
+	    "count(*) FROM (SELECT id FROM thing_words WHERE word ^@ w($3) UNION SELECT id FROM "
+	    "things WHERE (NOT deleted) AND ((w($3) IS NULL AND (words @@ q($3))) OR (code = "
+	    "upper($3)) OR (phone = $4))) AS a) END, 10001) FROM (SELECT count(DISTINCT id) AS n, "
+	    "count(*) FILTER (WHERE by_word) AS by_word FROM ((SELECT id, true AS by_word FROM "
+	    "thing_words WHERE word ^@ w($3) LIMIT 20002) UNION ALL (SELECT id, false FROM things "
+	    "WHERE (NOT deleted) AND ((w($3) IS NULL AND (words @@ q($3))) OR (code = upper($3)) "
+	    "OR (phone = $4)) LIMIT 20002)) AS r) AS c) "
+	    "FROM things WHERE id IN (SELECT id FROM page) ORDER BY name ASC, id");
+	assert_params(5, "21", "0", "kin", "kin", "21");
+	cr_assert_eq(plan.count_cap, 10000);
+}
+
+Test(list_plan, a_word_search_page_reads_each_word_as_deep_as_the_page)
+{
+	planned = &indexed;
+	cr_assert_eq(plan_for(NULL, 0, "search", "kin", "page", "3", "page_size", "10", "ordering",
+	                      "-born", NULL),
+	             LIST_OK);
+	cr_assert(strstr(plan.sql, "(SELECT id, born AS k1 FROM thing_words WHERE word = "
+	                           "matched.word ORDER BY born DESC, id LIMIT $5) AS m") != NULL,
+	          "%s", plan.sql);
+	cr_assert(strstr(plan.sql, "ORDER BY k1 DESC, id LIMIT $1 OFFSET $2)") != NULL, "%s",
+	          plan.sql);
+	assert_params(5, "11", "20", "kin", "kin", "31");
+}
+
+Test(list_plan, a_word_search_cursor_narrows_both_sides)
+{
+	planned = &indexed;
+	cr_assert_eq(
+	    plan_for(NULL, 0, "search", "kin", "cursor", encode("[\"p\",\"K\",\"7\"]"), NULL),
+	    LIST_OK);
+	/* Backward: each word read backward before the position. */
+	cr_assert(strstr(plan.sql,
+	                 "FROM thing_words WHERE word = matched.word AND ((name, id) < "
+	                 "($7::text, $8::bigint)) ORDER BY name DESC, id DESC LIMIT $6)") != NULL,
+	          "%s", plan.sql);
+	cr_assert(strstr(plan.sql, "WHERE (NOT deleted) AND ((name, id) < ($1::text, $2::bigint)) "
+	                           "AND ((w($4) IS NULL") != NULL,
+	          "%s", plan.sql);
+	cr_assert(strstr(plan.sql, "count(") == NULL, "%s", plan.sql);
+	assert_params(8, "K", "7", "21", "kin", "kin", "21", "K", "7");
+}
+
+Test(list_plan, the_word_index_answers_only_one_word_alone)
+{
+	const struct list_condition mine = {"owner_id = $?::bigint", "7"};
+	const char *gin[][4] = {
+	    {"search", "ann kin", NULL, NULL}, /* two words: the text index, both at once */
+	    {"search", "k.i", NULL, NULL},     /* short words of punctuation: the ordering index */
+	    {"search", "kin", "color", "red"}, /* filtered */
+	};
+
+	planned = &indexed;
+	for (size_t i = 0; i < sizeof(gin) / sizeof(gin[0]); i++) {
+		cr_assert_eq(plan_for(NULL, 0, gin[i][0], gin[i][1], gin[i][2], gin[i][3], NULL),
+		             LIST_OK);
+		cr_assert(strstr(plan.sql, "thing_words") == NULL, "%s", plan.sql);
+	}
+	/* A short plain word: its prefix is a range like any other. */
+	cr_assert_eq(plan_for(NULL, 0, "search", "k", NULL), LIST_OK);
+	cr_assert(strstr(plan.sql, "thing_words") != NULL, "%s", plan.sql);
+	cr_assert_eq(plan_for(&mine, 1, "search", "kin", NULL), LIST_OK);
+	cr_assert(strstr(plan.sql, "thing_words") == NULL, "%s", plan.sql);
+	/* Without the declaration, the same search keeps the text index. */
+	planned = &spec;
+	cr_assert_eq(plan_for(NULL, 0, "search", "kin", NULL), LIST_OK);
+	cr_assert(strncmp(plan.sql, "WITH hits AS MATERIALIZED", 25) == 0, "%s", plan.sql);
+}
+
+Test(list_plan, several_words_are_all_names_or_some_identifier)
+{
+	planned = &indexed;
+	cr_assert_eq(plan_for(NULL, 0, "search", "ann kin", NULL), LIST_OK);
+	/* One text-index scan for every word as a name; the identifiers whole. */
+	cr_assert(strstr(plan.sql,
+	                 "WHERE (NOT deleted) AND ((((words @@ q($1)) AND (words @@ "
+	                 "q($2))) OR (((words @@ q($1)) AND (words @@ q($2))) AND ((code = "
+	                 "upper($1)) OR (code = upper($2))))) OR (phone = $3))") != NULL,
+	          "%s", plan.sql);
+	assert_params(5, "ann", "kin", "ann kin", "21", "0");
 }
