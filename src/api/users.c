@@ -136,18 +136,9 @@ enum hms_err users_admin_exists(struct db *db, struct arena *arena, bool *exists
 	return err;
 }
 
-static struct password_cost cost_of(const struct http_request *req)
-{
-	struct password_cost cost = {(unsigned)req->config->password_memory_kib,
-	                             (unsigned)req->config->password_iterations,
-	                             (unsigned)req->config->password_parallelism};
-
-	return cost;
-}
-
 void users_register(struct http_request *req, struct http_response *res)
 {
-	struct password_cost cost = cost_of(req);
+	struct password_cost cost = password_cost_from_config(req->config);
 	struct validated v;
 	struct json_object *errors;
 	char hash[PASSWORD_HASH_MAX];
@@ -190,7 +181,7 @@ void users_change_password(struct http_request *req, struct http_response *res)
 	     .keep_whitespace = true, .check = check_password},
 	    {NULL},
 	};
-	struct password_cost cost = cost_of(req);
+	struct password_cost cost = password_cost_from_config(req->config);
 	char hash[PASSWORD_HASH_MAX];
 	const char *params[2] = {arena_printf(req->arena, "%lld", (long long)req->user.id), hash};
 	struct json_object *errors;
