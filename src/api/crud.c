@@ -518,11 +518,9 @@ static bool read_include_deleted(struct http_request *req, struct http_response 
 	if (*wanted && (perm == NULL || !permission_allows(perm, (enum role)req->user.role))) {
 		audit_record(req, "denied", r->entity, req->id_count > 0 ? req->ids[0] : 0,
 		             AUDIT_DENIED);
-		http_respond_error(res, HMS_ERR_FORBIDDEN,
-		                   arena_printf(req->arena, "Only %s may see deleted records.",
-		                                perm != NULL && perm->roles == ROLE_ADMIN
-		                                    ? "an admin"
-		                                    : "some roles"));
+		http_respond_error(
+		    res, HMS_ERR_FORBIDDEN,
+		    arena_printf(req->arena, "Your role may not see deleted %s.", r->table));
 		return false;
 	}
 	return true;

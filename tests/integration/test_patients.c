@@ -1827,6 +1827,15 @@ Test(patients_delete, include_deleted_is_for_admins_only)
 		client_response_free(&res);
 		close_session(&s);
 	}
+	/* Anything but a boolean is a clear 400 on that parameter, for anyone. */
+	snprintf(query, sizeof(query), "search=%s&include_deleted=yes", token);
+	get_list(client_admin_token(), query, &res);
+	client_assert_field_error(&res, "include_deleted");
+	client_response_free(&res);
+	snprintf(query, sizeof(query), "/api/patients/%lld/?include_deleted=maybe", id);
+	client_get_auth(query, client_admin_token(), &res);
+	client_assert_field_error(&res, "include_deleted");
+	client_response_free(&res);
 }
 
 /* --- SPEC section 4: who may do what ----------------------------------------------------- */
