@@ -13,7 +13,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS     = fcgi libpq json-c libcrypto libargon2
+PKGS     = fcgi libpq json-c libcrypto libargon2 libmagic
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 TEST_PKGS  = criterion libcurl

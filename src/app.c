@@ -26,6 +26,26 @@ static bool method_has_body(const char *method)
 	       strcmp(method, "PATCH") == 0;
 }
 
+/* Reads the body of a route that is not streamed, now that the request is
+ * known to be allowed: an unauthenticated client cannot make a worker
+ * buffer anything. Returns false when an error response has been written. */
+static bool read_body(struct http_request *req, struct http_response *res)
+{
+	size_t max = req->config != NULL ? (size_t)req->config->max_body_bytes : 1024 * 1024;
+	enum hms_err err;
+
+	if (req->body_read == NULL || req->route->body == ROUTE_BODY_STREAM)
+		return true;
+	err = http_request_read_body(req, req->body_read, req->body_source, max);
+	if (err == HMS_OK)
+		return true;
+	http_respond_error(res, err,
+	                   err == HMS_ERR_BAD_REQUEST
+	                       ? "The request body ended before its Content-Length."
+	                       : NULL);
+	return false;
+}
+
 /* Parses the JSON body of a route that takes one. Returns false when an
  * error response has been written. */
 static bool parse_json_body(struct http_request *req, struct http_response *res)
@@ -115,7 +135,7 @@ void app_dispatch(struct http_request *req, struct http_response *res, const str
 		break;
 	}
 	req->route = route;
-	if (!authorize(req, res))
+	if (!authorize(req, res) || !read_body(req, res))
 		return;
 	if (route->body == ROUTE_BODY_JSON && !parse_json_body(req, res))
 		return;

@@ -42,6 +42,10 @@ static const struct config_key keys[] = {
     {STR(audit_seal_keys, NULL)},
     {STR(audit_seal_keys_file, NULL)},
     {INT(audit_seal_interval_ms, "250", 50, 60000)},
+    {STR(download_keys, NULL)},
+    {STR(download_keys_file, NULL)},
+    {INT(download_url_seconds, "300", 30, 3600)},
+    {STR(public_origin, NULL)},
     {STR(jwt_issuer, "hms")},
     {STR(jwt_audience, "hms-api")},
     {INT(access_token_minutes, "10", 5, 15)},
@@ -264,6 +268,16 @@ static struct key_list seal_key_list(struct hms_config *cfg)
 	                         "audit_seal_keys_file"};
 }
 
+static struct key_list download_key_list(struct hms_config *cfg)
+{
+	return (struct key_list){cfg->download,
+	                         &cfg->download_key_count,
+	                         cfg->download_keys,
+	                         cfg->download_keys_file,
+	                         "download_keys",
+	                         "download_keys_file"};
+}
+
 static int kid_is_valid(const char *kid, size_t len)
 {
 	if (len == 0 || len > CONFIG_JWT_KID_MAX)
@@ -426,9 +440,68 @@ int config_load_seal_keys(struct hms_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+static int load_download_keys(struct hms_config *cfg, char *err, size_t errlen)
+{
+	struct key_list list = download_key_list(cfg);
+
+	if (load_keys(&list, err, errlen) != 0)
+		return -1;
+	if (cfg->download_key_count == 0) {
+		snprintf(err, errlen,
+		         "no download signing key: set download_keys = kid:secret (or "
+		         "download_keys_file, or HMS_DOWNLOAD_KEYS) with a secret of at least %d "
+		         "bytes; there is no built-in key",
+		         CONFIG_MIN_SECRET_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
 static int is_empty(const char *s)
 {
 	return s == NULL || *s == '\0';
+}
+
+/* "https://host" or "https://host:port" (http too, for a loopback test
+ * stack): a scheme, a host of letters, digits, dots and dashes (or a
+ * bracketed IPv6 literal), an optional port, and nothing after it. */
+static int origin_is_valid(const char *origin)
+{
+	const char *host;
+	size_t host_len;
+
+	if (strncmp(origin, "https://", 8) == 0)
+		host = origin + 8;
+	else if (strncmp(origin, "http://", 7) == 0)
+		host = origin + 7;
+	else
+		return 0;
+	if (strlen(origin) > 255)
+		return 0;
+	if (*host == '[') {
+		const char *close = strchr(host, ']');
+
+		if (close == NULL || close == host + 1 ||
+		    strspn(host + 1, "0123456789abcdefABCDEF:.") != (size_t)(close - host - 1))
+			return 0;
+		host_len = (size_t)(close - host) + 1;
+	} else {
+		host_len = strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                        "0123456789.-");
+		if (host_len == 0)
+			return 0;
+	}
+	if (host[host_len] == '\0')
+		return 1;
+	if (host[host_len] != ':')
+		return 0;
+	{
+		const char *port = host + host_len + 1;
+		size_t digits = strspn(port, "0123456789");
+
+		return digits >= 1 && digits <= 5 && port[digits] == '\0' && atol(port) >= 1 &&
+		       atol(port) <= 65535;
+	}
 }
 
 int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen)
@@ -447,8 +520,16 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 	if (purpose == CONFIG_FOR_DATABASE)
 		return 0;
 
-	if (load_jwt_keys(cfg, err, errlen) != 0 || config_load_seal_keys(cfg, err, errlen) != 0)
+	if (load_jwt_keys(cfg, err, errlen) != 0 || config_load_seal_keys(cfg, err, errlen) != 0 ||
+	    load_download_keys(cfg, err, errlen) != 0)
 		return -1;
+	if (is_empty(cfg->public_origin) || !origin_is_valid(cfg->public_origin)) {
+		snprintf(err, errlen,
+		         "public_origin must be the origin clients reach the API at, such as "
+		         "https://hms.example.org or https://localhost:8443 (no path): absolute "
+		         "links are built from it, never from a request's Host header");
+		return -1;
+	}
 	if (is_empty(cfg->jwt_issuer) || is_empty(cfg->jwt_audience)) {
 		snprintf(err, errlen, "jwt_issuer and jwt_audience must not be empty");
 		return -1;
@@ -517,14 +598,18 @@ long config_worker_count(const struct hms_config *cfg)
 
 void config_free(struct hms_config *cfg)
 {
-	struct key_list jwt = jwt_key_list(cfg), seal = seal_key_list(cfg);
+	struct key_list jwt = jwt_key_list(cfg), seal = seal_key_list(cfg),
+	                download = download_key_list(cfg);
 
 	free_keys(&jwt);
 	free_keys(&seal);
+	free_keys(&download);
 	if (cfg->jwt_keys != NULL)
 		explicit_bzero(cfg->jwt_keys, strlen(cfg->jwt_keys)); /* holds secrets */
 	if (cfg->audit_seal_keys != NULL)
 		explicit_bzero(cfg->audit_seal_keys, strlen(cfg->audit_seal_keys));
+	if (cfg->download_keys != NULL)
+		explicit_bzero(cfg->download_keys, strlen(cfg->download_keys));
 	for (const struct config_key *k = keys; k->name != NULL; k++) {
 		if (k->type == KEY_STRING) {
 			char **slot = (char **)(void *)((char *)cfg + k->offset);

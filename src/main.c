@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hms/config.h"
+#include "hms/file_store.h"
 #include "hms/log.h"
 #include "hms/sealer.h"
 #include "hms/worker.h"
@@ -407,6 +408,15 @@ int main(int argc, char **argv)
 		log_event(LOG_ERROR, "listen_failed", "s:reason", err, LOG_END);
 		config_free(&m.cfg);
 		return 1;
+	}
+	{
+		/* An hour is far past any upload's life: nginx buffers the
+		 * body, so a worker writes a file in seconds. */
+		int swept = file_store_sweep(m.cfg.attachment_dir, 3600);
+
+		if (swept > 0)
+			log_event(LOG_INFO, "attachment_temp_files_removed", "i:count", swept,
+			          LOG_END);
 	}
 	set_slots(&m, config_worker_count(&m.cfg));
 	log_event(LOG_INFO, "started", "s:socket", m.cfg.socket_path, "i:workers",

@@ -72,12 +72,11 @@ static void write_response(FCGX_Stream *out, const struct http_request *req,
 		FCGX_PutStr(res->body, (int)res->body_len, out);
 }
 
-static const char *input_error_detail(enum hms_err err, bool reading_body)
+static const char *input_error_detail(enum hms_err err)
 {
 	if (err == HMS_ERR_BAD_REQUEST)
-		return reading_body ? "The request body ended before its Content-Length."
-		                    : "Malformed request: the URL has an invalid percent-escape, a "
-		                      "NUL byte or invalid UTF-8.";
+		return "Malformed request: the URL has an invalid percent-escape, a NUL byte or "
+		       "invalid UTF-8.";
 	return NULL;
 }
 
@@ -96,7 +95,6 @@ static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db
 	struct http_request req;
 	struct http_response res;
 	struct timespec start;
-	bool reading_body = false;
 	enum hms_err err;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -104,12 +102,10 @@ static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db
 	err = http_request_parse(&req, arena, (const char *const *)fr->envp);
 	req.db = db;
 	req.config = cfg;
-	if (err == HMS_OK) {
-		reading_body = true;
-		err = http_request_read_body(&req, fcgi_read, fr->in, (size_t)cfg->max_body_bytes);
-	}
+	req.body_read = fcgi_read;
+	req.body_source = fr->in;
 	if (err != HMS_OK)
-		http_respond_error(&res, err, input_error_detail(err, reading_body));
+		http_respond_error(&res, err, input_error_detail(err));
 	else
 		app_dispatch(&req, &res, hms_routes, hms_route_count);
 

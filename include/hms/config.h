@@ -35,6 +35,14 @@ struct hms_config {
 	char *audit_seal_keys;
 	char *audit_seal_keys_file;
 	long audit_seal_interval_ms; /* how often the sealer seals new rows */
+	/* The keys that sign attachment download URLs, like jwt_keys: the
+	 * first signs, all verify (the kid travels in the signature). */
+	char *download_keys;
+	char *download_keys_file;
+	long download_url_seconds; /* how long a download_url stays valid */
+	/* "https://hms.example.org": absolute links (next, previous,
+	 * download_url) are built from it, never from the Host header. */
+	char *public_origin;
 	char *jwt_issuer;
 	char *jwt_audience;
 	char *admin_database_url; /* hmsctl (migrations, accounts); defaults to database_url */
@@ -66,6 +74,8 @@ struct hms_config {
 	size_t jwt_key_count;
 	struct config_jwt_key seal[CONFIG_MAX_JWT_KEYS]; /* config_load_seal_keys() */
 	size_t seal_key_count;
+	struct config_jwt_key download[CONFIG_MAX_JWT_KEYS];
+	size_t download_key_count;
 };
 
 /* What the caller is about to do decides what must be configured. */

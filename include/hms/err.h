@@ -25,6 +25,7 @@ enum hms_err {
 	HMS_ERR_NOMEM,        /* 500, but logged as such */
 	HMS_ERR_UNAVAILABLE,  /* 503 */
 	HMS_ERR_TIMEOUT,      /* 503: a statement ran past statement_timeout */
+	HMS_ERR_STORAGE_FULL, /* 507: the attachment directory is full */
 };
 
 /* The HTTP status that an error maps to. */

@@ -29,6 +29,9 @@ struct hms_config;
 #define HTTP_REQUEST_ID_MAX       64
 #define HTTP_MAX_RESPONSE_HEADERS 16
 
+/* Reads up to len bytes; returns the count, 0 at end of input, -1 on error. */
+typedef long (*http_read_fn)(void *source, char *buf, size_t len);
+
 struct http_param {
 	char *key;
 	char *value;
@@ -52,11 +55,14 @@ struct http_request {
 	const char *authorization;
 	const char *if_match;
 	const char *client_ip;
-	const char *scheme; /* "https" or "http", as nginx saw it */
-	const char *host;   /* the host nginx passed on (without port) */
-	const char *port;   /* the port the client connected to */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 
+	/* Where the body comes from (the FastCGI stream). The pipeline reads
+	 * it into body after routing and authorization, except for a
+	 * ROUTE_BODY_STREAM route, whose handler reads it in chunks. NULL when
+	 * body was filled in advance (unit tests). */
+	http_read_fn body_read;
+	void *body_source;
 	char *body; /* NUL-terminated copy; body_len excludes the NUL */
 	size_t body_len;
 	struct json_object *json; /* the parsed body; owned by the arena */
@@ -86,9 +92,6 @@ struct http_response {
 	size_t body_len;
 };
 
-/* Reads up to len bytes; returns the count, 0 at end of input, -1 on error. */
-typedef long (*http_read_fn)(void *source, char *buf, size_t len);
-
 /* --- request --- */
 
 /* The value of name in an envp-style array ("NAME=value"), or NULL. */
@@ -105,9 +108,11 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 enum hms_err http_request_read_body(struct http_request *req, http_read_fn read, void *source,
                                     size_t max_bytes);
 
-/* "https://host[:port]" as the client addressed us, for absolute links;
- * "" when the host is missing or not a plain host name. */
-const char *http_request_origin(const struct http_request *req);
+/* The configured public origin ("https://hms.example.org") that absolute
+ * links start with; never the client's Host header, which anyone can set
+ * (a link built from it could send a user's next click elsewhere). "" when
+ * the request has no configuration (unit tests). */
+const char *http_public_origin(const struct http_request *req);
 
 /* The index-th {id} of the path as decimal text in the request's arena,
  * for a SQL parameter or a message; NULL when index >= id_count (or out of

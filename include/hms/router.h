@@ -24,6 +24,9 @@ typedef void (*route_handler)(struct http_request *req, struct http_response *re
 enum route_body {
 	ROUTE_BODY_NONE, /* the body, if any, is ignored */
 	ROUTE_BODY_JSON, /* application/json, parsed before the handler */
+	/* Read by the handler itself, in chunks, through req->body_read: an
+	 * upload far larger than any JSON body, never held in memory. */
+	ROUTE_BODY_STREAM,
 };
 
 struct route {

@@ -142,7 +142,7 @@ static struct json_object *list_url(struct http_request *req, const char *key, c
 	bool first = true;
 
 	strbuf_init(&url, req->arena);
-	strbuf_append(&url, http_request_origin(req));
+	strbuf_append(&url, http_public_origin(req));
 	strbuf_append(&url, req->path);
 	for (size_t i = 0; i < req->param_count; i++) {
 		if (strcmp(req->params[i].key, "page") == 0 ||

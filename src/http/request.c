@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/config.h"
 #include "hms/json.h"
 #include "hms/random.h"
 
@@ -192,11 +193,6 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 	req->authorization = nonempty(http_env_get(envp, "HTTP_AUTHORIZATION"));
 	req->if_match = nonempty(http_env_get(envp, "HTTP_IF_MATCH"));
 	req->client_ip = nonempty(http_env_get(envp, "REMOTE_ADDR"));
-	req->host = nonempty(http_env_get(envp, "HTTP_HOST"));
-	req->port = nonempty(http_env_get(envp, "SERVER_PORT"));
-	req->scheme = nonempty(http_env_get(envp, "REQUEST_SCHEME"));
-	if (req->scheme == NULL)
-		req->scheme = nonempty(http_env_get(envp, "HTTPS")) != NULL ? "https" : "http";
 	if (req->method == NULL || uri == NULL || uri[0] != '/')
 		return HMS_ERR_BAD_REQUEST;
 
@@ -317,21 +313,11 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
 	return HMS_OK;
 }
 
-const char *http_request_origin(const struct http_request *req)
+const char *http_public_origin(const struct http_request *req)
 {
-	static const char host_chars[] =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:";
-	bool https = req->scheme != NULL && strcmp(req->scheme, "https") == 0;
-	const char *port = req->port;
-
-	if (req->host == NULL || strlen(req->host) > 255 ||
-	    strspn(req->host, host_chars) != strlen(req->host))
+	if (req->config == NULL || req->config->public_origin == NULL)
 		return "";
-	if (port != NULL && (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
-	                     strcmp(port, https ? "443" : "80") == 0))
-		port = NULL;
-	return arena_printf(req->arena, "%s://%s%s%s", https ? "https" : "http", req->host,
-	                    port != NULL ? ":" : "", port != NULL ? port : "");
+	return req->config->public_origin;
 }
 
 const char *http_request_id_text(struct http_request *req, size_t index)

@@ -30,6 +30,10 @@ static const struct {
                          "The database took too long to answer and the query was cancelled; "
                          "narrow it (a filter, a longer search) or use ?cursor=.",
                          "timeout"},
+    [HMS_ERR_STORAGE_FULL] = {507,
+                              "The server has no room to store the file; nothing was saved. "
+                              "Try again later.",
+                              "storage_full"},
 };
 
 static int known(enum hms_err err)

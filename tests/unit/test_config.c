@@ -56,6 +56,10 @@ static void setup(void)
 	/* Every server configuration needs a sealing key too; the tests of
 	 * that key change it. */
 	cr_assert_eq(config_set(&cfg, "audit_seal_keys", "seal1:" SECRET_32B, err, sizeof(err)), 0);
+	/* And a download signing key and a public origin. */
+	cr_assert_eq(config_set(&cfg, "download_keys", "dl1:" SECRET_32C, err, sizeof(err)), 0);
+	cr_assert_eq(
+	    config_set(&cfg, "public_origin", "https://hms.example.org", err, sizeof(err)), 0);
 	err[0] = '\0';
 }
 
@@ -723,4 +727,51 @@ Test(config, an_audit_sealing_key_is_required)
 	/* The JWT keys are a list of their own. */
 	cr_assert_eq(cfg.jwt_key_count, 1);
 	cr_assert_str_eq(cfg.jwt[0].kid, "k1");
+}
+
+Test(config, download_key_is_required)
+{
+	make_valid();
+	set("download_keys", "");
+	assert_refused_with("download signing key");
+	set("download_keys", "weak:" SECRET_31);
+	cr_assert_eq(validate(), -1);
+	set("download_keys", "dl2:" SECRET_32 ",dl1:" SECRET_32B);
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.download_key_count, 2);
+	cr_assert_str_eq(cfg.download[0].kid, "dl2");
+}
+
+Test(config, public_origin_is_required_and_bare)
+{
+	static const char *const bad[] = {
+	    "",
+	    "hms.example.org",
+	    "ftp://hms.example.org",
+	    "https://",
+	    "https://hms.example.org/",
+	    "https://hms.example.org/api",
+	    "https://hms.example.org:0",
+	    "https://hms.example.org:65536",
+	    "https://hms.example.org:443x",
+	    "https://user@hms.example.org",
+	    "https://hms.example.org?x=1",
+	    "https://[zz]",
+	};
+	static const char *const good[] = {
+	    "https://hms.example.org",
+	    "https://localhost:8443",
+	    "http://127.0.0.1:8080",
+	    "https://[::1]:8443",
+	};
+
+	make_valid();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		set("public_origin", bad[i]);
+		assert_refused_with("public_origin");
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		set("public_origin", good[i]);
+		cr_assert_eq(validate(), 0, "'%s' refused: %s", good[i], err);
+	}
 }

@@ -29,6 +29,7 @@ static const struct {
     {HMS_ERR_NOMEM, 500, "out_of_memory"},
     {HMS_ERR_UNAVAILABLE, 503, "unavailable"},
     {HMS_ERR_TIMEOUT, 503, "timeout"},
+    {HMS_ERR_STORAGE_FULL, 507, "storage_full"},
 };
 
 #define EXPECTED_COUNT (sizeof(expected) / sizeof(expected[0]))
@@ -36,7 +37,7 @@ static const struct {
 Test(err, table_covers_every_value)
 {
 	/* The enum is dense from HMS_OK; a new value must be added here. */
-	cr_assert_eq(EXPECTED_COUNT, (size_t)HMS_ERR_TIMEOUT + 1);
+	cr_assert_eq(EXPECTED_COUNT, (size_t)HMS_ERR_STORAGE_FULL + 1);
 	for (size_t i = 0; i < EXPECTED_COUNT; i++)
 		cr_assert_eq(expected[i].err, (enum hms_err)i);
 }
@@ -90,7 +91,7 @@ Test(err, specific_details)
 Test(err, unknown_value_is_internal)
 {
 	/* The next value after the last one, still inside the enum's range. */
-	enum hms_err unknown = (enum hms_err)(HMS_ERR_TIMEOUT + 1);
+	enum hms_err unknown = (enum hms_err)(HMS_ERR_STORAGE_FULL + 1);
 
 	cr_assert_eq(hms_err_status(unknown), 500);
 	cr_assert_str_eq(hms_err_detail(unknown), hms_err_detail(HMS_ERR_INTERNAL));

@@ -297,8 +297,6 @@ Test(request_parse, full_request)
 	cr_assert_str_eq(req.authorization, "Bearer abc.def.ghi");
 	cr_assert_str_eq(req.if_match, "\"3\"");
 	cr_assert_str_eq(req.client_ip, "10.0.0.7");
-	cr_assert_str_eq(req.host, "hms.example.org");
-	cr_assert_str_eq(req.scheme, "https");
 	cr_assert_str_eq(req.request_id, "req-123_A.b");
 	cr_assert_null(req.body);
 	cr_assert_null(req.json);
@@ -318,8 +316,6 @@ Test(request_parse, minimal_request_defaults)
 	cr_assert_null(req.authorization);
 	cr_assert_null(req.if_match);
 	cr_assert_null(req.client_ip);
-	cr_assert_null(req.host);
-	cr_assert_str_eq(req.scheme, "http");
 	cr_assert(is_hex32(req.request_id), "generated id '%s'", req.request_id);
 }
 
@@ -334,15 +330,6 @@ Test(request_parse, empty_headers_count_as_absent)
 	cr_assert_eq(req.content_length, -1);
 	cr_assert_null(req.authorization);
 	cr_assert_null(req.if_match);
-	cr_assert_str_eq(req.scheme, "http");
-}
-
-Test(request_parse, https_flag_sets_scheme)
-{
-	const char *const envp[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a/", "HTTPS=on", NULL};
-
-	cr_assert_eq(parse(envp), HMS_OK);
-	cr_assert_str_eq(req.scheme, "https");
 }
 
 Test(request_parse, path_is_decoded_plus_stays_literal)

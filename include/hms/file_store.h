@@ -1,0 +1,55 @@
+/*
+ * file_store.h - writing a file into the attachment directory so that it is
+ * either there whole and durable, or not there at all.
+ *
+ * A file is written under a temporary name (".upload-<random>"), fsynced,
+ * renamed to its generated name (32 random hex digits: nothing of the
+ * client's file name reaches the disk) and the directory fsynced, so that a
+ * crash leaves either the complete file or a temporary one. Temporary files
+ * of a crashed worker are swept later (file_store_sweep).
+ * A full disk is HMS_ERR_STORAGE_FULL (507); other failures are logged with
+ * their errno and answered as HMS_ERR_INTERNAL.
+ *
+ * Temporary files of a worker killed mid-upload are swept by the master at
+ * start, once they are old enough that no live upload (on this host or
+ * another sharing the directory) can still own them.
+ */
+#ifndef HMS_FILE_STORE_H
+#define HMS_FILE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hms/err.h"
+
+#define FILE_STORE_NAME_LEN 32
+
+struct stored_file {
+	int dir_fd;
+	int fd;
+	char temp_name[FILE_STORE_NAME_LEN + 16];
+	char name[FILE_STORE_NAME_LEN + 1]; /* the final name, once committed */
+	bool committed;
+};
+
+/* Creates a temporary file in dir. f is always safe to discard after. */
+enum hms_err file_store_create(struct stored_file *f, const char *dir);
+
+/* Appends len bytes. */
+enum hms_err file_store_write(struct stored_file *f, const void *data, size_t len);
+
+/* Makes the file durable under its final name (f->name). */
+enum hms_err file_store_commit(struct stored_file *f);
+
+/* Removes the file (temporary or committed) and closes everything: the
+ * path every failure takes, so that nothing is left behind. */
+void file_store_discard(struct stored_file *f);
+
+/* Closes a committed file, keeping it. */
+void file_store_close(struct stored_file *f);
+
+/* Removes temporary files in dir last written more than min_age_seconds
+ * ago: left by a worker that died mid-upload. Returns how many. */
+int file_store_sweep(const char *dir, long min_age_seconds);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * file_store.c - temporary file, fsync, rename, directory fsync.
+ */
+#include "hms/file_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hms/log.h"
+#include "hms/random.h"
+
+#define TEMP_PREFIX ".upload-"
+
+static enum hms_err io_error(const char *event, int err)
+{
+	if (err == ENOSPC || err == EDQUOT) {
+		log_event(LOG_WARN, "attachment_storage_full", "s:step", event, LOG_END);
+		return HMS_ERR_STORAGE_FULL;
+	}
+	log_event(LOG_ERROR, "attachment_io_failed", "s:step", event, "i:errno", err, LOG_END);
+	return HMS_ERR_INTERNAL;
+}
+
+static int random_name(char out[FILE_STORE_NAME_LEN + 1])
+{
+	unsigned char raw[FILE_STORE_NAME_LEN / 2];
+
+	if (random_bytes(raw, sizeof(raw)) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+enum hms_err file_store_create(struct stored_file *f, const char *dir)
+{
+	char suffix[FILE_STORE_NAME_LEN + 1];
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->dir_fd < 0)
+		return io_error("open_dir", errno);
+	if (random_name(suffix) != 0)
+		return HMS_ERR_INTERNAL;
+	snprintf(f->temp_name, sizeof(f->temp_name), TEMP_PREFIX "%s", suffix);
+	/* Read back by libmagic; readable by nginx's group (the directory is
+	 * setgid to it), by no one else. */
+	f->fd = openat(f->dir_fd, f->temp_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	               0640);
+	if (f->fd < 0)
+		return io_error("create", errno);
+	return HMS_OK;
+}
+
+enum hms_err file_store_write(struct stored_file *f, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(f->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return io_error("write", errno);
+		p += n;
+		len -= (size_t)n;
+	}
+	return HMS_OK;
+}
+
+enum hms_err file_store_commit(struct stored_file *f)
+{
+	if (fsync(f->fd) != 0)
+		return io_error("fsync", errno);
+	if (random_name(f->name) != 0)
+		return HMS_ERR_INTERNAL;
+	/* renameat2 with RENAME_NOREPLACE would refuse an existing name; 128
+	 * random bits make a collision as likely as guessing a key, and the
+	 * database's unique storage_name would refuse it anyway. */
+	if (renameat(f->dir_fd, f->temp_name, f->dir_fd, f->name) != 0)
+		return io_error("rename", errno);
+	f->committed = true;
+	if (fsync(f->dir_fd) != 0)
+		return io_error("fsync_dir", errno);
+	return HMS_OK;
+}
+
+static void close_all(struct stored_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->dir_fd >= 0)
+		close(f->dir_fd);
+	f->fd = -1;
+	f->dir_fd = -1;
+}
+
+void file_store_discard(struct stored_file *f)
+{
+	if (f->dir_fd >= 0) {
+		const char *name = f->committed ? f->name : f->temp_name;
+
+		if (name[0] != '\0' && unlinkat(f->dir_fd, name, 0) != 0 && errno != ENOENT)
+			log_event(LOG_ERROR, "attachment_unlink_failed", "i:errno", errno, LOG_END);
+		fsync(f->dir_fd);
+	}
+	close_all(f);
+}
+
+void file_store_close(struct stored_file *f)
+{
+	close_all(f);
+}
+
+int file_store_sweep(const char *dir, long min_age_seconds)
+{
+	DIR *d = opendir(dir);
+	time_t cutoff = time(NULL) - min_age_seconds;
+	struct dirent *e;
+	int removed = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(e->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    st.st_mtime > cutoff)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	if (removed > 0)
+		fsync(dirfd(d));
+	closedir(d);
+	return removed;
+}
