@@ -3,6 +3,7 @@
  * handler, permission key (a row of src/auth/permissions.c), body kind.
  */
 #include "hms/appointments.h"
+#include "hms/attachments.h"
 #include "hms/audit_log.h"
 #include "hms/crud.h"
 #include "hms/docs.h"
@@ -16,6 +17,7 @@
 
 #define J ROUTE_BODY_JSON
 #define N ROUTE_BODY_NONE
+#define S ROUTE_BODY_STREAM
 
 const struct route hms_routes[] = {
     {"GET", "/api/health/", health_get, "public", N},
@@ -65,6 +67,12 @@ const struct route hms_routes[] = {
     {"POST", "/api/resources/{id}/bookings/", resources_book, "resources.book", J},
     {"GET", "/api/resource-bookings/{id}/", resources_booking_get, "resources.read", N},
     {"DELETE", "/api/resource-bookings/{id}/", resources_booking_cancel, "resources.book", N},
+
+    /* Attachments belong to records: the same permissions. The download
+     * is public because the signed URL is its credential (attachments.h). */
+    {"POST", "/api/attachments/", attachments_upload, "records.create", S},
+    {"GET", "/api/attachments/{id}/", attachments_get, "records.read", N},
+    {"GET", "/api/attachments/{id}/download/", attachments_download, "public", N},
 
     {"GET", "/api/audit/", audit_log_list, "audit.read", N},
 };

@@ -11,9 +11,11 @@
 
 #define GOOD_KEY  "k1:0123456789abcdef0123456789abcdef-good"
 #define GOOD_SEAL "seal1:0123456789abcdef0123456789abcdef-seal"
+#define GOOD_DL   "dl1:0123456789abcdef0123456789abcdef-download"
 
 /* Runs `hms --check-config` with the given environment assignments (after
- * a valid audit sealing key, which they may override). */
+ * a valid audit sealing key, download key and public origin, which they
+ * may override). */
 static int check_config(const char *env, char **output)
 {
 	char cmd[2048];
@@ -21,6 +23,7 @@ static int check_config(const char *env, char **output)
 	snprintf(
 	    cmd, sizeof(cmd),
 	    "env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=1 HMS_AUDIT_SEAL_KEYS=" GOOD_SEAL
+	    " HMS_DOWNLOAD_KEYS=" GOOD_DL " HMS_PUBLIC_ORIGIN=https://hms.example.org"
 	    " %s '%s' --check-config 2>&1",
 	    env, client_env("HMS_TEST_HMS_BIN"));
 	return client_run(cmd, output);
@@ -124,5 +127,23 @@ Test(startup, missing_config_file_is_refused)
 
 	cr_assert_eq(check_config("HMS_CONFIG=/nonexistent/hms.conf", &out), 2);
 	cr_assert_not_null(strstr(out, "/nonexistent/hms.conf"), "%s", out);
+	free(out);
+}
+
+Test(startup, missing_download_key_or_public_origin_is_refused)
+{
+	char *out;
+
+	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
+	                          " HMS_ATTACHMENT_DIR=/tmp HMS_DOWNLOAD_KEYS=",
+	                          &out),
+	             2);
+	cr_assert_not_null(strstr(out, "download signing key"), "%s", out);
+	free(out);
+	cr_assert_eq(check_config("HMS_DATABASE_URL='dbname=x' HMS_JWT_KEYS=" GOOD_KEY
+	                          " HMS_ATTACHMENT_DIR=/tmp HMS_PUBLIC_ORIGIN=",
+	                          &out),
+	             2);
+	cr_assert_not_null(strstr(out, "public_origin"), "%s", out);
 	free(out);
 }
