@@ -379,6 +379,7 @@ nginx_config() {
 		access_log off;
 		location = /static { default_type application/json; return 200 '{\"status\":\"ok\"}'; }
 		location = /hello { include /etc/nginx/fastcgi_params; fastcgi_pass $(ngx_quote "unix:$RUNDIR/hello.sock"); }
+		location /files/ { alias $(ngx_quote "$ATTACH/"); sendfile on; tcp_nopush on; }
 	}"
 	fi
 	cat >"$NGX/nginx.conf" <<CONF

@@ -39,6 +39,8 @@ export HMS_HTTPS_PORT=$(free_port) HMS_HTTP_PORT=$(free_port) HMS_BENCH_PORT=$(f
 export HMS_PG_PORT=$(free_port) HMS_LOG_LEVEL=warn HMS_NGINX_ACCESS_LOG=off
 export HMS_ADMIN_USERNAME=bench HMS_ADMIN_PASSWORD=bench-password-1 HMS_TOKEN_RATE=600000r/m
 export HMS_TOKEN_BURST=100000
+# Room for the 50 MiB upload whose worker RSS is measured.
+export HMS_MAX_UPLOAD_BYTES=67108864
 unset HMS_DATABASE_URL HMS_CONFIG
 # The sweep sets the pool size in hms.conf; the environment would win.
 [ -n "$SWEEP" ] && unset HMS_WORKERS
@@ -340,6 +342,21 @@ DOC_ACCESS=$(curl -s -X POST -H 'Content-Type: application/json' \
 	sed 's/.*"access":"\([^"]*\)".*/\1/')
 row "GET /api/appointments/upcoming/ (doctor)" "$API/api/appointments/upcoming/" \
 	-H "Authorization: Bearer $DOC_ACCESS"
+# A record read (audited): a nurse writes one on patient 1.
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $ACCESS" \
+	-d '{"username":"benchnurse","password":"bench-password-3","role":"nurse"}' "$API/api/auth/register/"
+NURSE_ACCESS=$(curl -s -X POST -H 'Content-Type: application/json' \
+	-d '{"username":"benchnurse","password":"bench-password-3"}' "$API/api/auth/token/" |
+	sed 's/.*"access":"\([^"]*\)".*/\1/')
+NURSE_AUTH=(-H "Authorization: Bearer $NURSE_ACCESS")
+RECORD_ID=$(curl -s -X POST -H 'Content-Type: application/json' "${NURSE_AUTH[@]}" \
+	-d '{"record_type":"vitals","title":"Bench vitals","vitals":{"pulse_bpm":72}}' \
+	"$API/api/patients/1/records/" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+if [ -n "$RECORD_ID" ]; then
+	row "GET /api/records/{id}/" "$API/api/records/$RECORD_ID/" "${NURSE_AUTH[@]}"
+else
+	rows+=("GET /api/records/{id}/|n/a")
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for r in "${rows[@]}"; do
@@ -370,7 +387,7 @@ for r in "${rows[@]}"; do
 	[ "${err:-0}" -gt 0 ] && notes+=("$name: socket errors $kinds")
 	case "$name" in "nginx static return 200" | "bare FastCGI hello") ref=1 ;; *) ref=0 ;; esac
 	if [ "$reqs" = n/a ]; then
-		printf '%-52s %s\n' "$name" "n/a (cursor pagination not available)"
+		printf '%-52s %s\n' "$name" "n/a"
 		printf '%d\t%s\tNaN\tNaN\tNaN\tNaN\tNaN\tNaN\tNaN\t%d\n' "$i" "$name" "$ref" >>"$DAT"
 	else
 		share=$(pct "$rps" "$hello_rps")
@@ -394,6 +411,70 @@ login_ms=$( (for _ in $(seq 1 20); do
 done) | awk '{s += $1} END {printf "%.1f", 1000 * s / NR}')
 echo "one login (argon2id m=19 MiB t=2 p=1, tokens, audit row), mean of 20 sequential: ${login_ms} ms"
 "$ROOT/build/bench/jwt_bench"
+
+# --- attachments: bytes through the stack ------------------------------------
+# Upload and download of a 10 MiB file (MB/s, 5 sequential transfers each)
+# beside nginx serving the same stored file as a plain static file; each
+# worker's RSS sampled every few milliseconds during a 50 MiB upload.
+if [ -n "$RECORD_ID" ]; then
+	FILES=$STATE/bench-files
+	mkdir -p "$FILES"
+	head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$FILES/ten.txt"
+	head -c $((50 * 1024 * 1024)) /dev/zero | tr '\0' 'b' >"$FILES/fifty.txt"
+	upload() {
+		curl -s -X POST "${NURSE_AUTH[@]}" -F "record=$RECORD_ID" -F "file=@$1;type=text/plain" \
+			-w '\n%{time_total}' "$API/api/attachments/"
+	}
+	mbps() { awk -v bytes="$1" -v secs="$2" 'BEGIN {printf "%.0f", bytes / secs / 1e6}'; }
+	up_secs=0
+	for _ in 1 2 3 4 5; do
+		out=$(upload "$FILES/ten.txt")
+		up_secs=$(echo "$up_secs $(tail -n 1 <<<"$out")" | awk '{print $1 + $2}')
+	done
+	ATT_ID=$(head -n 1 <<<"$out" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+	DL=$(curl -s "${NURSE_AUTH[@]}" "$API/api/attachments/$ATT_ID/" |
+		sed -n 's|.*"download_url":"https://[^/]*\([^"]*\)".*|\1|p')
+	STORED=$( (cd / && "${PSQL[@]}" -tAc "SELECT storage_name FROM attachments WHERE id = $ATT_ID"))
+	transfer_secs() {
+		local total=0
+		for _ in 1 2 3 4 5; do
+			total=$(echo "$total $(curl -s -o /dev/null -w '%{time_total}' "$1")" | awk '{print $1 + $2}')
+		done
+		echo "$total"
+	}
+	down_secs=$(transfer_secs "$API$DL")
+	static_secs=$(transfer_secs "$REF/files/$STORED")
+	bytes=$((5 * 10 * 1024 * 1024))
+	echo
+	printf '%-52s %10s\n' "10 MiB file, 5 sequential transfers" "MB/s"
+	printf '%-52s %10s\n' "POST /api/attachments/ (upload)" "$(mbps $bytes "$up_secs")"
+	printf '%-52s %10s\n' "GET download_url (signed, X-Accel-Redirect)" "$(mbps $bytes "$down_secs")"
+	printf '%-52s %10s\n' "nginx static file (the same stored file)" "$(mbps $bytes "$static_secs")"
+
+	# Peak RSS of any worker while one of them takes a 50 MiB upload.
+	declare -A base_rss
+	for p in $(worker_pids); do base_rss[$p]=$(rss_kib "$p"); done
+	PEAK_FILE=$STATE/peak-rss
+	(
+		peak=0
+		while [ ! -e "$STATE/upload-done" ]; do
+			for p in $(worker_pids); do
+				r=$(rss_kib "$p" 2>/dev/null || echo 0)
+				[ "${r:-0}" -gt "$peak" ] && peak=$r
+			done
+			sleep 0.005
+		done
+		echo "$peak" >"$PEAK_FILE"
+	) &
+	sampler=$!
+	fifty=$(upload "$FILES/fifty.txt" | head -n 1 | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
+	touch "$STATE/upload-done"
+	wait "$sampler"
+	base_max=0
+	for p in "${!base_rss[@]}"; do [ "${base_rss[$p]}" -gt "$base_max" ] && base_max=${base_rss[$p]}; done
+	printf '50 MiB upload (%s bytes stored): worker peak RSS %s KiB (largest before it: %s KiB)\n' \
+		"${fifty:-failed}" "$(cat "$PEAK_FILE")" "$base_max"
+fi
 
 echo
 printf '%-10s %14s %14s\n' worker "RSS before KiB" "RSS after KiB"

@@ -487,3 +487,108 @@ Test(faults, every_acknowledged_read_keeps_its_audit_row_after_a_database_crash,
 	assert_every_acked_read_audited();
 	cr_assert_eq(health_status(), 200);
 }
+
+/* --- a full attachment directory ---------------------------------------- */
+
+static char full_dir[512];
+
+static void unmount_full_dir(void)
+{
+	char cmd[600];
+
+	if (full_dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "umount '%s' 2>&1", full_dir);
+	client_run(cmd, NULL);
+}
+
+static size_t dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+Test(faults, a_full_attachment_directory_is_507_and_leaves_nothing, .fini = unmount_full_dir)
+{
+	struct client_user doctor;
+	struct client_tokens tokens;
+	struct client_response res;
+	char *out = NULL, *cmd, *body, *auth;
+	size_t file_len = 512 * 1024, len;
+	long long patient, record, rows;
+	const char *headers[3];
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting a small tmpfs needs root (CI runs as root)");
+	cmd = client_format("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
+	                    client_env("HMS_TEST_STATE"));
+	cr_assert_eq(client_run(cmd, &out), 0);
+	free(cmd);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(full_dir, sizeof(full_dir), "%s", out);
+	free(out);
+	/* A 256 KiB file system over the directory, owned and moded like it. */
+	cmd = client_format("set -e; d='%s'; u=$(stat -c %%u \"$d\"); g=$(stat -c %%g \"$d\"); "
+	                    "m=$(stat -c %%a \"$d\"); mount -t tmpfs -o size=256k,uid=$u,gid=$g,"
+	                    "mode=$m tmpfs \"$d\" 2>&1",
+	                    full_dir);
+	cr_assert_eq(client_run(cmd, &out), 0, "%s", out ? out : "");
+	free(out);
+	free(cmd);
+
+	client_create_user("doctor", &doctor);
+	client_user_login(&doctor, &tokens);
+	client_post_json("/api/patients/", client_admin_token(),
+	                 "{\"first_name\":\"Full\",\"last_name\":\"Disk\",\"date_of_birth\":"
+	                 "\"1970-01-01\",\"gender\":\"male\"}",
+	                 &res);
+	client_assert_status(&res, 201);
+	patient = client_json_int(res.json, "id");
+	client_response_free(&res);
+	cmd = client_format("/api/patients/%lld/records/", patient);
+	client_post_json(cmd, tokens.access, "{\"record_type\":\"note\",\"title\":\"Disk\"}", &res);
+	free(cmd);
+	client_assert_status(&res, 201);
+	record = client_json_int(res.json, "id");
+	client_response_free(&res);
+	rows = client_sql_long("SELECT count(*) FROM attachments");
+
+	body = malloc(file_len + 1024);
+	len = (size_t)sprintf(body,
+	                      "--B0undary\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n"
+	                      "%lld\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; "
+	                      "filename=\"big.txt\"\r\n\r\n",
+	                      record);
+	memset(body + len, 'a', file_len);
+	len += file_len;
+	len += (size_t)sprintf(body + len, "\r\n--B0undary--\r\n");
+	auth = client_format("Authorization: Bearer %s", tokens.access);
+	headers[0] = auth;
+	headers[1] = "Content-Type: multipart/form-data; boundary=B0undary";
+	headers[2] = NULL;
+	cr_assert_eq(client_request("POST", "/api/attachments/", headers, body, len, &res), 0);
+	client_assert_detail(&res, 507);
+	client_response_free(&res);
+	cr_assert_eq(dir_entries(full_dir), 0, "a failed upload left a file behind");
+	cr_assert_eq(client_sql_long("SELECT count(*) FROM attachments"), rows);
+
+	/* A small file still fits: the service is fine once there is room. */
+	len = (size_t)sprintf(body,
+	                      "--B0undary\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n"
+	                      "%lld\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; "
+	                      "filename=\"small.txt\"\r\n\r\nsmall\r\n--B0undary--\r\n",
+	                      record);
+	cr_assert_eq(client_request("POST", "/api/attachments/", headers, body, len, &res), 0);
+	client_assert_status(&res, 201);
+	client_response_free(&res);
+	free(auth);
+	free(body);
+	client_tokens_free(&tokens);
+}
