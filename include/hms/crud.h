@@ -117,8 +117,19 @@ void crud_respond_object(struct http_request *req, struct http_response *res,
 enum hms_err crud_expected_version(const struct http_request *req, int64_t id,
                                    const char **version);
 
+/* ?include_deleted=true: only for r's deleted_permission; anyone else
+ * asking is refused (403, audited), an invalid value is a 400. Returns false
+ * when it has answered; *wanted says whether rows outside r->live are
+ * asked for. */
+bool crud_include_deleted(struct http_request *req, struct http_response *res,
+                          const struct resource *r, bool *wanted);
+
 /* INSERT INTO table (cols) VALUES (...) RETURNING <columns> from the fields
- * present in v; *params receives the values. NULL when out of memory. */
+ * present in v; *params receives the values. NULL when out of memory.
+ * A read-only field is never taken from the client, but a before_write
+ * hook may make it present (a parent's id from the path, the author from
+ * the token) and it is then written. A FIELD_OBJECT is bound once and
+ * stored member by member in its members' columns. */
 const char *crud_insert_sql(struct http_request *req, const char *table, const struct field *fields,
                             const struct validated *v, const struct column *columns,
                             const char ***params, int *param_count);

@@ -9,6 +9,9 @@
  * only the fields given are checked; for POST and PUT every required field
  * must be present.
  *
+ * A nested object (FIELD_OBJECT) is validated by the same walk over its own
+ * sub-table, and its `check` sees the whole object (rules across members).
+ *
  * Query parameters (list filters, a handler's own parameters) are declared
  * with the same struct field and checked by validate_text(): there is one
  * parser per kind (integer, id, boolean, date, date-time, choice, string),
@@ -34,6 +37,14 @@ enum field_type {
 	FIELD_DATETIME,
 	FIELD_ID,   /* a positive 64-bit id */
 	FIELD_JSON, /* any JSON value, checked by `check` and bound as its text */
+	/* A number with at most decimal_places places (JSON number or numeric
+	 * text), within min..max when min < max; bound as its text. */
+	FIELD_DECIMAL,
+	/* A nested object whose members are the sub-table `fields` (each
+	 * validated as a field of its own; errors nest as DRF's do:
+	 * {"vitals": {"pulse_bpm": ["..."]}}). Bound as a JSON object of the
+	 * given members' texts; crud.c stores each member in its own column. */
+	FIELD_OBJECT,
 };
 
 enum validate_mode {
@@ -56,7 +67,8 @@ struct field {
 	 * its midnight UTC. */
 	bool accepts_date;
 	size_t max_len;   /* strings: characters (not bytes) */
-	int64_t min, max; /* ints: bounds when min < max */
+	int64_t min, max; /* ints and decimals: bounds when min < max */
+	int decimal_places;
 	const char *const *choices;
 	/* Extra rule: returns NULL when the value is fine, else a message. The
 	 * value is the text that would be bound. */
@@ -66,6 +78,8 @@ struct field {
 	 * with a cast that fits the type). */
 	const char *column;
 	const char *sql;
+	/* FIELD_OBJECT: the members (a table ending with a NULL name). */
+	const struct field *fields;
 };
 
 /* The values of one validated body, parallel to the field table. */
@@ -73,6 +87,7 @@ struct validated {
 	const char **values; /* NULL = SQL NULL */
 	bool *present;       /* whether the client gave the field */
 	size_t count;
+	enum validate_mode mode; /* how the body was validated */
 };
 
 /* Validates body against fields. Returns NULL and fills out on success;

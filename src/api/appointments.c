@@ -64,6 +64,9 @@ enum { X_DOCTOR_USER, X_START, X_END };
 static const struct constraint_error appointment_constraints[] = {
     {"appointments_patient_overlap", NULL, "The patient already has an appointment at that time."},
     {"appointments_doctor_overlap", NULL, "The doctor already has an appointment at that time."},
+    /* Medical records name the appointment with its patient. */
+    {"medical_records_appointment_same_patient", "patient",
+     "The appointment has medical records of this patient; its patient cannot change."},
     {NULL},
 };
 

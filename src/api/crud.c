@@ -336,24 +336,43 @@ enum hms_err crud_expected_version(const struct http_request *req, int64_t id, c
 
 /* --- INSERT and UPDATE from a field table -------------------------------------- */
 
-static const char *default_expression(const struct field *f)
+/* The SQL type a field's text is cast to. */
+static const char *sql_type(const struct field *f)
 {
 	switch (f->type) {
 	case FIELD_BOOL:
-		return "$?::boolean";
+		return "boolean";
 	case FIELD_INT:
-		return "$?::integer";
+		return "integer";
 	case FIELD_ID:
-		return "$?::bigint";
+		return "bigint";
 	case FIELD_DATE:
-		return "$?::date";
+		return "date";
 	case FIELD_DATETIME:
-		return "$?::timestamptz";
+		return "timestamptz";
 	case FIELD_JSON:
-		return "$?::jsonb";
+	case FIELD_OBJECT:
+		return "jsonb";
+	case FIELD_DECIMAL:
+		return "numeric";
 	default:
-		return "$?";
+		return "text";
 	}
+}
+
+static const char *default_expression(struct http_request *req, const struct field *f)
+{
+	if (f->sql != NULL)
+		return f->sql;
+	if (f->type == FIELD_STRING || f->type == FIELD_EMAIL || f->type == FIELD_CHOICE)
+		return "$?";
+	return arena_printf(req->arena, "$?::%s", sql_type(f));
+}
+
+/* A nested object's member m, from the object bound as "$?". */
+static const char *member_expression(struct http_request *req, const struct field *m)
+{
+	return arena_printf(req->arena, "($?::jsonb ->> '%s')::%s", m->name, sql_type(m));
 }
 
 static const char *column_of(const struct field *f)
@@ -380,18 +399,30 @@ const char *crud_insert_sql(struct http_request *req, const char *table, const s
 		return NULL;
 	strbuf_init(&cols, req->arena);
 	strbuf_init(&vals, req->arena);
+	/* Read-only fields are present only when a hook gave them a value (a
+	 * parent's id from the path, the author from the token). */
 	for (size_t i = 0; i < v->count; i++) {
-		if (!v->present[i] || fields[i].read_only)
+		if (!v->present[i])
 			continue;
 		(*params)[n++] = v->values[i];
-		if (n > 1) {
+		if (fields[i].type == FIELD_OBJECT) {
+			/* One bound object, a column per member. */
+			for (const struct field *m = fields[i].fields; m->name != NULL; m++) {
+				if (cols.len > 0) {
+					strbuf_append(&cols, ", ");
+					strbuf_append(&vals, ", ");
+				}
+				strbuf_append(&cols, column_of(m));
+				strbuf_append_param(&vals, member_expression(req, m), n);
+			}
+			continue;
+		}
+		if (cols.len > 0) {
 			strbuf_append(&cols, ", ");
 			strbuf_append(&vals, ", ");
 		}
 		strbuf_append(&cols, column_of(&fields[i]));
-		strbuf_append_param(
-		    &vals, fields[i].sql != NULL ? fields[i].sql : default_expression(&fields[i]),
-		    n);
+		strbuf_append_param(&vals, default_expression(req, &fields[i]), n);
 	}
 	*param_count = n;
 	if (strbuf_text(&cols) == NULL || strbuf_text(&vals) == NULL)
@@ -419,13 +450,28 @@ const char *crud_update_sql(struct http_request *req, const char *table, const s
 	strbuf_init(&sql, req->arena);
 	strbuf_printf(&sql, "UPDATE %s SET version = version + 1, updated_at = now()", table);
 	for (size_t i = 0; i < v->count; i++) {
-		if (!v->present[i] || fields[i].read_only)
+		if (!v->present[i])
 			continue;
 		(*params)[n++] = v->values[i];
+		if (fields[i].type == FIELD_OBJECT) {
+			/* PUT writes every member (absent ones become NULL); PATCH
+			 * the members given, or all of them when the object is
+			 * null. */
+			for (const struct field *m = fields[i].fields; m->name != NULL; m++) {
+				strbuf_printf(&sql, ", %s = ", column_of(m));
+				if (v->mode == VALIDATE_UPDATE) {
+					strbuf_append_param(
+					    &sql, "CASE WHEN $?::jsonb IS NULL OR $?::jsonb ? ", n);
+					strbuf_printf(&sql, "'%s' THEN ", m->name);
+				}
+				strbuf_append_param(&sql, member_expression(req, m), n);
+				if (v->mode == VALIDATE_UPDATE)
+					strbuf_printf(&sql, " ELSE %s END", column_of(m));
+			}
+			continue;
+		}
 		strbuf_printf(&sql, ", %s = ", column_of(&fields[i]));
-		strbuf_append_param(
-		    &sql, fields[i].sql != NULL ? fields[i].sql : default_expression(&fields[i]),
-		    n);
+		strbuf_append_param(&sql, default_expression(req, &fields[i]), n);
 	}
 	strbuf_append(&sql, " WHERE id = $1");
 	if (expected_version != NULL) {
@@ -494,10 +540,8 @@ static const struct resource *resource_of(const struct http_request *req)
 	return req->route->arg;
 }
 
-/* ?include_deleted=true: only for the resource's deleted_permission; anyone
- * else asking is refused (403, audited). Returns false when refused. */
-static bool read_include_deleted(struct http_request *req, struct http_response *res,
-                                 const struct resource *r, bool *wanted)
+bool crud_include_deleted(struct http_request *req, struct http_response *res,
+                          const struct resource *r, bool *wanted)
 {
 	static const struct field flag = {"include_deleted", FIELD_BOOL};
 	const char *raw = http_request_param(req, "include_deleted");
@@ -532,7 +576,7 @@ void crud_list(struct http_request *req, struct http_response *res)
 	struct list_spec spec = *r->list;
 	bool include_deleted;
 
-	if (!read_include_deleted(req, res, r, &include_deleted))
+	if (!crud_include_deleted(req, res, r, &include_deleted))
 		return;
 	if (include_deleted) {
 		spec.where = NULL;
@@ -577,7 +621,7 @@ void crud_get(struct http_request *req, struct http_response *res)
 	const struct resource *r = resource_of(req);
 	bool include_deleted;
 
-	if (read_include_deleted(req, res, r, &include_deleted))
+	if (crud_include_deleted(req, res, r, &include_deleted))
 		respond_object(req, res, r, req->ids[0], include_deleted);
 }
 

@@ -10,6 +10,7 @@
 #include "hms/doctors.h"
 #include "hms/health.h"
 #include "hms/patients.h"
+#include "hms/records.h"
 #include "hms/resources.h"
 #include "hms/router.h"
 #include "hms/tokens.h"
@@ -41,6 +42,14 @@ const struct route hms_routes[] = {
     {"PATCH", "/api/patients/{id}/", crud_update, "patients.write", J, &patients_resource},
     {"DELETE", "/api/patients/{id}/", crud_delete, "patients.admin", N, &patients_resource},
     {"POST", "/api/patients/{id}/restore/", crud_restore, "patients.admin", N, &patients_resource},
+
+    /* Records are never deleted: DELETE is 405 (the router's Allow). */
+    {"GET", "/api/patients/{id}/records/", records_list, "records.read", N, &records_resource},
+    {"POST", "/api/patients/{id}/records/", crud_create, "records.create", J, &records_resource},
+    {"GET", "/api/records/{id}/", crud_get, "records.read", N, &records_resource},
+    {"PUT", "/api/records/{id}/", crud_replace, "records.update", J, &records_resource},
+    {"PATCH", "/api/records/{id}/", crud_update, "records.update", J, &records_resource},
+    {"GET", "/api/records/{id}/history/", records_history, "records.read", N, &records_resource},
 
     {"GET", "/api/doctors/", crud_list, "doctors.read", N, &doctors_resource},
     {"POST", "/api/doctors/", crud_create, "doctors.admin", J, &doctors_resource},

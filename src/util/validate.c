@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h> /* isfinite */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,65 @@ static const char *check_integer(struct arena *arena, const struct field *f, int
 	return arena_printf(arena, "%lld", (long long)n);
 }
 
+/* A number as field f (FIELD_DECIMAL): finite, within min..max, with at
+ * most decimal_places places; the text to bind has exactly that many. */
+static const char *check_number(struct arena *arena, const struct field *f, double d,
+                                const char **message)
+{
+	double scale = 1.0, scaled, rounded;
+
+	for (int i = 0; i < f->decimal_places; i++)
+		scale *= 10.0;
+	scaled = d * scale;
+	/* Finite and small enough to round through a long long (no libm). */
+	if (!isfinite(d) || scaled > 1e15 || scaled < -1e15) {
+		*message = "A valid number is required.";
+		return NULL;
+	}
+	if (f->min < f->max && d < (double)f->min) {
+		*message =
+		    arena_printf(arena, "Ensure this value is greater than or equal to %lld.",
+		                 (long long)f->min);
+		return NULL;
+	}
+	if (f->min < f->max && d > (double)f->max) {
+		*message = arena_printf(arena, "Ensure this value is less than or equal to %lld.",
+		                        (long long)f->max);
+		return NULL;
+	}
+	rounded = (double)(long long)(scaled + (scaled < 0 ? -0.5 : 0.5));
+	/* 36.6 is 365.99999999999994 tenths in binary: allow that much. */
+	if (scaled - rounded > 1e-6 || rounded - scaled > 1e-6) {
+		*message =
+		    arena_printf(arena, "Ensure that there are no more than %d decimal places.",
+		                 f->decimal_places);
+		return NULL;
+	}
+	return arena_printf(arena, "%.*f", f->decimal_places, rounded / scale);
+}
+
+/* Numeric text: an optional minus, digits, an optional fraction and
+ * exponent (no spaces, no "inf" or "nan", no hex). */
+static const char *check_decimal_text(struct arena *arena, const struct field *f, const char *s,
+                                      const char **message)
+{
+	char *end;
+	double d;
+
+	if (s == NULL || strspn(s, "0123456789.-+eE") != strlen(s) ||
+	    !isdigit((unsigned char)s[*s == '-' ? 1 : 0])) {
+		*message = "A valid number is required.";
+		return NULL;
+	}
+	errno = 0;
+	d = strtod(s, &end);
+	if (*end != '\0' || errno == ERANGE) {
+		*message = "A valid number is required.";
+		return NULL;
+	}
+	return check_number(arena, f, d, message);
+}
+
 static const char *check_choice(const struct field *f, const char *s, const char **message)
 {
 	for (size_t i = 0; s != NULL && f->choices[i] != NULL; i++)
@@ -327,7 +387,10 @@ const char *validate_text(struct arena *arena, const struct field *f, const char
 		return check_date(text, message);
 	case FIELD_DATETIME:
 		return check_datetime(arena, f, text, message);
+	case FIELD_DECIMAL:
+		return check_decimal_text(arena, f, text, message);
 	case FIELD_JSON:
+	case FIELD_OBJECT:
 		break;
 	}
 	*message = "Invalid value.";
@@ -378,12 +441,92 @@ static const char *check_json(struct arena *arena, const struct field *f, struct
 		return check_date(s, message);
 	case FIELD_DATETIME:
 		return check_datetime(arena, f, s, message);
+	case FIELD_DECIMAL:
+		if (json_object_is_type(v, json_type_int) ||
+		    json_object_is_type(v, json_type_double))
+			return check_number(arena, f, json_object_get_double(v), message);
+		return check_decimal_text(arena, f, s, message);
 	case FIELD_JSON:
 		return arena_strdup(arena,
 		                    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	case FIELD_OBJECT:
+		break; /* validate_body walks it */
 	}
 	*message = "Invalid value.";
 	return NULL;
+}
+
+/* DRF's name for the type a client sent where an object belongs. */
+static const char *python_type(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_boolean:
+		return "bool";
+	case json_type_int:
+		return "int";
+	case json_type_double:
+		return "float";
+	case json_type_array:
+		return "list";
+	default:
+		return "str";
+	}
+}
+
+/* errors[name] = {"non_field_errors": [message]} (a nested object's own
+ * rule, as DRF nests it). */
+static void add_nested_error(struct json_object **errors, const char *name, const char *message)
+{
+	struct json_object *nested = NULL;
+
+	validate_add_error(&nested, "non_field_errors", message);
+	if (*errors == NULL)
+		*errors = json_object_new_object();
+	json_object_object_add(*errors, name, nested);
+}
+
+/* A nested object as field f: its members through the same walk; the
+ * value to bind is a JSON object of the given members' texts (null for a
+ * null). Returns false after adding its errors to *errors. */
+static bool check_object(struct arena *arena, const struct field *f, struct json_object *v,
+                         enum validate_mode mode, const char **value, struct json_object **errors)
+{
+	struct json_object *sub_errors, *out;
+	struct validated sub;
+	const char *message;
+
+	if (!json_object_is_type(v, json_type_object)) {
+		validate_add_error(errors, f->name,
+		                   arena_printf(arena,
+		                                "Invalid data. Expected a dictionary, but got %s.",
+		                                python_type(v)));
+		return false;
+	}
+	sub_errors = validate_body(arena, f->fields, v, mode, &sub);
+	if (sub_errors != NULL) {
+		if (*errors == NULL)
+			*errors = json_object_new_object();
+		json_object_object_add(*errors, f->name, sub_errors);
+		return false;
+	}
+	out = json_object_new_object();
+	for (size_t i = 0; i < sub.count; i++)
+		if (sub.present[i])
+			json_object_object_add(
+			    out, f->fields[i].name,
+			    sub.values[i] != NULL ? json_object_new_string(sub.values[i]) : NULL);
+	*value = arena_strdup(arena, json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+	json_object_put(out);
+	if (*value == NULL) {
+		validate_add_error(errors, "non_field_errors", "Out of memory.");
+		return false;
+	}
+	message = f->check != NULL ? f->check(*value, v) : NULL;
+	if (message != NULL) {
+		add_nested_error(errors, f->name, message);
+		return false;
+	}
+	return true;
 }
 
 struct json_object *validate_body(struct arena *arena, const struct field *fields,
@@ -396,6 +539,7 @@ struct json_object *validate_body(struct arena *arena, const struct field *field
 	while (fields[n].name != NULL)
 		n++;
 	out->count = n;
+	out->mode = mode;
 	out->values = arena_calloc(arena, n + 1, sizeof(*out->values));
 	out->present = arena_calloc(arena, n + 1, sizeof(*out->present));
 	if (out->values == NULL || out->present == NULL) {
@@ -420,6 +564,13 @@ struct json_object *validate_body(struct arena *arena, const struct field *field
 				validate_add_error(&errors, f->name, "This field may not be null.");
 			else
 				out->present[i] = true;
+			continue;
+		}
+		if (f->type == FIELD_OBJECT) {
+			if (check_object(arena, f, v, mode, &value, &errors)) {
+				out->values[i] = value;
+				out->present[i] = true;
+			}
 			continue;
 		}
 		value = check_json(arena, f, v, &message);

@@ -2,7 +2,8 @@
  * test_resource.c - the pure parts of the shared resource machinery:
  * If-Match parsing (crud_expected_version in src/api/crud.c) and
  * the weekly schedule check of doctors (doctors_check_schedule in
- * src/api/doctors.c).
+ * src/api/doctors.c), and the INSERT/UPDATE text built from a field table
+ * (read-only fields a hook filled, nested objects stored member by member).
  *
  * ETags are "\"<id>-<version>\""; an If-Match that names another object, a
  * weak tag or nothing parseable can never match, so the write is refused
@@ -15,10 +16,13 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/columns.h"
 #include "hms/doctors.h"
 #include "hms/err.h"
 #include "hms/http.h"
 #include "hms/crud.h"
+#include "hms/json.h"
+#include "hms/validate.h"
 
 /* --- crud_expected_version ------------------------------------------------------ */
 
@@ -349,4 +353,87 @@ Test(doctors_schedule, at_most_50_entries)
 	json = many_entries(200);
 	expect_invalid(json);
 	free(json);
+}
+
+/* --- crud_insert_sql / crud_update_sql ------------------------------------------ */
+
+static const struct field member_fields[] = {
+    {"t", FIELD_DECIMAL, .nullable = true, .decimal_places = 1},
+    {"n", FIELD_INT, .nullable = true, .column = "n_col"},
+    {NULL},
+};
+
+static const struct field sql_fields[] = {
+    {"owner", FIELD_ID, .read_only = true, .column = "owner_id"},
+    {"title", FIELD_STRING},
+    {"obs", FIELD_OBJECT, .nullable = true, .fields = member_fields},
+    {NULL},
+};
+
+static const struct column sql_columns[] = {
+    {"id", "id", COL_INT},
+    {NULL},
+};
+
+static struct validated validated_body(const char *json, enum validate_mode mode)
+{
+	struct json_object *body, *errors;
+	struct validated v;
+	const char *detail = NULL;
+
+	cr_assert_eq(json_parse(arena, json, strlen(json), 10, &body, &detail), HMS_OK);
+	errors = validate_body(arena, sql_fields, body, mode, &v);
+	cr_assert_null(errors, "%s", json_object_to_json_string(errors));
+	return v;
+}
+
+TestSuite(crud_sql, .init = setup, .fini = teardown);
+
+Test(crud_sql, read_only_fields_are_written_only_when_a_hook_gives_them)
+{
+	struct validated v = validated_body(
+	    "{\"owner\": 9, \"title\": \"x\", \"obs\": {\"t\": 36.6}}", VALIDATE_CREATE);
+	const char **params;
+	int n;
+	const char *sql = crud_insert_sql(&req, "things", sql_fields, &v, sql_columns, &params, &n);
+
+	cr_assert_str_eq(sql, "INSERT INTO things (title, t, n_col) VALUES ($1, ($2::jsonb ->> "
+	                      "'t')::numeric, ($2::jsonb ->> 'n')::integer) RETURNING id");
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(params[1], "{\"t\":\"36.6\"}");
+
+	v.values[0] = "7";
+	v.present[0] = true;
+	sql = crud_insert_sql(&req, "things", sql_fields, &v, sql_columns, &params, &n);
+	cr_assert_str_eq(sql, "INSERT INTO things (owner_id, title, t, n_col) VALUES ($1::bigint, "
+	                      "$2, ($3::jsonb ->> 't')::numeric, ($3::jsonb ->> 'n')::integer) "
+	                      "RETURNING id");
+	cr_assert_str_eq(params[0], "7");
+}
+
+Test(crud_sql, put_writes_a_nested_object_whole_and_patch_merges_it)
+{
+	struct validated v = validated_body("{\"obs\": {\"n\": 3}}", VALIDATE_REPLACE);
+	const char **params;
+	int n;
+	const char *sql;
+
+	req.ids[0] = 5;
+	req.id_count = 1;
+	sql = crud_update_sql(&req, "things", sql_fields, &v, NULL, NULL, sql_columns, &params, &n);
+	cr_assert_str_eq(sql, "UPDATE things SET version = version + 1, updated_at = now(), t = "
+	                      "($2::jsonb ->> 't')::numeric, n_col = ($2::jsonb ->> 'n')::integer "
+	                      "WHERE id = $1 RETURNING id");
+	v = validated_body("{\"obs\": {\"n\": 3}}", VALIDATE_UPDATE);
+	sql = crud_update_sql(&req, "things", sql_fields, &v, "4", NULL, sql_columns, &params, &n);
+	cr_assert_str_eq(sql,
+	                 "UPDATE things SET version = version + 1, updated_at = now(), t = CASE "
+	                 "WHEN $2::jsonb IS NULL OR $2::jsonb ? 't' THEN ($2::jsonb ->> "
+	                 "'t')::numeric ELSE t END, n_col = CASE WHEN $2::jsonb IS NULL OR "
+	                 "$2::jsonb ? 'n' THEN ($2::jsonb ->> 'n')::integer ELSE n_col END "
+	                 "WHERE id = $1 AND version = $3::bigint RETURNING id");
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(params[0], "5");
+	cr_assert_str_eq(params[1], "{\"n\":\"3\"}");
+	cr_assert_str_eq(params[2], "4");
 }

@@ -273,20 +273,33 @@ Test(route_permissions, the_public_token_and_health_endpoints_exist)
 	}
 }
 
-/* SPEC section 5, "Auth and users" and "Audit": who may call what.
+/* SPEC section 5, "Auth and users", "Audit" and "Medical records": who may
+ * call what.
  * Columns as above: admin doctor nurse receptionist billing. */
 static const struct {
 	const char *method;
 	const char *pattern;
 	const char *cells;
 } spec_endpoints[] = {
-    {"POST", "/api/auth/logout/", "+++++"}, {"POST", "/api/auth/register/", "+...."},
-    {"GET", "/api/auth/me/", "+++++"},      {"POST", "/api/auth/password/", "+++++"},
-    {"GET", "/api/users/", "+...."},        {"GET", "/api/users/{id}/", "+...."},
-    {"PATCH", "/api/users/{id}/", "+...."}, {"GET", "/api/audit/", "+...."},
+    {"POST", "/api/auth/logout/", "+++++"},
+    {"POST", "/api/auth/register/", "+...."},
+    {"GET", "/api/auth/me/", "+++++"},
+    {"POST", "/api/auth/password/", "+++++"},
+    {"GET", "/api/users/", "+...."},
+    {"GET", "/api/users/{id}/", "+...."},
+    {"PATCH", "/api/users/{id}/", "+...."},
+    {"GET", "/api/audit/", "+...."},
+    /* Medical records: admin reads but does not author; updates are
+     * further limited to the author (own-only, checked below). */
+    {"GET", "/api/patients/{id}/records/", "+++.."},
+    {"POST", "/api/patients/{id}/records/", ".++.."},
+    {"GET", "/api/records/{id}/", "+++.."},
+    {"PUT", "/api/records/{id}/", ".++.."},
+    {"PATCH", "/api/records/{id}/", ".++.."},
+    {"GET", "/api/records/{id}/history/", "+++.."},
 };
 
-Test(route_permissions, auth_users_and_audit_routes_match_spec_section_5)
+Test(route_permissions, auth_users_audit_and_records_routes_match_spec_section_5)
 {
 	for (size_t i = 0; i < sizeof(spec_endpoints) / sizeof(spec_endpoints[0]); i++) {
 		const struct route *r = NULL;
@@ -305,5 +318,23 @@ Test(route_permissions, auth_users_and_audit_routes_match_spec_section_5)
 			cr_assert_eq(permission_allows(p, roles[k]),
 			             spec_endpoints[i].cells[k] == '+', "%s %s for %s", r->method,
 			             r->pattern, role_name(roles[k]));
+	}
+}
+
+Test(route_permissions, record_updates_are_the_authors_only_and_records_have_no_delete)
+{
+	for (size_t i = 0; i < hms_route_count; i++) {
+		const struct route *r = &hms_routes[i];
+
+		if (strcmp(r->pattern, "/api/records/{id}/") != 0)
+			continue;
+		cr_assert_str_neq(r->method, "DELETE", "records are never deleted");
+		if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0) {
+			const struct permission *p = permission_find(r->permission);
+
+			cr_assert_not_null(p);
+			cr_assert(permission_is_limited_to_own(p, ROLE_DOCTOR), "%s", r->method);
+			cr_assert(permission_is_limited_to_own(p, ROLE_NURSE), "%s", r->method);
+		}
 	}
 }

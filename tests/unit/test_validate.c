@@ -305,8 +305,27 @@ enum {
 	F_AT,
 	F_OWNER,
 	F_EXTRA,
+	F_TEMP,
+	F_VITALS,
 	F_COUNT_ALL
 };
+
+static const struct field vital_fields[] = {
+    {"temp", FIELD_DECIMAL, .nullable = true, .min = 25, .max = 45, .decimal_places = 1},
+    {"pulse", FIELD_INT, .required = true, .min = 20, .max = 300},
+    {NULL},
+};
+
+static const char *pulse_under_200(const char *value, struct json_object *raw)
+{
+	struct json_object *pulse;
+
+	(void)value;
+	return json_object_object_get_ex(raw, "pulse", &pulse) &&
+	               json_object_get_int64(pulse) >= 200
+	           ? "pulse too high with this temperature."
+	           : NULL;
+}
 
 static const struct field fields[] = {
     [F_ID] = {"id", FIELD_ID, .required = true, .read_only = true},
@@ -322,6 +341,9 @@ static const struct field fields[] = {
     [F_AT] = {"at", FIELD_DATETIME, .nullable = true},
     [F_OWNER] = {"owner", FIELD_ID},
     [F_EXTRA] = {"extra", FIELD_JSON},
+    [F_TEMP] = {"temp", FIELD_DECIMAL, .min = 25, .max = 45, .decimal_places = 1},
+    [F_VITALS] = {"vitals", FIELD_OBJECT, .nullable = true, .fields = vital_fields,
+                  .check = pulse_under_200},
     [F_COUNT_ALL] = {NULL},
 };
 
@@ -407,7 +429,8 @@ Test(validate_body, complete_body_binds_text_values)
 	              "\"count\":10,\"even\":-4,\"big\":-9223372036854775807,\"flag\":true,"
 	              "\"color\":\"green\",\"born\":\"2024-02-29\","
 	              "\"at\":\"2025-12-06T12:00:00+03:00\",\"owner\":7,"
-	              "\"extra\":{\"a\":[1, 2],\"b\":null}}",
+	              "\"extra\":{\"a\":[1, 2],\"b\":null},\"temp\":36.6,"
+	              "\"vitals\":{\"pulse\":60}}",
 	              VALIDATE_CREATE),
 	          "%s", json_object_to_json_string(errors));
 	cr_assert_eq(v.count, F_COUNT_ALL);
@@ -423,6 +446,8 @@ Test(validate_body, complete_body_binds_text_values)
 	cr_assert_str_eq(v.values[F_AT], "2025-12-06T12:00:00+03:00");
 	cr_assert_str_eq(v.values[F_OWNER], "7");
 	cr_assert_str_eq(v.values[F_EXTRA], "{\"a\":[1,2],\"b\":null}");
+	cr_assert_str_eq(v.values[F_TEMP], "36.6");
+	cr_assert_str_eq(v.values[F_VITALS], "{\"pulse\":\"60\"}");
 	for (int i = F_NAME; i < F_COUNT_ALL; i++)
 		cr_assert(v.present[i], "%s present", fields[i].name);
 	cr_assert_not(v.present[F_ID]);
@@ -729,6 +754,79 @@ static const char *text_value(const struct field *f, const char *text, const cha
 {
 	*message = NULL;
 	return validate_text(arena, f, text, message);
+}
+
+Test(validate_body, decimals_bounded_with_their_places)
+{
+	assert_value("{\"temp\": 36.6}", F_TEMP, "36.6");
+	assert_value("{\"temp\": 37}", F_TEMP, "37.0");
+	assert_value("{\"temp\": 45}", F_TEMP, "45.0");
+	assert_value("{\"temp\": \"38.5\"}", F_TEMP, "38.5");
+	assert_value("{\"temp\": 3.75e1}", F_TEMP, "37.5");
+	assert_refused("{\"temp\": 24.9}", "temp",
+	               "Ensure this value is greater than or equal to 25.");
+	assert_refused("{\"temp\": 45.01}", "temp",
+	               "Ensure this value is less than or equal to 45.");
+	assert_refused("{\"temp\": 36.65}", "temp",
+	               "Ensure that there are no more than 1 decimal places.");
+	assert_refused("{\"temp\": \"warm\"}", "temp", "A valid number is required.");
+	assert_refused("{\"temp\": \"nan\"}", "temp", "A valid number is required.");
+	assert_refused("{\"temp\": \" 37\"}", "temp", "A valid number is required.");
+	assert_refused("{\"temp\": true}", "temp", "A valid number is required.");
+	assert_refused("{\"temp\": \"1e400\"}", "temp", "A valid number is required.");
+}
+
+/* errors[field][member] is a one-message list. */
+static const char *nested_error_of(const char *field, const char *member)
+{
+	struct json_object *nested, *list;
+
+	cr_assert_not_null(errors);
+	cr_assert(json_object_object_get_ex(errors, field, &nested), "%s",
+	          json_object_to_json_string(errors));
+	cr_assert(json_object_is_type(nested, json_type_object), "%s",
+	          json_object_to_json_string(errors));
+	cr_assert(json_object_object_get_ex(nested, member, &list), "%s",
+	          json_object_to_json_string(errors));
+	cr_assert_eq(json_object_array_length(list), 1);
+	return json_object_get_string(json_object_array_get_idx(list, 0));
+}
+
+Test(validate_body, nested_objects_validate_their_members)
+{
+	/* Bound as an object of the members' texts, unknown members dropped. */
+	assert_value("{\"vitals\": {\"pulse\": 80, \"temp\": 36.6, \"x\": 1}}", F_VITALS,
+	             "{\"temp\":\"36.6\",\"pulse\":\"80\"}");
+	assert_value("{\"vitals\": {\"pulse\": 80, \"temp\": null}}", F_VITALS,
+	             "{\"temp\":null,\"pulse\":\"80\"}");
+	cr_assert(run("{\"vitals\": null}", VALIDATE_UPDATE));
+	cr_assert(v.present[F_VITALS]);
+	cr_assert_null(v.values[F_VITALS]);
+	cr_assert_eq(v.mode, VALIDATE_UPDATE);
+
+	/* Member errors nest under the field, as DRF's nested serializers. */
+	cr_assert_not(run("{\"vitals\": {\"pulse\": 301, \"temp\": 50}}", VALIDATE_UPDATE));
+	cr_assert_eq(error_count(), 1);
+	cr_assert_str_eq(nested_error_of("vitals", "pulse"),
+	                 "Ensure this value is less than or equal to 300.");
+	cr_assert_str_eq(nested_error_of("vitals", "temp"),
+	                 "Ensure this value is less than or equal to 45.");
+	/* A required member is required on create, not on PATCH. */
+	cr_assert_not(run("{\"name\": \"abc\", \"vitals\": {}}", VALIDATE_CREATE));
+	cr_assert_str_eq(nested_error_of("vitals", "pulse"), "This field is required.");
+	cr_assert(run("{\"vitals\": {}}", VALIDATE_UPDATE));
+	assert_value("{\"vitals\": {}}", F_VITALS, "{}");
+	/* The object's own rule sees the whole object. */
+	cr_assert_not(run("{\"vitals\": {\"pulse\": 250}}", VALIDATE_UPDATE));
+	cr_assert_str_eq(nested_error_of("vitals", "non_field_errors"),
+	                 "pulse too high with this temperature.");
+	/* Not an object. */
+	assert_refused("{\"vitals\": \"high\"}", "vitals",
+	               "Invalid data. Expected a dictionary, but got str.");
+	assert_refused("{\"vitals\": [1]}", "vitals",
+	               "Invalid data. Expected a dictionary, but got list.");
+	assert_refused("{\"vitals\": 3}", "vitals",
+	               "Invalid data. Expected a dictionary, but got int.");
 }
 
 Test(validate_text, each_kind_as_query_text, .init = setup, .fini = teardown)
