@@ -289,7 +289,8 @@ Test(routes, every_route_is_complete)
 		                   r->pattern);
 		cr_assert_neq(r->permission[0], '\0', "%s %s has an empty permission key",
 		              r->method, r->pattern);
-		cr_assert(r->body == ROUTE_BODY_NONE || r->body == ROUTE_BODY_JSON);
+		cr_assert(r->body == ROUTE_BODY_NONE || r->body == ROUTE_BODY_JSON ||
+		          r->body == ROUTE_BODY_STREAM);
 	}
 }
 
