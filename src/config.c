@@ -270,12 +270,9 @@ static struct key_list seal_key_list(struct hms_config *cfg)
 
 static struct key_list download_key_list(struct hms_config *cfg)
 {
-	return (struct key_list){cfg->download,
-	                         &cfg->download_key_count,
-	                         cfg->download_keys,
-	                         cfg->download_keys_file,
-	                         "download_keys",
-	                         "download_keys_file"};
+	return (struct key_list){cfg->download,      &cfg->download_key_count,
+	                         cfg->download_keys, cfg->download_keys_file,
+	                         "download_keys",    "download_keys_file"};
 }
 
 static int kid_is_valid(const char *kid, size_t len)

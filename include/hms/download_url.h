@@ -28,8 +28,8 @@ enum download_check {
 
 /* The signature for (attachment, user, expires) with the first download
  * key, in arena; NULL when out of memory or no key is configured. */
-const char *download_url_sign(struct arena *arena, const struct hms_config *cfg,
-                              int64_t attachment, int64_t user, int64_t expires);
+const char *download_url_sign(struct arena *arena, const struct hms_config *cfg, int64_t attachment,
+                              int64_t user, int64_t expires);
 
 /* Checks signature for (attachment, user, expires) at time now. The MAC is
  * compared in constant time; the expiry only once the MAC is good, so an

@@ -50,8 +50,8 @@ const struct column attachment_columns[] = {
 
 /* The form's fields, checked by the one validator once the body is read. */
 static const struct field record_field = {"record", FIELD_ID, .required = true};
-static const struct field description_field = {"description", FIELD_STRING,
-                                               .allow_blank = true, .max_len = 1000};
+static const struct field description_field = {"description", FIELD_STRING, .allow_blank = true,
+                                               .max_len = 1000};
 
 /* The multipart framing and the small fields around the file: what the
  * body may hold beyond max_upload_bytes (nginx allows the same). */
@@ -150,11 +150,12 @@ static int on_part_begin(void *user, const struct multipart_part *part)
 			return upload_fail(u, HMS_ERR_BAD_REQUEST, "file",
 			                   "Send one file per upload.");
 		if (part->filename == NULL)
-			return upload_fail(
-			    u, HMS_ERR_BAD_REQUEST, "file",
-			    "The submitted data was not a file. Check the encoding type on the form.");
+			return upload_fail(u, HMS_ERR_BAD_REQUEST, "file",
+			                   "The submitted data was not a file. Check the encoding "
+			                   "type on the form.");
 		if (part->filename[0] == '\0')
-			return upload_fail(u, HMS_ERR_BAD_REQUEST, "file", "No file was submitted.");
+			return upload_fail(u, HMS_ERR_BAD_REQUEST, "file",
+			                   "No file was submitted.");
 		filename_sanitize(part->filename, strlen(part->filename), u->filename);
 		err = file_store_create(&u->file, u->req->config->attachment_dir);
 		u->file_created = true;
@@ -212,10 +213,9 @@ static int on_part_data(void *user, const char *data, size_t len)
 		return append_text(u, u->record, &u->record_len, RECORD_TEXT_MAX, "record",
 		                   "A valid integer is required.", data, len);
 	case PART_DESCRIPTION:
-		return append_text(u, u->description, &u->description_len, DESCRIPTION_TEXT_MAX,
-		                   "description",
-		                   "Ensure this field has no more than 1000 characters.", data,
-		                   len);
+		return append_text(
+		    u, u->description, &u->description_len, DESCRIPTION_TEXT_MAX, "description",
+		    "Ensure this field has no more than 1000 characters.", data, len);
 	case PART_OTHER:
 		break;
 	}
@@ -286,8 +286,8 @@ static enum hms_err read_form(struct http_request *req, struct upload *u, const 
 		return HMS_ERR_BAD_REQUEST;
 	}
 	if (remaining > u->limit + FORM_OVERHEAD_BYTES) {
-		*message = arena_printf(req->arena, "The file is larger than the limit of %ld bytes.",
-		                        (long)u->limit);
+		*message = arena_printf(
+		    req->arena, "The file is larger than the limit of %ld bytes.", (long)u->limit);
 		return HMS_ERR_TOO_LARGE;
 	}
 	while (remaining > 0) {
@@ -363,14 +363,16 @@ void attachments_upload(struct http_request *req, struct http_response *res)
 		return;
 	}
 	if (u.have_description) {
-		description = validate_text(req->arena, &description_field, u.description, &message);
+		description =
+		    validate_text(req->arena, &description_field, u.description, &message);
 		if (description == NULL) {
 			respond_upload_error(res, &u, HMS_ERR_BAD_REQUEST, "description", message);
 			return;
 		}
 	}
 	if (!u.have_file) {
-		respond_upload_error(res, &u, HMS_ERR_BAD_REQUEST, "file", "No file was submitted.");
+		respond_upload_error(res, &u, HMS_ERR_BAD_REQUEST, "file",
+		                     "No file was submitted.");
 		return;
 	}
 	if (u.size == 0) {

@@ -20,13 +20,13 @@
 
 /* The signed message names its purpose and version, so that a MAC made
  * for anything else with the same key can never pass as a download. */
-static int mac(const struct config_jwt_key *key, int64_t attachment, int64_t user,
-               int64_t expires, unsigned char out[MAC_BYTES])
+static int mac(const struct config_jwt_key *key, int64_t attachment, int64_t user, int64_t expires,
+               unsigned char out[MAC_BYTES])
 {
 	char message[MESSAGE_MAX];
-	int len = snprintf(message, sizeof(message), "hms-download-v1\n%" PRId64 "\n%" PRId64
-	                                              "\n%" PRId64,
-	                   attachment, user, expires);
+	int len = snprintf(message, sizeof(message),
+	                   "hms-download-v1\n%" PRId64 "\n%" PRId64 "\n%" PRId64, attachment, user,
+	                   expires);
 	unsigned int out_len = 0;
 
 	if (len < 0 || (size_t)len >= sizeof(message))
@@ -38,13 +38,14 @@ static int mac(const struct config_jwt_key *key, int64_t attachment, int64_t use
 	return 0;
 }
 
-const char *download_url_sign(struct arena *arena, const struct hms_config *cfg,
-                              int64_t attachment, int64_t user, int64_t expires)
+const char *download_url_sign(struct arena *arena, const struct hms_config *cfg, int64_t attachment,
+                              int64_t user, int64_t expires)
 {
 	unsigned char raw[MAC_BYTES];
 	char encoded[BASE64URL_ENCODED_SIZE(MAC_BYTES)];
 
-	if (cfg->download_key_count == 0 || mac(&cfg->download[0], attachment, user, expires, raw) != 0)
+	if (cfg->download_key_count == 0 ||
+	    mac(&cfg->download[0], attachment, user, expires, raw) != 0)
 		return NULL;
 	base64url_encode(raw, sizeof(raw), encoded);
 	return arena_printf(arena, "%s.%s", cfg->download[0].kid, encoded);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -71,8 +72,8 @@ static long long create_patient(void)
 	client_unique_name("Att", name, sizeof(name));
 	client_post_json("/api/patients/", client_admin_token(),
 	                 text("{\"first_name\":\"%s\",\"last_name\":\"Attach\","
-	                               "\"date_of_birth\":\"1980-02-03\",\"gender\":\"female\"}",
-	                               name),
+	                      "\"date_of_birth\":\"1980-02-03\",\"gender\":\"female\"}",
+	                      name),
 	                 &res);
 	client_assert_status(&res, 201);
 	id = client_json_int(res.json, "id");
@@ -100,8 +101,8 @@ struct blob {
 
 static struct blob fixture(const char *name)
 {
-	const char *path = text("%s/tests/integration/fixtures/%s", client_env("HMS_TEST_ROOT"),
-	                           name);
+	const char *path =
+	    text("%s/tests/integration/fixtures/%s", client_env("HMS_TEST_ROOT"), name);
 	FILE *f = fopen(path, "rb");
 	struct blob b = {0};
 
@@ -126,7 +127,8 @@ static struct blob form(long long record, const char *disposition, const char *c
 
 #define PUT(...) (b.len += (size_t)snprintf(b.data + b.len, cap - b.len, __VA_ARGS__))
 	if (record >= 0)
-		PUT("--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n%lld\r\n",
+		PUT("--" BOUNDARY
+		    "\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n%lld\r\n",
 		    record);
 	if (description != NULL)
 		PUT("--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n"
@@ -152,8 +154,8 @@ static void upload(const char *token, const struct blob *body, struct client_res
 	const char *headers[] = {text("Authorization: Bearer %s", token),
 	                         "Content-Type: multipart/form-data; boundary=" BOUNDARY, NULL};
 
-	cr_assert_eq(client_request("POST", "/api/attachments/", headers, body->data, body->len, res),
-	             0);
+	cr_assert_eq(
+	    client_request("POST", "/api/attachments/", headers, body->data, body->len, res), 0);
 }
 
 static void sha256_of(const char *data, size_t len, char out[65])
@@ -174,7 +176,7 @@ static const char *attachment_dir(void)
 
 	if (dir[0] == '\0') {
 		cr_assert_eq(client_run(text("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
-		                                      client_env("HMS_TEST_STATE")),
+		                             client_env("HMS_TEST_STATE")),
 		                        &out),
 		             0);
 		cr_assert_not_null(out);
@@ -196,7 +198,7 @@ static int stored(const char *name)
 	return f != NULL;
 }
 
-static int temp_files(void)
+static int count_temp_files(void)
 {
 	DIR *d = opendir(attachment_dir());
 	struct dirent *e;
@@ -209,9 +211,24 @@ static int temp_files(void)
 	return n;
 }
 
-static long long attachment_rows(void)
+/* Temporary files: other tests upload at the same time, so wait (up to
+ * ten seconds) for theirs to finish; one this test left stays and counts. */
+static int temp_files(void)
 {
-	return client_sql_long("SELECT count(*) FROM attachments");
+	int n = count_temp_files();
+
+	for (int i = 0; i < 500 && n > 0; i++) {
+		usleep(20000);
+		n = count_temp_files();
+	}
+	return n;
+}
+
+/* The attachments of one record (other tests add their own meanwhile). */
+static long long attachment_rows(long long record)
+{
+	return client_sql_long(
+	    text("SELECT count(*) FROM attachments WHERE record_id = %lld", record));
 }
 
 /* The download_url's path and query on the test stack. */
@@ -231,8 +248,8 @@ static void upload_ok(struct session *doctor, long long record, const char *file
                       const char *claimed, const struct blob *file, const char *expected_type,
                       struct client_response *res)
 {
-	struct blob body = form(record, text("filename=\"%s\"", filename), claimed,
-	                        file->data, file->len, "scan of the left wrist");
+	struct blob body = form(record, text("filename=\"%s\"", filename), claimed, file->data,
+	                        file->len, "scan of the left wrist");
 	char sha[65];
 
 	upload(doctor->tokens.access, &body, res);
@@ -336,7 +353,7 @@ Test(attachments, type_is_judged_from_the_bytes)
 	memcpy(exe, elf, sizeof(elf) - 1);
 	open_session("doctor", &doctor);
 	record = create_record(doctor.tokens.access, create_patient());
-	rows = attachment_rows();
+	rows = attachment_rows(record);
 
 	body = form(record, "filename=\"scan.pdf\"", "application/pdf", exe, sizeof(exe), NULL);
 	upload(doctor.tokens.access, &body, &res);
@@ -350,7 +367,7 @@ Test(attachments, type_is_judged_from_the_bytes)
 	client_assert_detail(&res, 415);
 	client_response_free(&res);
 
-	cr_assert_eq(attachment_rows(), rows, "a refused file left a row");
+	cr_assert_eq(attachment_rows(record), rows, "a refused file left a row");
 	cr_assert_eq(temp_files(), 0, "a refused file left a temporary file");
 	close_session(&doctor);
 }
@@ -373,7 +390,8 @@ Test(attachments, file_names_are_made_safe)
 	open_session("doctor", &doctor);
 	record = create_record(doctor.tokens.access, create_patient());
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		struct blob body = form(record, names[i].disposition, NULL, file.data, file.len, NULL);
+		struct blob body =
+		    form(record, names[i].disposition, NULL, file.data, file.len, NULL);
 		struct client_response res, got;
 		char *path;
 
@@ -394,8 +412,8 @@ Test(attachments, file_names_are_made_safe)
 	}
 	{
 		/* A NUL in the name: refused or cut, never stored with it. */
-		struct blob body = form(record, "filename*=UTF-8''evil%00.txt", NULL, file.data,
-		                        file.len, NULL);
+		struct blob body =
+		    form(record, "filename*=UTF-8''evil%00.txt", NULL, file.data, file.len, NULL);
 		struct client_response res;
 
 		upload(doctor.tokens.access, &body, &res);
@@ -486,7 +504,7 @@ Test(attachments, over_the_size_limit_is_413_and_leaves_nothing)
 
 	open_session("nurse", &nurse);
 	record = create_record(nurse.tokens.access, create_patient());
-	rows = attachment_rows();
+	rows = attachment_rows(record);
 	for (size_t i = 0; i < 2; i++) {
 		struct blob file = {malloc(sizes[i]), sizes[i]};
 		struct blob body;
@@ -500,7 +518,7 @@ Test(attachments, over_the_size_limit_is_413_and_leaves_nothing)
 		free(body.data);
 		free(file.data);
 	}
-	cr_assert_eq(attachment_rows(), rows);
+	cr_assert_eq(attachment_rows(record), rows);
 	cr_assert_eq(temp_files(), 0);
 	close_session(&nurse);
 }
@@ -509,25 +527,35 @@ Test(attachments, a_client_that_leaves_mid_upload_leaves_nothing)
 {
 	struct session nurse;
 	long long record, rows;
-	const char *command;
-	int status;
+	struct blob file = {malloc(2000000), 2000000}, body;
+	char path[] = "/tmp/hms-cut-upload-XXXXXX";
+	int fd, status;
 
 	open_session("nurse", &nurse);
 	record = create_record(nurse.tokens.access, create_patient());
-	rows = attachment_rows();
-	/* curl announces 2 MB, sends half and gives up. */
-	command = text(
-	    "{ printf -- '--" BOUNDARY "\\r\\nContent-Disposition: form-data; name=\"record\"\\r\\n"
-	    "\\r\\n%lld\\r\\n--" BOUNDARY "\\r\\nContent-Disposition: form-data; name=\"file\"; "
-	    "filename=\"a.txt\"\\r\\n\\r\\n'; head -c 1000000 /dev/zero | tr '\\0' a; } | "
-	    "curl -s -o /dev/null --max-time 3 --cacert '%s' -X POST "
-	    "-H 'Authorization: Bearer %s' -H 'Content-Type: multipart/form-data; boundary=" BOUNDARY
-	    "' -H 'Content-Length: 2000000' --data-binary @- '%s/api/attachments/'",
-	    record, client_env("HMS_TEST_CA"), nurse.tokens.access, client_env("HMS_TEST_BASE_URL"));
-	status = client_run(command, NULL);
-	cr_assert_neq(status, 0, "the cut upload should not have completed");
-	cr_assert_eq(attachment_rows(), rows);
+	rows = attachment_rows(record);
+	memset(file.data, 'a', file.len);
+	body = form(record, "filename=\"cut.txt\"", NULL, file.data, file.len, NULL);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, body.data, body.len), (ssize_t)body.len);
+	close(fd);
+	/* curl sends 2 MB at 200 kB/s and gives up after a second: the
+	 * connection closes with most of the body unsent. */
+	status = client_run(
+	    text("curl -s -o /dev/null --limit-rate 200k --max-time 1 --cacert '%s' -X POST "
+	         "-H 'Authorization: Bearer %s' -H 'Content-Type: multipart/form-data; "
+	         "boundary=" BOUNDARY "' --data-binary @'%s' '%s/api/attachments/'",
+	         client_env("HMS_TEST_CA"), nurse.tokens.access, path,
+	         client_env("HMS_TEST_BASE_URL")),
+	    NULL);
+	unlink(path);
+	cr_assert_eq(status, 28, "curl should have timed out mid-upload (exit %d)", status);
+	sleep(1);
+	cr_assert_eq(attachment_rows(record), rows);
 	cr_assert_eq(temp_files(), 0);
+	free(body.data);
+	free(file.data);
 	close_session(&nurse);
 }
 
@@ -543,10 +571,10 @@ static char *signed_path(long long attachment, long long user, long long expires
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	size_t o = 0;
 
-	cr_assert_eq(client_run(text("head -n 1 '%s/secrets/download.keys'",
-	                                      client_env("HMS_TEST_STATE")),
-	                        &keys),
-	             0);
+	cr_assert_eq(
+	    client_run(text("head -n 1 '%s/secrets/download.keys'", client_env("HMS_TEST_STATE")),
+	               &keys),
+	    0);
 	keys[strcspn(keys, "\n")] = '\0';
 	colon = strchr(keys, ':');
 	cr_assert_not_null(colon);
@@ -566,9 +594,9 @@ static char *signed_path(long long attachment, long long user, long long expires
 	}
 	encoded[o] = '\0';
 	{
-		char *path = strdup(text(
-		    "/api/attachments/%lld/download/?user=%lld&expires=%lld&signature=%s.%s",
-		    attachment, user, expires, kid, encoded));
+		char *path = strdup(
+		    text("/api/attachments/%lld/download/?user=%lld&expires=%lld&signature=%s.%s",
+		         attachment, user, expires, kid, encoded));
 
 		free(keys);
 		return path;
@@ -634,8 +662,8 @@ Test(attachments, signatures_tampered_expired_or_another_users_are_403)
 	client_response_free(&got);
 
 	/* nginx's internal location cannot be asked for directly. */
-	storage = client_sql_value(
-	    text("SELECT storage_name FROM attachments WHERE id = %lld", id));
+	storage =
+	    client_sql_value(text("SELECT storage_name FROM attachments WHERE id = %lld", id));
 	cr_assert_not_null(storage);
 	cr_assert(stored(storage));
 	client_get(text("/_protected/%s", storage), &got);
@@ -658,8 +686,8 @@ Test(attachments, a_user_deactivated_after_the_url_was_issued_is_refused)
 	char *path;
 
 	open_session("nurse", &nurse);
-	upload_ok(&nurse, create_record(nurse.tokens.access, create_patient()), "r.pdf", NULL, &file,
-	          "application/pdf", &res);
+	upload_ok(&nurse, create_record(nurse.tokens.access, create_patient()), "r.pdf", NULL,
+	          &file, "application/pdf", &res);
 	path = download_path(&res);
 	client_patch_json(text("/api/users/%lld/", nurse.user.id), client_admin_token(),
 	                  "{\"is_active\":false}", &got);
@@ -747,8 +775,8 @@ Test(attachments, links_use_the_public_origin_not_the_host_header)
 	long long id;
 
 	open_session("doctor", &doctor);
-	body = form(create_record(doctor.tokens.access, create_patient()), "filename=\"o.txt\"", NULL,
-	            file.data, file.len, NULL);
+	body = form(create_record(doctor.tokens.access, create_patient()), "filename=\"o.txt\"",
+	            NULL, file.data, file.len, NULL);
 	upload(doctor.tokens.access, &body, &res);
 	client_assert_status(&res, 201);
 	id = client_json_int(res.json, "id");
@@ -757,16 +785,16 @@ Test(attachments, links_use_the_public_origin_not_the_host_header)
 	headers[0] = text("Authorization: Bearer %s", doctor.tokens.access);
 	headers[1] = "Host: evil.example";
 	headers[2] = NULL;
-	cr_assert_eq(client_request("GET", text("/api/attachments/%lld/", id), headers, NULL,
-	                            0, &res),
-	             0);
+	cr_assert_eq(
+	    client_request("GET", text("/api/attachments/%lld/", id), headers, NULL, 0, &res), 0);
 	client_assert_status(&res, 200);
 	cr_assert_not_null(client_path_of_url(client_json_str(res.json, "download_url")), "%s",
 	                   client_json_str(res.json, "download_url"));
 	cr_assert_null(strstr(client_json_str(res.json, "download_url"), "evil"));
 	client_response_free(&res);
 	/* And a list's next link. */
-	cr_assert_eq(client_request("GET", "/api/patients/?page_size=1", headers, NULL, 0, &res), 0);
+	cr_assert_eq(client_request("GET", "/api/patients/?page_size=1", headers, NULL, 0, &res),
+	             0);
 	client_assert_status(&res, 200);
 	cr_assert_not_null(client_path_of_url(client_json_str(res.json, "next")));
 	client_response_free(&res);

@@ -561,11 +561,12 @@ Test(faults, a_full_attachment_directory_is_507_and_leaves_nothing, .fini = unmo
 	rows = client_sql_long("SELECT count(*) FROM attachments");
 
 	body = malloc(file_len + 1024);
-	len = (size_t)sprintf(body,
-	                      "--B0undary\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n"
-	                      "%lld\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; "
-	                      "filename=\"big.txt\"\r\n\r\n",
-	                      record);
+	len =
+	    (size_t)sprintf(body,
+	                    "--B0undary\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n"
+	                    "%lld\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; "
+	                    "filename=\"big.txt\"\r\n\r\n",
+	                    record);
 	memset(body + len, 'a', file_len);
 	len += file_len;
 	len += (size_t)sprintf(body + len, "\r\n--B0undary--\r\n");
@@ -580,11 +581,12 @@ Test(faults, a_full_attachment_directory_is_507_and_leaves_nothing, .fini = unmo
 	cr_assert_eq(client_sql_long("SELECT count(*) FROM attachments"), rows);
 
 	/* A small file still fits: the service is fine once there is room. */
-	len = (size_t)sprintf(body,
-	                      "--B0undary\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n"
-	                      "%lld\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; "
-	                      "filename=\"small.txt\"\r\n\r\nsmall\r\n--B0undary--\r\n",
-	                      record);
+	len =
+	    (size_t)sprintf(body,
+	                    "--B0undary\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n"
+	                    "%lld\r\n--B0undary\r\nContent-Disposition: form-data; name=\"file\"; "
+	                    "filename=\"small.txt\"\r\n\r\nsmall\r\n--B0undary--\r\n",
+	                    record);
 	cr_assert_eq(client_request("POST", "/api/attachments/", headers, body, len, &res), 0);
 	client_assert_status(&res, 201);
 	client_response_free(&res);

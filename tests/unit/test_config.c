@@ -58,8 +58,8 @@ static void setup(void)
 	cr_assert_eq(config_set(&cfg, "audit_seal_keys", "seal1:" SECRET_32B, err, sizeof(err)), 0);
 	/* And a download signing key and a public origin. */
 	cr_assert_eq(config_set(&cfg, "download_keys", "dl1:" SECRET_32C, err, sizeof(err)), 0);
-	cr_assert_eq(
-	    config_set(&cfg, "public_origin", "https://hms.example.org", err, sizeof(err)), 0);
+	cr_assert_eq(config_set(&cfg, "public_origin", "https://hms.example.org", err, sizeof(err)),
+	             0);
 	err[0] = '\0';
 }
 

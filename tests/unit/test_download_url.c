@@ -21,9 +21,9 @@ static void setup(void)
 	cr_assert_eq(config_set(&cfg, "audit_seal_keys", "s:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err,
 	                        sizeof(err)),
 	             0);
-	cr_assert_eq(config_set(&cfg, "jwt_keys", "j:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err,
-	                        sizeof(err)),
-	             0);
+	cr_assert_eq(
+	    config_set(&cfg, "jwt_keys", "j:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err, sizeof(err)),
+	    0);
 	cr_assert_eq(config_set(&cfg, "database_url", "host=x", err, sizeof(err)), 0);
 	cr_assert_eq(config_set(&cfg, "public_origin", "https://h.example", err, sizeof(err)), 0);
 	cr_assert_eq(config_set(&cfg, "attachment_dir", "/tmp", err, sizeof(err)), 0);
@@ -77,8 +77,7 @@ Test(download_url, tampered_or_malformed_signatures)
 	/* The same MAC under a kid we do not hold. */
 	memcpy(flipped, "xyz", 3);
 	strcpy(flipped + 3, sig + 3);
-	cr_assert_eq(download_url_verify(&cfg, 7, 3, 2000000000, flipped, 0),
-	             DOWNLOAD_UNKNOWN_KEY);
+	cr_assert_eq(download_url_verify(&cfg, 7, 3, 2000000000, flipped, 0), DOWNLOAD_UNKNOWN_KEY);
 	/* Not canonical base64url (the last character's spare bits set). */
 	strcpy(flipped, sig);
 	flipped[strlen(flipped) - 1] = '_';
@@ -92,21 +91,20 @@ Test(download_url, a_retired_key_still_verifies)
 	/* A URL signed before a rotation, with "old" first, still verifies
 	 * while "old" is kept in the list. */
 	config_init(&old);
-	cr_assert_eq(config_set(&old, "download_keys", "old:zyxwvutsrqponmlkZYXWVUTSRQPONMLK",
-	                        err, sizeof(err)),
+	cr_assert_eq(config_set(&old, "download_keys", "old:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err,
+	                        sizeof(err)),
 	             0);
 	cr_assert_eq(config_set(&old, "audit_seal_keys", "s:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err,
 	                        sizeof(err)),
 	             0);
-	cr_assert_eq(config_set(&old, "jwt_keys", "j:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err,
-	                        sizeof(err)),
-	             0);
+	cr_assert_eq(
+	    config_set(&old, "jwt_keys", "j:zyxwvutsrqponmlkZYXWVUTSRQPONMLK", err, sizeof(err)),
+	    0);
 	cr_assert_eq(config_set(&old, "database_url", "host=x", err, sizeof(err)), 0);
 	cr_assert_eq(config_set(&old, "public_origin", "https://h.example", err, sizeof(err)), 0);
 	cr_assert_eq(config_set(&old, "attachment_dir", "/tmp", err, sizeof(err)), 0);
 	cr_assert_eq(config_validate(&old, CONFIG_FOR_SERVER, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(download_url_verify(&cfg, 1, 2, 3,
-	                                 download_url_sign(arena, &old, 1, 2, 3), 0),
+	cr_assert_eq(download_url_verify(&cfg, 1, 2, 3, download_url_sign(arena, &old, 1, 2, 3), 0),
 	             DOWNLOAD_OK);
 	config_free(&old);
 }
