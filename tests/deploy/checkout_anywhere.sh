@@ -143,10 +143,10 @@ if [ "$started" = 1 ]; then
 		else
 			fail "the cluster dir belongs to postgres, mode 700"
 		fi
-		if [ "$(stat -c "%G %a" "$RT/run" "$RT/attachments" | tr "\n" " ")" = "www-data 750 www-data 750 " ]; then
-			ok "the FastCGI socket dir and attachments are group www-data, mode 750"
+		if [ "$(stat -c "%G %a" "$RT/run" "$RT/attachments" | tr "\n" " ")" = "www-data 750 www-data 2750 " ]; then
+			ok "the FastCGI socket dir (750) and attachments (2750, setgid) are group www-data"
 		else
-			fail "the FastCGI socket dir and attachments are group www-data, mode 750"
+			fail "the FastCGI socket dir (750) and attachments (2750, setgid) are group www-data"
 		fi
 	fi
 	if [ "$(stat -c %a "$WORK")" = 700 ]; then
