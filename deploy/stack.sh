@@ -357,6 +357,9 @@ nginx_config() {
 		chmod 700 "$NGX_TMP"
 	fi
 	[ -n "$HTTP_PORT" ] && plain="listen 127.0.0.1:$HTTP_PORT;"
+	local access_log=${HMS_NGINX_ACCESS_LOG:-$NGX/logs/access.log} access_line="access_log off;"
+	[ "$access_log" != off ] &&
+		access_line="access_log $(sed_escape "$(ngx_quote "$access_log")") hms_json;"
 	# The site is the production file with local paths, ports and the
 	# prod-only lines removed.
 	sed -e '/# prod-only-begin/,/# prod-only-end/d' -e '/# prod-only$/d' \
@@ -366,6 +369,7 @@ nginx_config() {
 		-e "s|/etc/ssl/hms/\([a-z.]*\)|\"$(sed_escape "$STATE/tls/")\1\"|g" \
 		-e "s|/var/lib/hms/attachments/|$(sed_escape "$(ngx_quote "$ATTACH/")")|g" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
+		-e "s|access_log /var/log/nginx/hms-access.log hms_json;|$access_line|" \
 		-e "s|rate=10r/m|rate=${HMS_TOKEN_RATE:-10r/m}|" \
 		-e "s|client_max_body_size 10551296;|client_max_body_size $((MAX_UPLOAD + 65536));|" \
 		-e "s|burst=5 nodelay|burst=${HMS_TOKEN_BURST:-5} nodelay|g" \

@@ -832,6 +832,17 @@ Test(attachments, audit_rows_without_phi)
 	cr_assert_eq(client_sql_long(text(
 	                 "SELECT count(*) FROM audit_log a WHERE a::text LIKE '%%%s%%'", name)),
 	             0, "the file name reached the audit trail");
+	/* Nor any log the stack writes (nginx's access log holds paths
+	 * only: not the download URL's signature either). */
+	cr_assert_eq(client_run(text("! grep -rqs --include='*.log' -e '%s' -e '%s' '%s'", name,
+	                             strstr(path, "signature=") + 10, client_env("HMS_TEST_STATE")),
+	                        NULL),
+	             0, "the file name or a download signature is in a log");
+	cr_assert_eq(client_run(text("grep -rqs --include='access.log' -F "
+	                             "'\"path\":\"/api/attachments/%lld/download/\"' '%s'",
+	                             id, client_env("HMS_TEST_STATE")),
+	                        NULL),
+	             0, "the download is not in nginx's access log as a JSON path");
 	free(path);
 	client_response_free(&res);
 	free(file.data);
