@@ -3,8 +3,8 @@
  *
  * libmagic reads the file's content (never its name or the type the client
  * claimed) and the answer must be on the allow-list of SPEC §5: PDF, PNG,
- * JPEG, plain text, DICOM. The magic database is loaded on the first upload
- * a worker handles, so workers that never see one do not carry it.
+ * JPEG, plain text, DICOM. libmagic runs in a short-lived child process
+ * (file_type.c says why).
  */
 #ifndef HMS_FILE_TYPE_H
 #define HMS_FILE_TYPE_H
