@@ -210,6 +210,10 @@ unix_socket_directories = $(pgconf_dirs_quote "$PGSOCK")
 port = $PG_PORT
 max_connections = 200
 log_min_messages = warning
+# No DETAIL lines: a failed CHECK logs "Failing row contains (...)", the
+# whole row with its patient data; statements are logged without their
+# parameters (PostgreSQL's default), so they hold none.
+log_error_verbosity = terse
 ${HMS_PG_EXTRA_CONF:-}
 CONF
 	if pg_running; then

@@ -193,6 +193,14 @@ static void reap(struct master *m, bool stopping)
 		int code;
 
 		describe_exit(status, &how, &code);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			/* It may have died mid-upload. */
+			int swept = file_store_sweep_worker(m->cfg.attachment_dir, (long)pid);
+
+			if (swept > 0)
+				log_event(LOG_INFO, "attachment_temp_files_removed", "i:worker_pid",
+				          (int)pid, "i:count", swept, LOG_END);
+		}
 		if (forget_retiring(m, pid)) {
 			log_event(LOG_INFO, "worker_retired", "i:worker_pid", (int)pid, LOG_END);
 			continue;

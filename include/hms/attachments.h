@@ -15,14 +15,18 @@
 #ifndef HMS_ATTACHMENTS_H
 #define HMS_ATTACHMENTS_H
 
-#include "hms/columns.h"
+#include "hms/db.h"
 
 struct http_request;
 struct http_response;
 
-/* An attachment's metadata as the API shows it (without download_url),
- * also embedded in a record's "attachments". */
-extern const struct column attachment_columns[];
+/* An attachment's metadata as the API shows it (without download_url): a
+ * JSON object made by PostgreSQL over a row of attachments, the one
+ * definition of that shape, also embedded in a record's "attachments". */
+#define ATTACHMENT_JSON_SQL                                                                        \
+	"json_build_object('id', id, 'record', record_id, 'filename', filename, 'content_type', "  \
+	"content_type, 'size', size, 'sha256', sha256, 'description', description, "               \
+	"'uploaded_by', uploaded_by, 'created_at', " SQL_UTC("created_at") ")"
 
 void attachments_upload(struct http_request *req, struct http_response *res);
 void attachments_get(struct http_request *req, struct http_response *res);

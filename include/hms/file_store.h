@@ -7,12 +7,14 @@
  * client's file name reaches the disk) and the directory fsynced, so that a
  * crash leaves either the complete file or a temporary one. Temporary files
  * of a crashed worker are swept later (file_store_sweep).
- * A full disk is HMS_ERR_STORAGE_FULL (507); other failures are logged with
- * their errno and answered as HMS_ERR_INTERNAL.
+ * A full disk is HMS_ERR_STORAGE_FULL (507); a directory that is missing,
+ * unwritable or failing is HMS_ERR_UNAVAILABLE (503); anything else is
+ * HMS_ERR_INTERNAL. Each is logged with its errno.
  *
- * Temporary files of a worker killed mid-upload are swept by the master at
- * start, once they are old enough that no live upload (on this host or
- * another sharing the directory) can still own them.
+ * Temporary files of a worker killed mid-upload are removed by the master
+ * when it reaps that worker, and any left over (a master killed too) at its
+ * next start, once they are old enough that no live upload on another host
+ * sharing the directory can still own them.
  */
 #ifndef HMS_FILE_STORE_H
 #define HMS_FILE_STORE_H
@@ -24,10 +26,14 @@
 
 #define FILE_STORE_NAME_LEN 32
 
+/* ".upload-<host>.<pid>.<random>": whose it is, so that the master can
+ * remove a dead worker's at once, even on storage several hosts share. */
+#define FILE_STORE_TEMP_MAX 160
+
 struct stored_file {
 	int dir_fd;
 	int fd;
-	char temp_name[FILE_STORE_NAME_LEN + 16];
+	char temp_name[FILE_STORE_TEMP_MAX];
 	char name[FILE_STORE_NAME_LEN + 1]; /* the final name, once committed */
 	bool committed;
 };
@@ -51,5 +57,9 @@ void file_store_close(struct stored_file *f);
 /* Removes temporary files in dir last written more than min_age_seconds
  * ago: left by a worker that died mid-upload. Returns how many. */
 int file_store_sweep(const char *dir, long min_age_seconds);
+
+/* Removes the temporary files of the worker pid of this host (the master
+ * calls it when it reaps a worker that did not exit cleanly). */
+int file_store_sweep_worker(const char *dir, long pid);
 
 #endif

@@ -28,23 +28,17 @@
 #include "hms/file_type.h"
 #include "hms/filename.h"
 #include "hms/http.h"
+#include "hms/json.h"
 #include "hms/log.h"
 #include "hms/multipart.h"
 #include "hms/permissions.h"
 #include "hms/sha256.h"
 #include "hms/validate.h"
 
-const struct column attachment_columns[] = {
+/* What the statements return: the id, and the metadata as JSON. */
+static const struct column attachment_columns[] = {
     {"id", "id", COL_INT},
-    {"record", "record_id", COL_INT},
-    {"filename", "filename", COL_TEXT},
-    {"content_type", "content_type", COL_TEXT},
-    {"size", "size", COL_INT},
-    {"sha256", "sha256", COL_TEXT},
-    {"description", "description", COL_TEXT},
-    {"uploaded_by", "uploaded_by", COL_INT},
-    {"created_at", "created_at", COL_TIME},
-    {"storage_name", "storage_name", COL_HIDDEN},
+    {"metadata", ATTACHMENT_JSON_SQL, COL_JSON},
     {NULL},
 };
 
@@ -72,14 +66,18 @@ static const struct db_stmt insert_attachment = {
     "WHERE r.id = $1::bigint AND NOT p.is_deleted RETURNING " DB_COLUMNS,
     8, attachment_columns};
 
+/* The attachments the API serves: those of patients not deleted. */
+#define ATTACHMENT_LIVE                                                                            \
+	"EXISTS (SELECT 1 FROM medical_records r JOIN patients p ON p.id = r.patient_id "          \
+	"WHERE r.id = attachments.record_id AND NOT p.is_deleted)"
+
 /* One attachment and its "read" audit row in one statement: $1 id, $2
- * whether a deleted patient's files may be seen (admins), $3-$6 the
+ * whether a deleted patient's files were asked for (admins), $3-$6 the
  * request (audit.h). */
 static const struct db_stmt attachment_by_id = {
     "attachments_by_id",
-    "WITH target AS (SELECT a.* FROM attachments a JOIN medical_records r ON r.id = "
-    "a.record_id JOIN patients p ON p.id = r.patient_id WHERE a.id = $1::bigint AND (NOT "
-    "p.is_deleted OR $2::boolean)), audit AS (INSERT INTO audit_log (" AUDIT_REQUEST_COLUMNS
+    "WITH target AS (SELECT * FROM attachments WHERE id = $1::bigint AND (" ATTACHMENT_LIVE
+    " OR $2::boolean)), audit AS (INSERT INTO audit_log (" AUDIT_REQUEST_COLUMNS
     ", action, entity_type, entity_id, outcome) SELECT $3::bigint, $4, $5, $6::inet, 'read', "
     "'attachment', id, 'success' FROM target) SELECT " DB_COLUMNS " FROM target",
     6, attachment_columns};
@@ -189,6 +187,9 @@ static int append_text(struct upload *u, char *buf, size_t *len, size_t max, con
 {
 	if (n > max - *len)
 		return upload_fail(u, HMS_ERR_BAD_REQUEST, field, too_long);
+	if (memchr(data, '\0', n) != NULL)
+		return upload_fail(u, HMS_ERR_BAD_REQUEST, field,
+		                   "Null characters are not allowed.");
 	memcpy(buf + *len, data, n);
 	*len += n;
 	buf[*len] = '\0';
@@ -243,6 +244,9 @@ static void respond_upload_error(struct http_response *res, struct upload *u, en
 	upload_discard(u);
 	if (err == HMS_ERR_BAD_REQUEST && field != NULL)
 		http_respond_field_error(res, field, message);
+	else if (err == HMS_ERR_UNAVAILABLE && message == NULL)
+		http_respond_error(
+		    res, err, "The file store is unavailable; nothing was saved. Try again later.");
 	else if (err == HMS_ERR_TOO_LARGE)
 		http_respond_error(res, err,
 		                   arena_printf(res->arena,
@@ -320,11 +324,15 @@ static enum hms_err read_form(struct http_request *req, struct upload *u, const 
 /* The metadata with a download_url for the asking user, as JSON. */
 static struct json_object *attachment_json(struct http_request *req, const PGresult *row)
 {
-	struct json_object *obj = columns_row_json(attachment_columns, row, 0);
+	struct json_object *columns = columns_row_json(attachment_columns, row, 0), *metadata;
+	struct json_object *obj = NULL;
 	int64_t id = 0;
 	int64_t expires = (int64_t)time(NULL) + req->config->download_url_seconds;
 	const char *signature;
 
+	if (columns != NULL && json_object_object_get_ex(columns, "metadata", &metadata))
+		obj = json_object_get(metadata);
+	json_object_put(columns);
 	if (obj == NULL)
 		return NULL;
 	validate_parse_id(PQgetvalue(row, 0, 0), &id);
@@ -360,6 +368,11 @@ void attachments_upload(struct http_request *req, struct http_response *res)
 	if (!u.have_record || record == NULL) {
 		respond_upload_error(res, &u, HMS_ERR_BAD_REQUEST, "record",
 		                     u.have_record ? message : "This field is required.");
+		return;
+	}
+	if (u.have_description && !utf8_is_valid(u.description, u.description_len)) {
+		respond_upload_error(res, &u, HMS_ERR_BAD_REQUEST, "description",
+		                     "Send the description as UTF-8 text.");
 		return;
 	}
 	if (u.have_description) {
@@ -417,17 +430,37 @@ void attachments_upload(struct http_request *req, struct http_response *res)
 		                     "Invalid pk - object does not exist.");
 		return;
 	}
+	if (err != HMS_OK) {
+		/* Rolled back and answered (a constraint as its field error). */
+		crud_commit(req, res, err, row, attachment_constraints, NULL, NULL, 0);
+		upload_discard(&u);
+		return;
+	}
 	{
 		int64_t id = 0;
 
-		if (err == HMS_OK)
-			validate_parse_id(PQgetvalue(row, 0, 0), &id);
-		if (!crud_commit(req, res, err, row, attachment_constraints, "create", "attachment",
-		                 id)) {
-			/* Answered by crud_commit; the row is gone, so is the file. */
-			upload_discard(&u);
-			return;
-		}
+		validate_parse_id(PQgetvalue(row, 0, 0), &id);
+		err = audit_record(req, "create", "attachment", id, AUDIT_SUCCESS);
+	}
+	if (err == HMS_OK)
+		err = db_commit(req->db);
+	if (err == HMS_ERR_UNAVAILABLE) {
+		/* The connection went during COMMIT: the row may have committed.
+		 * Keep the file (a row must never lose it); the client retries,
+		 * and an operator can match stored names against rows. */
+		db_rollback(req->db);
+		log_event(LOG_WARN, "attachment_commit_unknown", "s:storage_name", u.file.name,
+		          LOG_END);
+		sha256_stream_free(&u.sha);
+		file_store_close(&u.file);
+		http_respond_error(res, err, NULL);
+		return;
+	}
+	if (err != HMS_OK) {
+		db_rollback(req->db);
+		upload_discard(&u);
+		http_respond_error(res, err, NULL);
+		return;
 	}
 	file_store_close(&u.file);
 	http_respond_json(res, 201, attachment_json(req, row));
@@ -435,12 +468,26 @@ void attachments_upload(struct http_request *req, struct http_response *res)
 
 /* --- metadata and download -------------------------------------------------- */
 
+/* Who may see the attachments of a soft-deleted patient, and how they
+ * ask: ?include_deleted=true with the patients' admin permission, as for
+ * the patient and its records. */
+static const struct resource attachments_visibility = {
+    .table = "attachments",
+    .entity = "attachment",
+    .live = ATTACHMENT_LIVE,
+    .deleted_permission = "patients.admin",
+};
+
 void attachments_get(struct http_request *req, struct http_response *res)
 {
-	const char *params[6] = {http_request_id_text(req, 0),
-	                         req->user.role == ROLE_ADMIN ? "true" : "false"};
+	const char *params[6] = {http_request_id_text(req, 0)};
 	PGresult *row = NULL;
+	bool include_deleted;
 	enum hms_err err = params[0] == NULL ? HMS_ERR_NOMEM : HMS_OK;
+
+	if (!crud_include_deleted(req, res, &attachments_visibility, &include_deleted))
+		return;
+	params[1] = include_deleted ? "true" : "false";
 
 	/* No metadata leaves without its audit row committed. */
 	audit_request_values(req, &params[2]);
@@ -455,13 +502,20 @@ void attachments_get(struct http_request *req, struct http_response *res)
 	http_respond_json(res, 200, attachment_json(req, row));
 }
 
-/* A refused download: 403, audited with the attachment (and the signed
- * user only once the signature proved it). */
-static void refuse_download(struct http_request *req, struct http_response *res, int64_t user)
+/* A refused download: 403, audited as every 403 is ("denied", the
+ * attachment, and the signed user only once the signature proved it)
+ * before the answer leaves. */
+static void refuse_download(struct http_request *req, struct http_response *res, int64_t user,
+                            const char *role)
 {
-	audit_record_as(req, user, NULL, "download", "attachment", req->ids[0], AUDIT_DENIED);
-	http_respond_detail(res, 403,
-	                    "This download link is invalid or has expired; ask for a new one.");
+	enum hms_err err =
+	    audit_record_as(req, user, role, "denied", "attachment", req->ids[0], AUDIT_DENIED);
+
+	if (err != HMS_OK)
+		http_respond_error(res, err, NULL);
+	else
+		http_respond_detail(
+		    res, 403, "This download link is invalid or has expired; ask for a new one.");
 }
 
 void attachments_download(struct http_request *req, struct http_response *res)
@@ -481,7 +535,7 @@ void attachments_download(struct http_request *req, struct http_response *res)
 	    !validate_parse_id(user_text, &user) || !validate_parse_id(expires_text, &expires) ||
 	    download_url_verify(req->config, req->ids[0], user, expires, signature,
 	                        (int64_t)time(NULL)) != DOWNLOAD_OK) {
-		refuse_download(req, res, 0);
+		refuse_download(req, res, 0, NULL);
 		return;
 	}
 	/* The signature is good: is the user still active and still allowed? */
@@ -498,8 +552,9 @@ void attachments_download(struct http_request *req, struct http_response *res)
 	role = PQgetisnull(row, 0, 3) ? ROLE_NONE : role_parse(PQgetvalue(row, 0, 3));
 	if (role == ROLE_NONE || strcmp(PQgetvalue(row, 0, 4), "t") != 0 ||
 	    !permission_allows(permission_find("records.read"), role) ||
-	    (strcmp(PQgetvalue(row, 0, 5), "t") == 0 && role != ROLE_ADMIN)) {
-		refuse_download(req, res, user);
+	    (strcmp(PQgetvalue(row, 0, 5), "t") == 0 &&
+	     !permission_allows(permission_find("patients.admin"), role))) {
+		refuse_download(req, res, user, role == ROLE_NONE ? NULL : role_name(role));
 		return;
 	}
 	err = audit_record_as(req, user, role_name(role), "download", "attachment", req->ids[0],

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/attachments.h"
 #include "hms/audit.h"
 #include "hms/auth.h"
 #include "hms/columns.h"
@@ -46,12 +47,8 @@
 
 /* The record's attachments' metadata, oldest first ([] when none). */
 #define ATTACHMENTS_JSON                                                                           \
-	"(SELECT coalesce(json_agg(json_build_object('id', a.id, 'record', a.record_id, "          \
-	"'filename', a.filename, 'content_type', a.content_type, 'size', a.size, "                 \
-	"'sha256', a.sha256, 'description', a.description, 'uploaded_by', a.uploaded_by, "         \
-	"'created_at', " SQL_UTC("a.created_at") ") ORDER BY a.id), '[]'::json) "                  \
-	                                         "FROM attachments a WHERE a.record_id = "         \
-	                                         "medical_records.id)"
+	"(SELECT coalesce(json_agg(" ATTACHMENT_JSON_SQL " ORDER BY a.id), '[]'::json) "           \
+	"FROM attachments a WHERE a.record_id = medical_records.id)"
 
 static const struct column record_columns[] = {
     {"id", "id", COL_INT},

@@ -17,11 +17,35 @@
 
 #define TEMP_PREFIX ".upload-"
 
+/* "<host>.<pid>." for this process's temporary names. */
+static void owner_prefix(long pid, char *out, size_t size)
+{
+	char host[65] = "host";
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "host");
+	host[sizeof(host) - 1] = '\0';
+	/* A host name is letters, digits, dots and dashes; anything else (or
+	 * a '/') must not reach a file name. */
+	for (char *c = host; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-'))
+			*c = '_';
+	snprintf(out, size, TEMP_PREFIX "%s.%ld.", host, pid);
+}
+
 static enum hms_err io_error(const char *event, int err)
 {
 	if (err == ENOSPC || err == EDQUOT) {
 		log_event(LOG_WARN, "attachment_storage_full", "s:step", event, LOG_END);
 		return HMS_ERR_STORAGE_FULL;
+	}
+	/* The directory gone, unwritable or failing: the service, not the
+	 * request, is at fault, and it may come back. */
+	if (err == EACCES || err == EPERM || err == EROFS || err == ENOENT || err == EIO) {
+		log_event(LOG_ERROR, "attachment_storage_unavailable", "s:step", event, "i:errno",
+		          err, LOG_END);
+		return HMS_ERR_UNAVAILABLE;
 	}
 	log_event(LOG_ERROR, "attachment_io_failed", "s:step", event, "i:errno", err, LOG_END);
 	return HMS_ERR_INTERNAL;
@@ -40,7 +64,7 @@ static int random_name(char out[FILE_STORE_NAME_LEN + 1])
 
 enum hms_err file_store_create(struct stored_file *f, const char *dir)
 {
-	char suffix[FILE_STORE_NAME_LEN + 1];
+	char suffix[FILE_STORE_NAME_LEN + 1], owner[FILE_STORE_TEMP_MAX - FILE_STORE_NAME_LEN];
 
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
@@ -49,7 +73,8 @@ enum hms_err file_store_create(struct stored_file *f, const char *dir)
 		return io_error("open_dir", errno);
 	if (random_name(suffix) != 0)
 		return HMS_ERR_INTERNAL;
-	snprintf(f->temp_name, sizeof(f->temp_name), TEMP_PREFIX "%s", suffix);
+	owner_prefix((long)getpid(), owner, sizeof(owner));
+	snprintf(f->temp_name, sizeof(f->temp_name), "%s%s", owner, suffix);
 	/* Read back by libmagic; readable by nginx's group (the directory is
 	 * setgid to it), by no one else. */
 	f->fd = openat(f->dir_fd, f->temp_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -118,6 +143,26 @@ void file_store_discard(struct stored_file *f)
 void file_store_close(struct stored_file *f)
 {
 	close_all(f);
+}
+
+int file_store_sweep_worker(const char *dir, long pid)
+{
+	char owner[FILE_STORE_TEMP_MAX];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int removed = 0;
+
+	if (d == NULL)
+		return 0;
+	owner_prefix(pid, owner, sizeof(owner));
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, owner, strlen(owner)) == 0 &&
+		    unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	if (removed > 0)
+		fsync(dirfd(d));
+	closedir(d);
+	return removed;
 }
 
 int file_store_sweep(const char *dir, long min_age_seconds)

@@ -594,3 +594,45 @@ Test(faults, a_full_attachment_directory_is_507_and_leaves_nothing, .fini = unmo
 	free(body);
 	client_tokens_free(&tokens);
 }
+
+Test(faults, a_killed_workers_temporary_upload_files_are_removed)
+{
+	pid_t master = master_pid();
+	pid_t before[MAX_CHILDREN];
+	size_t n = workers(master, before);
+	char host[65] = "host", *dir = NULL, *cmd, *mine, *other;
+	FILE *f;
+
+	cr_assert_geq(n, 1);
+	cmd = client_format("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
+	                    client_env("HMS_TEST_STATE"));
+	cr_assert_eq(client_run(cmd, &dir), 0);
+	free(cmd);
+	dir[strcspn(dir, "\n")] = '\0';
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (char *c = host; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-'))
+			*c = '_';
+	/* What the worker would have left mid-upload, and a temporary file of
+	 * another (live) worker, which must stay. */
+	mine = client_format("%s/.upload-%s.%ld.0123456789abcdef0123456789abcdef", dir, host,
+	                     (long)before[0]);
+	other = client_format("%s/.upload-%s.%ld.fedcba9876543210fedcba9876543210", dir, host,
+	                      (long)master);
+	f = fopen(mine, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	f = fopen(other, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(kill(before[0], SIGKILL), 0);
+	wait_for_workers(master, n, before, 1);
+	cr_assert_neq(access(mine, F_OK), 0, "the dead worker's temporary file is still there");
+	cr_assert_eq(access(other, F_OK), 0, "another process's temporary file was removed");
+	unlink(other);
+	free(mine);
+	free(other);
+	free(dir);
+}

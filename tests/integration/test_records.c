@@ -949,3 +949,31 @@ Test(records, reads_and_writes_are_audited_without_phi)
 	close_session(&doctor);
 	close_session(&nurse);
 }
+
+Test(records, a_refused_write_leaves_no_patient_data_in_any_log)
+{
+	struct session nurse;
+	struct client_response res;
+	char marker[64], *body, *path, *grep;
+	long long id;
+
+	open_session("nurse", &nurse);
+	client_unique_name("Dx", marker, sizeof(marker));
+	body = client_format("{\"record_type\": \"vitals\", \"title\": \"Obs\", \"diagnosis\": "
+	                     "\"%s\", \"vitals\": {\"bp_systolic\": 120, \"bp_diastolic\": 80}}",
+	                     marker);
+	id = add_record(nurse.tokens.access, new_patient(), body);
+	free(body);
+	path = record_path(id);
+	/* The table's CHECK refuses this one; PostgreSQL would log the whole
+	 * row with it ("Failing row contains ...") unless told not to. */
+	client_patch_json(path, nurse.tokens.access, "{\"vitals\": {\"bp_systolic\": 70}}", &res);
+	client_assert_status(&res, 400);
+	client_response_free(&res);
+	grep = client_format("! grep -rqs --include='*.log' -F -e '%s' '%s'", marker,
+	                     client_env("HMS_TEST_STATE"));
+	cr_assert_eq(client_run(grep, NULL), 0, "the diagnosis of a refused write is in a log");
+	free(grep);
+	free(path);
+	close_session(&nurse);
+}
