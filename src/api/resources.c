@@ -255,8 +255,10 @@ void resources_booking_cancel(struct http_request *req, struct http_response *re
 		http_respond_error(res, err, NULL);
 		return;
 	}
-	/* The booker or an admin (SPEC section 4). */
-	if (req->user.role != ROLE_ADMIN && atoll(PQgetvalue(cur, 0, 0)) != req->user.id) {
+	/* The booker, or a role the table lets cancel anyone's (SPEC 4). */
+	if (permission_is_limited_to_own(permission_find(req->route->permission),
+	                                 (enum role)req->user.role) &&
+	    atoll(PQgetvalue(cur, 0, 0)) != req->user.id) {
 		db_rollback(req->db);
 		audit_record(req, "denied", "resource_booking", req->ids[0], AUDIT_DENIED);
 		http_respond_error(

@@ -75,7 +75,7 @@ const struct route hms_routes[] = {
     {"GET", "/api/resources/{id}/bookings/", resources_bookings_list, "resources.read", N},
     {"POST", "/api/resources/{id}/bookings/", resources_book, "resources.book", J},
     {"GET", "/api/resource-bookings/{id}/", resources_booking_get, "resources.read", N},
-    {"DELETE", "/api/resource-bookings/{id}/", resources_booking_cancel, "resources.book", N},
+    {"DELETE", "/api/resource-bookings/{id}/", resources_booking_cancel, "resources.cancel", N},
 
     /* Attachments belong to records: the same permissions. The download
      * is public because the signed URL is its credential (attachments.h). */

@@ -37,6 +37,8 @@ const struct permission permission_table[] = {
     {"billing.write", false, A | B, 0},
     {"resources.read", false, A | D | N | R, 0},
     {"resources.book", false, A | D | N | R, 0},
+    /* cancel a booking: an admin any, everyone else their own */
+    {"resources.cancel", false, A | D | N | R, D | N | R},
     {"resources.write", false, A, 0},
 };
 

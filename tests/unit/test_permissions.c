@@ -49,6 +49,7 @@ static const struct expected_row expected[] = {
     {"billing.write", false, "+...+", "invoices, payments: admin, billing"},
     {"resources.read", false, "++++.", "resources: read"},
     {"resources.book", false, "++++.", "resources: book"},
+    {"resources.cancel", false, "+ooo.", "resource bookings: cancel (booker or admin)"},
     {"resources.write", false, "+....", "resources: create, update: admin"},
 };
 #define EXPECTED_COUNT (sizeof(expected) / sizeof(expected[0]))
@@ -137,12 +138,17 @@ Test(permissions, own_only_roles)
 	cr_assert(permission_is_limited_to_own(p, ROLE_NURSE));
 	cr_assert_not(permission_allows(p, ROLE_ADMIN), "admin is not an author");
 
+	p = permission_find("resources.cancel");
+	cr_assert(permission_is_limited_to_own(p, ROLE_NURSE));
+	cr_assert_not(permission_is_limited_to_own(p, ROLE_ADMIN), "admins cancel any booking");
+
 	/* Everywhere else nobody is limited. */
 	for (unsigned i = 0; i < permission_count; i++) {
 		const char *k = permission_table[i].key;
 
 		if (strcmp(k, "appointments.read") == 0 || strcmp(k, "appointments.write") == 0 ||
-		    strcmp(k, "doctors.write") == 0 || strcmp(k, "records.update") == 0)
+		    strcmp(k, "doctors.write") == 0 || strcmp(k, "records.update") == 0 ||
+		    strcmp(k, "resources.cancel") == 0)
 			continue;
 		cr_assert_eq(permission_table[i].own_only, 0, "%s has own-only roles", k);
 	}
