@@ -20,8 +20,8 @@
 --   -> paid, draft -> void, issued (nothing paid) -> void;
 -- - an invoice's appointment belongs to its patient (a composite foreign
 --   key, as medical records have);
--- - a payment is taken only on an issued invoice and never beyond what is
---   due: a BEFORE INSERT trigger locks the invoice row, checks, and adds the
+-- - a payment is taken only on an issued invoice (a draft or void one:
+--   409) and never beyond what is due (a paid one has 0.00 due: 400): a BEFORE INSERT trigger locks the invoice row, checks, and adds the
 --   amount (the invoice becomes paid when it is covered) in the payment's
 --   own statement, so concurrent payments queue on the row and each sees
 --   the amount the previous ones left;
@@ -231,7 +231,9 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN NEW; -- payments_invoice_fkey refuses it
 	END IF;
-	IF inv.status <> 'issued' THEN
+	-- A paid invoice has nothing due: another payment is an overpayment
+	-- (400), as it is for the losers of a race that paid it.
+	IF inv.status NOT IN ('issued', 'paid') THEN
 		RAISE EXCEPTION 'payments are taken only on an issued invoice'
 			USING ERRCODE = 'check_violation', CONSTRAINT = 'payments_invoice_issued';
 	END IF;

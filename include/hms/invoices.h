@@ -28,7 +28,8 @@ void invoices_void(struct http_request *req, struct http_response *res);
 void invoices_payments_list(struct http_request *req, struct http_response *res);
 
 /* POST /api/invoices/{id}/payments/: {"amount", "method", "reference"} on an
- * issued invoice (else 409), never beyond the amount due (400). */
+ * issued invoice (a draft or void one: 409), never beyond the amount due
+ * (400; a paid invoice has 0.00 due). */
 void invoices_pay(struct http_request *req, struct http_response *res);
 
 #endif

@@ -15,8 +15,9 @@
  *   the database refuses it too), and the status moves only by the
  *   transitions below, each one conditional UPDATE;
  * - a payment is one INSERT: its trigger locks the invoice, refuses a
- *   payment on an invoice that is not issued (409) or beyond the amount due
- *   (400), and adds it, marking the invoice paid once covered. Payments are
+ *   payment on a draft or void invoice (409) or beyond the amount due (400;
+ *   nothing is due on a paid one), and adds it, marking the invoice paid
+ *   once covered. Payments are
  *   never edited or deleted (no such routes: 405; no such grants).
  *
  * Invoices stay readable when their patient is soft-deleted: they are the
