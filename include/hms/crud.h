@@ -75,6 +75,13 @@ struct resource {
 	const char *delete_set;
 	/* POST .../restore/: the SET clause that brings a row back. */
 	const char *restore_set;
+	/* Rows a PUT/PATCH may change, e.g. "status = 'draft'" (NULL: every
+	 * row served). A write to another row changes nothing and is a 409
+	 * with not_editable as its detail (a 412 first when If-Match names an
+	 * older version). The condition is part of the UPDATE, so a row that
+	 * stops being editable meanwhile is never written. */
+	const char *editable;
+	const char *not_editable;
 	/* A single GET writes a "read" audit row before the answer leaves. */
 	bool audit_reads;
 	/* Before any SQL, with the body validated: may add field errors to

@@ -10,7 +10,8 @@
  * must be present.
  *
  * A nested object (FIELD_OBJECT) is validated by the same walk over its own
- * sub-table, and its `check` sees the whole object (rules across members).
+ * sub-table, and its `check` sees the whole object (rules across members);
+ * a list of such objects (FIELD_LIST) walks each element the same way.
  *
  * Query parameters (list filters, a handler's own parameters) are declared
  * with the same struct field and checked by validate_text(): there is one
@@ -38,13 +39,22 @@ enum field_type {
 	FIELD_ID,   /* a positive 64-bit id */
 	FIELD_JSON, /* any JSON value, checked by `check` and bound as its text */
 	/* A number with at most decimal_places places (JSON number or numeric
-	 * text), within min..max when min < max; bound as its text. */
+	 * text), within min..max when min < max, above zero when `positive`;
+	 * read exactly from the client's own digits (never through a double,
+	 * so it is fit for money) and bound as its text with exactly
+	 * decimal_places places ("19.99", "5.00"). */
 	FIELD_DECIMAL,
 	/* A nested object whose members are the sub-table `fields` (each
 	 * validated as a field of its own; errors nest as DRF's do:
 	 * {"vitals": {"pulse_bpm": ["..."]}}). Bound as a JSON object of the
 	 * given members' texts; crud.c stores each member in its own column. */
 	FIELD_OBJECT,
+	/* A list of nested objects, each validated against the sub-table
+	 * `fields` as a whole (as for a POST), with min..max elements when
+	 * min < max. Errors nest as DRF's ListSerializer's do: a list with one
+	 * entry per element, {} for a valid one. Bound as a JSON array of
+	 * objects of the members' texts; stored as jsonb by crud.c. */
+	FIELD_LIST,
 };
 
 enum validate_mode {
@@ -67,8 +77,10 @@ struct field {
 	 * its midnight UTC. */
 	bool accepts_date;
 	size_t max_len;   /* strings: characters (not bytes) */
-	int64_t min, max; /* ints and decimals: bounds when min < max */
+	int64_t min, max; /* ints and decimals: bounds when min < max; lists: elements */
 	int decimal_places;
+	/* Decimals: above zero, at least one step of the last place (0.01). */
+	bool positive;
 	const char *const *choices;
 	/* Extra rule: returns NULL when the value is fine, else a message. The
 	 * value is the text that would be bound. */
@@ -78,7 +90,8 @@ struct field {
 	 * with a cast that fits the type). */
 	const char *column;
 	const char *sql;
-	/* FIELD_OBJECT: the members (a table ending with a NULL name). */
+	/* FIELD_OBJECT, FIELD_LIST: the members (a table ending with a NULL
+	 * name). */
 	const struct field *fields;
 };
 

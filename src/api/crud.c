@@ -30,10 +30,11 @@ struct statements {
 	/* $1 id, $2 include rows outside live [, when reads are audited: $3-$6
 	 * the request (audit.h), $7 the entity type] */
 	struct db_stmt by_id;
-	struct db_stmt exists;      /* $1 id, among live rows */
 	struct db_stmt exists_any;  /* $1 id, any row */
+	struct db_stmt state;       /* $1 id, among live rows: version, editable */
 	struct db_stmt delete_row;  /* $1 id */
 	struct db_stmt restore_row; /* $1 id */
+	const char *update_where;   /* live and editable */
 };
 
 static struct statements prepared[MAX_RESOURCES];
@@ -74,12 +75,16 @@ static bool make_statements(struct statements *st, const struct resource *r)
 	        : text_printf("SELECT %s FROM %s WHERE id = $1 AND ((%s) OR $2::boolean)", cols,
 	                      r->table, live),
 	    r->audit_reads ? 7 : 2};
-	st->exists = (struct db_stmt){
-	    text_printf("crud_%s_exists", r->table),
-	    text_printf("SELECT 1 FROM %s WHERE id = $1 AND (%s)", r->table, live), 1};
 	st->exists_any =
 	    (struct db_stmt){text_printf("crud_%s_exists_any", r->table),
 	                     text_printf("SELECT 1 FROM %s WHERE id = $1", r->table), 1};
+	st->state = (struct db_stmt){
+	    text_printf("crud_%s_state", r->table),
+	    text_printf("SELECT version::text, (%s) FROM %s WHERE id = $1 AND (%s)",
+	                r->editable != NULL ? r->editable : "true", r->table, live),
+	    1};
+	st->update_where =
+	    r->editable != NULL ? text_printf("(%s) AND (%s)", live, r->editable) : r->live;
 	st->delete_row = (struct db_stmt){
 	    text_printf("crud_%s_delete", r->table),
 	    text_printf("UPDATE %s SET %s, version = version + 1, updated_at = now() "
@@ -94,11 +99,11 @@ static bool make_statements(struct statements *st, const struct resource *r)
 	                r->table, r->restore_set != NULL ? r->restore_set : "version = version",
 	                live, cols),
 	    1};
-	return st->by_id.name != NULL && st->by_id.sql != NULL && st->exists.name != NULL &&
-	       st->exists.sql != NULL && st->exists_any.name != NULL &&
-	       st->exists_any.sql != NULL && st->delete_row.name != NULL &&
-	       st->delete_row.sql != NULL && st->restore_row.name != NULL &&
-	       st->restore_row.sql != NULL;
+	return st->by_id.name != NULL && st->by_id.sql != NULL && st->exists_any.name != NULL &&
+	       st->state.name != NULL && st->state.sql != NULL &&
+	       (r->editable == NULL || st->update_where != NULL) && st->exists_any.sql != NULL &&
+	       st->delete_row.name != NULL && st->delete_row.sql != NULL &&
+	       st->restore_row.name != NULL && st->restore_row.sql != NULL;
 }
 
 /* The statements of r, or NULL when they cannot be made (out of memory). */
@@ -352,6 +357,7 @@ static const char *sql_type(const struct field *f)
 		return "timestamptz";
 	case FIELD_JSON:
 	case FIELD_OBJECT:
+	case FIELD_LIST:
 		return "jsonb";
 	case FIELD_DECIMAL:
 		return "numeric";
@@ -632,14 +638,20 @@ static enum validate_mode mode_of(enum crud_op op)
 	                            : VALIDATE_UPDATE;
 }
 
-/* After an UPDATE matched no row: 412 when the row exists (its version
- * moved on), else 404. */
-static enum hms_err missing_or_changed(struct http_request *req, const struct statements *st)
+/* After an UPDATE matched no row: 404 when the row is not served, 412
+ * when If-Match names an older version, 409 when the row may not be
+ * edited (the resource's `editable`), else 412 (it changed meanwhile). */
+static enum hms_err missing_or_changed(struct http_request *req, const struct statements *st,
+                                       const char *version)
 {
 	PGresult *row;
-	enum hms_err err = crud_fetch(req, &st->exists, &row);
+	enum hms_err err = crud_fetch(req, &st->state, &row);
 
-	return err == HMS_OK ? HMS_ERR_PRECONDITION : err;
+	if (err != HMS_OK)
+		return err;
+	if (version != NULL && strcmp(version, PQgetvalue(row, 0, 0)) != 0)
+		return HMS_ERR_PRECONDITION;
+	return PQgetvalue(row, 0, 1)[0] != 't' ? HMS_ERR_CONFLICT : HMS_ERR_PRECONDITION;
 }
 
 static void write_object(struct http_request *req, struct http_response *res, enum crud_op op)
@@ -668,13 +680,19 @@ static void write_object(struct http_request *req, struct http_response *res, en
 	}
 	sql = op == CRUD_CREATE
 	          ? crud_insert_sql(req, r->table, r->fields, &w.v, r->columns, &params, &n)
-	          : crud_update_sql(req, r->table, r->fields, &w.v, version, r->live, r->columns,
-	                            &params, &n);
+	          : crud_update_sql(req, r->table, r->fields, &w.v, version, st->update_where,
+	                            r->columns, &params, &n);
 	err = sql == NULL ? HMS_ERR_NOMEM : db_begin(req->db);
 	if (err == HMS_OK)
 		err = db_exec_sql(req->db, req->arena, sql, n, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
-		err = missing_or_changed(req, st);
+	if (err == HMS_OK && PQntuples(row) != 1) {
+		err = missing_or_changed(req, st, version);
+		if (err == HMS_ERR_CONFLICT) {
+			db_rollback(req->db);
+			http_respond_error(res, err, r->not_editable);
+			return;
+		}
+	}
 	if (err == HMS_OK && r->after_write != NULL) {
 		w.row = row;
 		err = r->after_write(req, &w);

@@ -9,6 +9,7 @@
 #include "hms/docs.h"
 #include "hms/doctors.h"
 #include "hms/health.h"
+#include "hms/invoices.h"
 #include "hms/patients.h"
 #include "hms/records.h"
 #include "hms/resources.h"
@@ -66,6 +67,18 @@ const struct route hms_routes[] = {
     {"PUT", "/api/appointments/{id}/", appointments_replace, "appointments.write", J},
     {"PATCH", "/api/appointments/{id}/", appointments_update, "appointments.write", J},
     {"DELETE", "/api/appointments/{id}/", appointments_cancel, "appointments.write", N},
+
+    /* Billing. Invoices are never deleted, payments never changed: the
+     * router answers 405 with Allow. */
+    {"GET", "/api/invoices/", crud_list, "billing.read", N, &invoices_resource},
+    {"POST", "/api/invoices/", crud_create, "billing.write", J, &invoices_resource},
+    {"GET", "/api/invoices/{id}/", crud_get, "billing.read", N, &invoices_resource},
+    {"PUT", "/api/invoices/{id}/", crud_replace, "billing.write", J, &invoices_resource},
+    {"PATCH", "/api/invoices/{id}/", crud_update, "billing.write", J, &invoices_resource},
+    {"POST", "/api/invoices/{id}/issue/", invoices_issue, "billing.write", N},
+    {"POST", "/api/invoices/{id}/void/", invoices_void, "billing.write", N},
+    {"GET", "/api/invoices/{id}/payments/", invoices_payments_list, "billing.read", N},
+    {"POST", "/api/invoices/{id}/payments/", invoices_pay, "billing.write", J},
 
     {"GET", "/api/resources/", crud_list, "resources.read", N, &resources_resource},
     {"POST", "/api/resources/", crud_create, "resources.write", J, &resources_resource},

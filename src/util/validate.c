@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
-#include <math.h> /* isfinite */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,63 +260,198 @@ static const char *check_integer(struct arena *arena, const struct field *f, int
 	return arena_printf(arena, "%lld", (long long)n);
 }
 
-/* A number as field f (FIELD_DECIMAL): finite, within min..max, with at
- * most decimal_places places; the text to bind has exactly that many. */
-static const char *check_number(struct arena *arena, const struct field *f, double d,
-                                const char **message)
-{
-	double scale = 1.0, scaled, rounded;
+/* A decimal number as the client spelled it, read exactly: never through
+ * a double, so that "0.1" is one tenth and a price is never off by a
+ * binary fraction. */
+struct decimal {
+	bool is_negative;
+	/* The significant digits without leading or trailing zeros ("" for
+	 * zero) and the power of ten of the last one: 19.990 is "1999", -2. */
+	char digits[48];
+	int exponent;
+	bool is_long; /* more significant digits than fit: too large or too precise */
+};
 
-	for (int i = 0; i < f->decimal_places; i++)
-		scale *= 10.0;
-	scaled = d * scale;
-	/* Finite and small enough to round through a long long (no libm). */
-	if (!isfinite(d) || scaled > 1e15 || scaled < -1e15) {
+#define DECIMAL_MAX_EXPONENT 308 /* as far as a double would reach */
+
+/* Parses [-]digits[.[digits]][(e|E)[+|-]digits] into *d. */
+static bool parse_decimal(const char *s, struct decimal *d)
+{
+	size_t n = 0;
+	long exponent = 0;
+	int fraction = 0;
+	bool seen_digit = false;
+
+	memset(d, 0, sizeof(*d));
+	if (*s == '-') {
+		d->is_negative = true;
+		s++;
+	}
+	if (!isdigit((unsigned char)*s))
+		return false;
+	for (bool in_fraction = false;; s++) {
+		if (*s == '.' && !in_fraction) {
+			in_fraction = true;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s))
+			break;
+		seen_digit = true;
+		if (in_fraction)
+			fraction++;
+		if (n == 0 && *s == '0')
+			continue; /* a leading zero */
+		if (n < sizeof(d->digits) - 1)
+			d->digits[n++] = *s;
+		else if (*s != '0')
+			d->is_long = true;
+		else if (!in_fraction)
+			exponent++; /* a trailing zero of the integer part beyond the buffer */
+		else
+			fraction--; /* a zero beyond the buffer in the fraction: no value */
+		if (fraction > 1000)
+			return false;
+	}
+	if (!seen_digit)
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		long e = 0;
+		bool negative = false;
+
+		s++;
+		if (*s == '+' || *s == '-')
+			negative = *s++ == '-';
+		if (!isdigit((unsigned char)*s))
+			return false;
+		for (; isdigit((unsigned char)*s); s++)
+			if ((e = e * 10 + (*s - '0')) > DECIMAL_MAX_EXPONENT)
+				return false;
+		exponent += negative ? -e : e;
+	}
+	if (*s != '\0')
+		return false;
+	/* Digits kept past the buffer in the integer part count as places. */
+	exponent -= fraction;
+	while (n > 0 && d->digits[n - 1] == '0') {
+		d->digits[--n] = '\0';
+		exponent++;
+	}
+	if (n > 0 && (exponent + (long)n > DECIMAL_MAX_EXPONENT ||
+	              exponent + (long)n < -DECIMAL_MAX_EXPONENT))
+		return false;
+	d->exponent = n > 0 ? (int)exponent : 0;
+	if (n == 0)
+		d->is_negative = false; /* -0 is 0 */
+	return true;
+}
+
+/* -1, 0 or 1 as the magnitude of d is below, equal to or above bound
+ * (bound >= 0, whole units). */
+static int compare_magnitude(const struct decimal *d, int64_t bound)
+{
+	int n = (int)strlen(d->digits);
+	int whole = n + d->exponent; /* digits before the decimal point */
+	uint64_t integer = 0;
+	bool has_fraction = d->exponent < 0;
+
+	if (n == 0)
+		return bound == 0 ? 0 : -1;
+	if (whole > 19 || d->is_long)
+		return 1; /* beyond every bound (is_long: 47 significant digits) */
+	for (int i = 0; i < whole; i++) {
+		uint64_t digit = i < n ? (uint64_t)(d->digits[i] - '0') : 0;
+
+		if (integer > (UINT64_MAX - digit) / 10)
+			return 1;
+		integer = integer * 10 + digit;
+	}
+	if (whole >= n)
+		has_fraction = false;
+	if (integer != (uint64_t)bound)
+		return integer < (uint64_t)bound ? -1 : 1;
+	return has_fraction ? 1 : 0;
+}
+
+/* -1, 0 or 1 as d is below, equal to or above the whole number bound. */
+static int compare_decimal(const struct decimal *d, int64_t bound)
+{
+	if (!d->is_negative && bound >= 0)
+		return compare_magnitude(d, bound);
+	if (d->is_negative && bound < 0)
+		return -compare_magnitude(d, bound == INT64_MIN ? INT64_MAX : -bound);
+	return d->is_negative ? -1 : (d->digits[0] == '\0' ? (bound < 0 ? 1 : 0) : 1);
+}
+
+/* The text to bind: exactly `places` places, "-" only when below zero. */
+static const char *decimal_text(struct arena *arena, const struct decimal *d, int places)
+{
+	int n = (int)strlen(d->digits);
+	int whole = n + d->exponent;
+	char out[128];
+	size_t k = 0;
+
+	if (d->is_negative)
+		out[k++] = '-';
+	if (whole <= 0)
+		out[k++] = '0';
+	for (int i = 0; i < whole; i++)
+		out[k++] = i < n ? d->digits[i] : '0';
+	if (places > 0)
+		out[k++] = '.';
+	for (int i = 0; i < places; i++) {
+		int at = whole + i;
+
+		out[k++] = at >= 0 && at < n ? d->digits[at] : '0';
+	}
+	out[k] = '\0';
+	return arena_strdup(arena, out);
+}
+
+/* Numeric text or a JSON number's own spelling as field f (FIELD_DECIMAL):
+ * within min..max, above zero when f->positive, with at most
+ * decimal_places places (trailing zeros are not places: 19.990 is 19.99),
+ * checked in that order, as DRF's DecimalField does. */
+static const char *check_decimal_text(struct arena *arena, const struct field *f, const char *s,
+                                      const char **message)
+{
+	struct decimal d;
+	int places;
+
+	if (s == NULL || !parse_decimal(s, &d)) {
 		*message = "A valid number is required.";
 		return NULL;
 	}
-	if (f->min < f->max && d < (double)f->min) {
+	places = d.exponent < 0 ? -d.exponent : 0;
+	if (f->positive && (d.is_negative || d.digits[0] == '\0')) {
+		*message = arena_printf(
+		    arena, "Ensure this value is greater than or equal to %s.",
+		    decimal_text(arena,
+		                 &(struct decimal){.digits = "1", .exponent = -f->decimal_places},
+		                 f->decimal_places));
+		return NULL;
+	}
+	if (f->min < f->max && compare_decimal(&d, f->min) < 0) {
 		*message =
 		    arena_printf(arena, "Ensure this value is greater than or equal to %lld.",
 		                 (long long)f->min);
 		return NULL;
 	}
-	if (f->min < f->max && d > (double)f->max) {
+	if (f->min < f->max && compare_decimal(&d, f->max) > 0) {
 		*message = arena_printf(arena, "Ensure this value is less than or equal to %lld.",
 		                        (long long)f->max);
 		return NULL;
 	}
-	rounded = (double)(long long)(scaled + (scaled < 0 ? -0.5 : 0.5));
-	/* 36.6 is 365.99999999999994 tenths in binary: allow that much. */
-	if (scaled - rounded > 1e-6 || rounded - scaled > 1e-6) {
+	if (d.is_long || places > f->decimal_places) {
 		*message =
 		    arena_printf(arena, "Ensure that there are no more than %d decimal places.",
 		                 f->decimal_places);
 		return NULL;
 	}
-	return arena_printf(arena, "%.*f", f->decimal_places, rounded / scale);
-}
-
-/* Numeric text: an optional minus, digits, an optional fraction and
- * exponent (no spaces, no "inf" or "nan", no hex). */
-static const char *check_decimal_text(struct arena *arena, const struct field *f, const char *s,
-                                      const char **message)
-{
-	char *end;
-	double d;
-
-	if (s == NULL || strspn(s, "0123456789.-+eE") != strlen(s) ||
-	    !isdigit((unsigned char)s[*s == '-' ? 1 : 0])) {
-		*message = "A valid number is required.";
+	if ((int)strlen(d.digits) + d.exponent > 30) {
+		*message = "A valid number is required."; /* unbounded and absurdly large */
 		return NULL;
 	}
-	errno = 0;
-	d = strtod(s, &end);
-	if (*end != '\0' || errno == ERANGE) {
-		*message = "A valid number is required.";
-		return NULL;
-	}
-	return check_number(arena, f, d, message);
+	return decimal_text(arena, &d, f->decimal_places);
 }
 
 static const char *check_choice(const struct field *f, const char *s, const char **message)
@@ -391,6 +525,7 @@ const char *validate_text(struct arena *arena, const struct field *f, const char
 		return check_decimal_text(arena, f, text, message);
 	case FIELD_JSON:
 	case FIELD_OBJECT:
+	case FIELD_LIST:
 		break;
 	}
 	*message = "Invalid value.";
@@ -442,14 +577,17 @@ static const char *check_json(struct arena *arena, const struct field *f, struct
 	case FIELD_DATETIME:
 		return check_datetime(arena, f, s, message);
 	case FIELD_DECIMAL:
+		/* A JSON number as the client wrote it: json-c keeps a
+		 * number's own text, so 0.1 is read as one tenth. */
 		if (json_object_is_type(v, json_type_int) ||
 		    json_object_is_type(v, json_type_double))
-			return check_number(arena, f, json_object_get_double(v), message);
+			return check_decimal_text(arena, f, json_object_get_string(v), message);
 		return check_decimal_text(arena, f, s, message);
 	case FIELD_JSON:
 		return arena_strdup(arena,
 		                    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	case FIELD_OBJECT:
+	case FIELD_LIST:
 		break; /* validate_body walks it */
 	}
 	*message = "Invalid value.";
@@ -529,6 +667,98 @@ static bool check_object(struct arena *arena, const struct field *f, struct json
 	return true;
 }
 
+/* A list of nested objects as field f: each element through the same walk
+ * as a whole object; the value to bind is a JSON array of objects of the
+ * members' texts. Returns false after adding its errors to *errors: the
+ * list's own (not a list, too few or too many elements) as messages, an
+ * element's as DRF's ListSerializer nests them, one entry per element. */
+static bool check_list(struct arena *arena, const struct field *f, struct json_object *v,
+                       const char **value, struct json_object **errors)
+{
+	struct json_object *out, *element_errors;
+	const char *message;
+	size_t count;
+	bool is_valid = true;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		validate_add_error(
+		    errors, f->name,
+		    arena_printf(arena, "Expected a list of items but got type \"%s\".",
+		                 json_object_is_type(v, json_type_object) ? "dict"
+		                                                          : python_type(v)));
+		return false;
+	}
+	count = json_object_array_length(v);
+	if (f->min < f->max && count < (size_t)f->min) {
+		validate_add_error(errors, f->name,
+		                   count == 0 ? "This list may not be empty."
+		                              : arena_printf(arena,
+		                                             "Ensure this field has at least %lld "
+		                                             "elements.",
+		                                             (long long)f->min));
+		return false;
+	}
+	if (f->min < f->max && count > (size_t)f->max) {
+		validate_add_error(errors, f->name,
+		                   arena_printf(arena,
+		                                "Ensure this field has no more than %lld elements.",
+		                                (long long)f->max));
+		return false;
+	}
+	out = json_object_new_array_ext((int)count);
+	element_errors = json_object_new_array_ext((int)count);
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *element = json_object_array_get_idx(v, i);
+		struct json_object *sub_errors = NULL, *bound;
+		struct validated sub;
+
+		if (!json_object_is_type(element, json_type_object)) {
+			validate_add_error(
+			    &sub_errors, "non_field_errors",
+			    arena_printf(arena, "Invalid data. Expected a dictionary, but got %s.",
+			                 element == NULL ? "NoneType" : python_type(element)));
+		} else {
+			sub_errors =
+			    validate_body(arena, f->fields, element, VALIDATE_CREATE, &sub);
+		}
+		if (sub_errors != NULL) {
+			is_valid = false;
+			json_object_array_add(element_errors, sub_errors);
+			continue;
+		}
+		json_object_array_add(element_errors, json_object_new_object());
+		bound = json_object_new_object();
+		for (size_t k = 0; k < sub.count; k++)
+			if (sub.present[k])
+				json_object_object_add(bound, f->fields[k].name,
+				                       sub.values[k] != NULL
+				                           ? json_object_new_string(sub.values[k])
+				                           : NULL);
+		json_object_array_add(out, bound);
+	}
+	if (is_valid)
+		*value = arena_strdup(arena,
+		                      json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+	json_object_put(out);
+	if (!is_valid) {
+		if (*errors == NULL)
+			*errors = json_object_new_object();
+		json_object_object_add(*errors, f->name, element_errors);
+		return false;
+	}
+	json_object_put(element_errors);
+	if (*value == NULL) {
+		validate_add_error(errors, "non_field_errors", "Out of memory.");
+		return false;
+	}
+	message = f->check != NULL ? f->check(*value, v) : NULL;
+	if (message != NULL) {
+		validate_add_error(errors, f->name, message);
+		return false;
+	}
+	return true;
+}
+
 struct json_object *validate_body(struct arena *arena, const struct field *fields,
                                   struct json_object *body, enum validate_mode mode,
                                   struct validated *out)
@@ -566,8 +796,10 @@ struct json_object *validate_body(struct arena *arena, const struct field *field
 				out->present[i] = true;
 			continue;
 		}
-		if (f->type == FIELD_OBJECT) {
-			if (check_object(arena, f, v, mode, &value, &errors)) {
+		if (f->type == FIELD_OBJECT || f->type == FIELD_LIST) {
+			if (f->type == FIELD_OBJECT
+			        ? check_object(arena, f, v, mode, &value, &errors)
+			        : check_list(arena, f, v, &value, &errors)) {
 				out->values[i] = value;
 				out->present[i] = true;
 			}

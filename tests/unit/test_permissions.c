@@ -279,7 +279,8 @@ Test(route_permissions, the_public_token_and_health_endpoints_exist)
 	}
 }
 
-/* SPEC section 5, "Auth and users", "Audit" and "Medical records": who may
+/* SPEC section 5, "Auth and users", "Audit", "Medical records" and
+ * "Billing": who may
  * call what.
  * Columns as above: admin doctor nurse receptionist billing. */
 static const struct {
@@ -303,9 +304,20 @@ static const struct {
     {"PUT", "/api/records/{id}/", ".++.."},
     {"PATCH", "/api/records/{id}/", ".++.."},
     {"GET", "/api/records/{id}/history/", "+++.."},
+    /* Billing: admin and billing write, the receptionist reads, clinical
+     * roles get 403. */
+    {"GET", "/api/invoices/", "+..++"},
+    {"POST", "/api/invoices/", "+...+"},
+    {"GET", "/api/invoices/{id}/", "+..++"},
+    {"PUT", "/api/invoices/{id}/", "+...+"},
+    {"PATCH", "/api/invoices/{id}/", "+...+"},
+    {"POST", "/api/invoices/{id}/issue/", "+...+"},
+    {"POST", "/api/invoices/{id}/void/", "+...+"},
+    {"GET", "/api/invoices/{id}/payments/", "+..++"},
+    {"POST", "/api/invoices/{id}/payments/", "+...+"},
 };
 
-Test(route_permissions, auth_users_audit_and_records_routes_match_spec_section_5)
+Test(route_permissions, auth_users_audit_records_and_billing_routes_match_spec_section_5)
 {
 	for (size_t i = 0; i < sizeof(spec_endpoints) / sizeof(spec_endpoints[0]); i++) {
 		const struct route *r = NULL;
@@ -342,5 +354,19 @@ Test(route_permissions, record_updates_are_the_authors_only_and_records_have_no_
 			cr_assert(permission_is_limited_to_own(p, ROLE_DOCTOR), "%s", r->method);
 			cr_assert(permission_is_limited_to_own(p, ROLE_NURSE), "%s", r->method);
 		}
+	}
+}
+
+Test(route_permissions, invoices_are_never_deleted_and_payments_never_changed)
+{
+	for (size_t i = 0; i < hms_route_count; i++) {
+		const struct route *r = &hms_routes[i];
+
+		if (strcmp(r->pattern, "/api/invoices/{id}/") == 0)
+			cr_assert_str_neq(r->method, "DELETE", "invoices are never deleted");
+		if (strncmp(r->pattern, "/api/invoices/{id}/payments/", 28) == 0)
+			cr_assert(strcmp(r->method, "GET") == 0 || strcmp(r->method, "POST") == 0,
+			          "payments are never changed: %s %s", r->method, r->pattern);
+		cr_assert(strncmp(r->pattern, "/api/payments/", 14) != 0, "%s", r->pattern);
 	}
 }

@@ -868,3 +868,161 @@ Test(validate_text, each_kind_as_query_text, .init = setup, .fini = teardown)
 	cr_assert_str_eq(text_value(&text, "", &message), "");
 	cr_assert_null(text_value(&text, "abcd", &message));
 }
+
+/* --- money: exact decimals and lists of lines (invoices) ------------------ */
+
+static const struct field line_fields[] = {
+    {"description", FIELD_STRING, .required = true, .max_len = 20},
+    {"unit_price", FIELD_DECIMAL, .required = true, .positive = true, .min = 0, .max = 1000000,
+     .decimal_places = 2},
+    {NULL},
+};
+
+static const struct field money_fields[] = {
+    {"price", FIELD_DECIMAL, .positive = true, .min = 0, .max = 1000000, .decimal_places = 2},
+    {"rate", FIELD_DECIMAL, .min = 0, .max = 100, .decimal_places = 2},
+    {"delta", FIELD_DECIMAL, .min = -5, .max = 5, .decimal_places = 2},
+    {"lines", FIELD_LIST, .min = 1, .max = 3, .fields = line_fields},
+    {NULL},
+};
+
+/* Validates json against money_fields (PATCH); returns the errors (owned
+ * by the suite's teardown) or NULL, with v filled. */
+static struct json_object *money(const char *json)
+{
+	struct json_object *body;
+	const char *detail = NULL;
+
+	cr_assert_eq(json_parse(arena, json, strlen(json), 10, &body, &detail), HMS_OK, "%s: %s",
+	             json, detail);
+	json_object_put(errors);
+	memset(&v, 0, sizeof(v));
+	errors = validate_body(arena, money_fields, body, VALIDATE_UPDATE, &v);
+	return errors;
+}
+
+static void assert_money(const char *json, int field, const char *value)
+{
+	cr_assert_null(money(json), "%s refused: %s", json, json_object_to_json_string(errors));
+	cr_assert(v.present[field], "%s", json);
+	cr_assert_str_eq(v.values[field], value, "%s", json);
+}
+
+static void assert_money_refused(const char *json, const char *field, const char *message)
+{
+	cr_assert_not_null(money(json), "%s should be refused", json);
+	cr_assert_str_eq(error_of(field), message, "%s", json);
+}
+
+TestSuite(validate_money, .init = setup, .fini = teardown);
+
+Test(validate_money, strings_and_numbers_are_read_exactly)
+{
+	assert_money("{\"price\": \"19.99\"}", 0, "19.99");
+	assert_money("{\"price\": 19.99}", 0, "19.99");
+	assert_money("{\"price\": 0.1}", 0, "0.10");
+	assert_money("{\"price\": \"0.1\"}", 0, "0.10");
+	assert_money("{\"price\": 3}", 0, "3.00");
+	assert_money("{\"price\": \"0.01\"}", 0, "0.01");
+	assert_money("{\"price\": 1000000}", 0, "1000000.00");
+	assert_money("{\"price\": \"1000000.00\"}", 0, "1000000.00");
+	assert_money("{\"price\": 1.999e3}", 0, "1999.00");
+	assert_money("{\"price\": \"12.5E-1\"}", 0, "1.25");
+	/* Trailing zeros are not places: the same number. */
+	assert_money("{\"price\": 19.990}", 0, "19.99");
+	assert_money("{\"price\": \"007.50\"}", 0, "7.50");
+	assert_money("{\"rate\": 0}", 1, "0.00");
+	assert_money("{\"rate\": \"16\"}", 1, "16.00");
+	assert_money("{\"rate\": -0}", 1, "0.00");
+	assert_money("{\"delta\": -4.99}", 2, "-4.99");
+	assert_money("{\"delta\": \"-5\"}", 2, "-5.00");
+	/* A double would make this 0.30000000000000004: read as written. */
+	assert_money("{\"price\": 0.30000000000000000}", 0, "0.30");
+}
+
+Test(validate_money, more_places_zero_negative_and_text_are_refused)
+{
+	const char *places = "Ensure that there are no more than 2 decimal places.";
+	const char *positive = "Ensure this value is greater than or equal to 0.01.";
+
+	assert_money_refused("{\"price\": 19.999}", "price", places);
+	assert_money_refused("{\"price\": \"0.001\"}", "price", places);
+	assert_money_refused("{\"price\": 0.30000000000000004}", "price", places);
+	assert_money_refused("{\"price\": \"1e-3\"}", "price", places);
+	assert_money_refused("{\"price\": 0}", "price", positive);
+	assert_money_refused("{\"price\": \"0.00\"}", "price", positive);
+	assert_money_refused("{\"price\": -1}", "price", positive);
+	assert_money_refused("{\"price\": \"-0.01\"}", "price", positive);
+	assert_money_refused("{\"price\": 1000000.01}", "price",
+	                     "Ensure this value is less than or equal to 1000000.");
+	assert_money_refused("{\"price\": 12345678901234567890123}", "price",
+	                     "Ensure this value is less than or equal to 1000000.");
+	assert_money_refused("{\"price\": \"99999999999999999999999999999999999999999999999999\"}",
+	                     "price", "Ensure this value is less than or equal to 1000000.");
+	assert_money_refused("{\"rate\": -0.01}", "rate",
+	                     "Ensure this value is greater than or equal to 0.");
+	assert_money_refused("{\"rate\": 100.001}", "rate",
+	                     "Ensure this value is less than or equal to 100.");
+	assert_money_refused("{\"delta\": -5.01}", "delta",
+	                     "Ensure this value is greater than or equal to -5.");
+	for (size_t i = 0; i < 11; i++) {
+		static const char *const bad[] = {"\"abc\"", "\"\"",   "\"1.2.3\"", "\"1,50\"",
+		                                  "\" 1\"",  "\"+1\"", "\".5\"",    "\"1e\"",
+		                                  "\"nan\"", "true",   "\"1e999\""};
+		const char *json = arena_printf(arena, "{\"price\": %s}", bad[i]);
+
+		assert_money_refused(json, "price", "A valid number is required.");
+	}
+}
+
+/* errors[field] as a list of per-element error objects. */
+static struct json_object *element_errors(const char *field, size_t count)
+{
+	struct json_object *list;
+
+	cr_assert_not_null(errors);
+	cr_assert(json_object_object_get_ex(errors, field, &list), "%s",
+	          json_object_to_json_string(errors));
+	cr_assert(json_object_is_type(list, json_type_array), "%s",
+	          json_object_to_json_string(errors));
+	cr_assert_eq(json_object_array_length(list), count, "%s",
+	             json_object_to_json_string(errors));
+	return list;
+}
+
+Test(validate_money, lists_bind_each_line_and_nest_errors_per_line)
+{
+	struct json_object *list, *line;
+
+	assert_money(
+	    "{\"lines\": [{\"description\": \" X-ray \", \"unit_price\": 19.99, \"x\": 1}, "
+	    "{\"description\": \"Bed\", \"unit_price\": \"7\"}]}",
+	    3,
+	    "[{\"description\":\"X-ray\",\"unit_price\":\"19.99\"},"
+	    "{\"description\":\"Bed\",\"unit_price\":\"7.00\"}]");
+
+	cr_assert_not_null(money("{\"lines\": [{\"description\": \"ok\", \"unit_price\": 1}, "
+	                         "{\"description\": \"\", \"unit_price\": 0.001}, 7]}"));
+	list = element_errors("lines", 3);
+	cr_assert_eq(json_object_object_length(json_object_array_get_idx(list, 0)), 0,
+	             "a valid line has no errors");
+	line = json_object_array_get_idx(list, 1);
+	cr_assert(json_object_object_get_ex(line, "description", NULL));
+	cr_assert(json_object_object_get_ex(line, "unit_price", NULL));
+	line = json_object_array_get_idx(list, 2);
+	cr_assert(json_object_object_get_ex(line, "non_field_errors", NULL), "%s",
+	          json_object_to_json_string(line));
+
+	/* Every member of a line is required, also in a PATCH. */
+	cr_assert_not_null(money("{\"lines\": [{\"description\": \"x\"}]}"));
+	line = json_object_array_get_idx(element_errors("lines", 1), 0);
+	cr_assert(json_object_object_get_ex(line, "unit_price", NULL));
+
+	assert_money_refused("{\"lines\": []}", "lines", "This list may not be empty.");
+	assert_money_refused("{\"lines\": {}}", "lines",
+	                     "Expected a list of items but got type \"dict\".");
+	assert_money_refused("{\"lines\": \"x\"}", "lines",
+	                     "Expected a list of items but got type \"str\".");
+	assert_money_refused("{\"lines\": [{}, {}, {}, {}]}", "lines",
+	                     "Ensure this field has no more than 3 elements.");
+}
