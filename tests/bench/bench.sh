@@ -357,6 +357,30 @@ if [ -n "$RECORD_ID" ]; then
 else
 	rows+=("GET /api/records/{id}/|n/a")
 fi
+# Billing: 20 issued invoices to list; one large one to take payments of
+# 0.01 for the whole run (its total is 1,000,000,000.00).
+for i in $(seq 1 20); do
+	inv=$(curl -s -X POST -H 'Content-Type: application/json' "${AUTH[@]}" \
+		-d "{\"patient\": $i, \"items\": [{\"description\": \"Consultation\", \"quantity\": \"1\", \"unit_price\": \"25.00\"}]}" \
+		"$API/api/invoices/" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+	[ -n "$inv" ] && curl -s -o /dev/null -X POST "${AUTH[@]}" "$API/api/invoices/$inv/issue/"
+done
+BIG_INVOICE=$(curl -s -X POST -H 'Content-Type: application/json' "${AUTH[@]}" \
+	-d '{"patient": 1, "items": [{"description": "Bench", "quantity": "1000", "unit_price": "1000000.00"}]}' \
+	"$API/api/invoices/" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+if [ -n "$BIG_INVOICE" ] &&
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "${AUTH[@]}" "$API/api/invoices/$BIG_INVOICE/issue/")" = 200 ]; then
+	cat >"$STATE/pay.lua" <<LUA
+wrk.method = "POST"
+wrk.path = "/api/invoices/$BIG_INVOICE/payments/"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"amount": "0.01", "method": "cash", "reference": "bench"}'
+LUA
+	row "GET /api/invoices/?status=issued" "$API/api/invoices/?status=issued" "${AUTH[@]}"
+	row "POST /api/invoices/{id}/payments/" "$API" "${AUTH[@]}" -s "$STATE/pay.lua"
+else
+	rows+=("GET /api/invoices/?status=issued|n/a" "POST /api/invoices/{id}/payments/|n/a")
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for r in "${rows[@]}"; do
