@@ -2163,3 +2163,27 @@ Test(patients_fields, date_of_birth_future_is_judged_in_the_hospital_zone)
 	snprintf(quoted, sizeof(quoted), "\"%s\"", date);
 	expect_post(token, "date_of_birth", quoted, 400);
 }
+
+Test(patients, search_terms_reach_no_log)
+{
+	struct client_response res;
+	char name[64], *path, *grep;
+
+	/* A name, a date of birth: what nginx's "combined" format would write
+	 * with the request line. */
+	client_unique_name("Okello", name, sizeof(name));
+	path = client_format("/api/patients/?search=%s&born_before=1999-12-31", name);
+	client_get_auth(path, client_admin_token(), &res);
+	client_assert_status(&res, 200);
+	client_response_free(&res);
+	free(path);
+	grep = client_format("! grep -rqs --include='*.log' -F -e '%s' -e '1999-12-31' '%s'", name,
+	                     client_env("HMS_TEST_STATE"));
+	cr_assert_eq(client_run(grep, NULL), 0, "a search term is in a log");
+	free(grep);
+	/* The request is logged, as a path. */
+	grep = client_format("grep -rqs --include='access.log' -F '\"path\":\"/api/patients/\"' '%s'",
+	                     client_env("HMS_TEST_STATE"));
+	cr_assert_eq(client_run(grep, NULL), 0, "nginx's access log has no JSON path line");
+	free(grep);
+}
