@@ -374,9 +374,11 @@ nginx_config() {
 		-e "s|/var/lib/hms/attachments/|$(sed_escape "$(ngx_quote "$ATTACH/")")|g" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
 		-e "s|access_log /var/log/nginx/hms-access.log hms_json;|$access_line|" \
-		-e "s|rate=10r/m|rate=${HMS_TOKEN_RATE:-10r/m}|" \
+		-e "s|zone=hms_token:10m rate=10r/m|zone=hms_token:10m rate=${HMS_TOKEN_RATE:-10r/m}|" \
+		-e "s|zone=hms_password:10m rate=6r/m|zone=hms_password:10m rate=${HMS_PASSWORD_RATE:-6r/m}|" \
 		-e "s|client_max_body_size 10551296;|client_max_body_size $((MAX_UPLOAD + 65536));|" \
-		-e "s|burst=5 nodelay|burst=${HMS_TOKEN_BURST:-5} nodelay|g" \
+		-e "s|zone=hms_token burst=5 nodelay|zone=hms_token burst=${HMS_TOKEN_BURST:-5} nodelay|g" \
+		-e "s|zone=hms_password burst=3 nodelay|zone=hms_password burst=${HMS_PASSWORD_BURST:-3} nodelay|g" \
 		"$ROOT/deploy/nginx/hms.conf" >"$NGX/hms-site.conf"
 	local bench=""
 	if [ -n "${HMS_BENCH_PORT:-}" ]; then

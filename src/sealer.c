@@ -6,7 +6,8 @@
  * chain's head lives outside the database (journald, a log shipper): a
  * rewrite of both tables by a database superuser cannot rewrite those.
  * A failed pass (PostgreSQL restarting, say) is retried on the next tick
- * with a fresh connection.
+ * with a fresh connection. Every housekeeping_interval_seconds the same
+ * loop prunes the tables that would otherwise only grow (housekeeping()).
  */
 #include "hms/sealer.h"
 
@@ -16,10 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hms/arena.h"
 #include "hms/audit_seal.h"
+#include "hms/backoff.h"
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/log.h"
+#include "hms/tokens.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -37,8 +41,39 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Housekeeping, every housekeeping_interval_seconds: the tables that would
+ * otherwise only grow. Here rather than in a cron job or systemd timer
+ * because this process already runs wherever hms runs, supervised, with a
+ * connection and a periodic loop; with several hosts each prunes, and the
+ * DELETEs are idempotent. Errors wait for the next pass. */
+static void housekeeping(struct db *db, struct arena *arena)
+{
+	long counters = backoff_prune(db, arena);
+	long tokens = tokens_prune(db, arena);
+
+	arena_reset(arena);
+	if (counters < 0 || tokens < 0) {
+		log_event(LOG_WARN, "housekeeping_failed", LOG_END);
+		db_end_request(db);
+		return;
+	}
+	if (counters > 0 || tokens > 0)
+		log_event(LOG_INFO, "housekeeping", "l:login_failures", (long long)counters,
+		          "l:refresh_tokens", (long long)tokens, LOG_END);
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int sealer_run(const struct hms_config *cfg)
 {
+	struct arena *arena;
+	long long next_housekeeping = 0;
 	struct sigaction sa;
 	struct db *db;
 	long long seals = 0, failures = 0;
@@ -58,8 +93,11 @@ int sealer_run(const struct hms_config *cfg)
 	if (getppid() == 1)
 		return 0;
 	db = db_new(cfg->database_url);
-	if (db == NULL) {
+	arena = arena_new(64 * 1024, 0);
+	if (db == NULL || arena == NULL) {
 		log_event(LOG_ERROR, "sealer_init_failed", LOG_END);
+		db_free(db);
+		arena_free(arena);
 		return 1;
 	}
 	log_event(LOG_INFO, "sealer_started", "i:interval_ms", (int)cfg->audit_seal_interval_ms,
@@ -82,11 +120,17 @@ int sealer_run(const struct hms_config *cfg)
 			log_event(LOG_WARN, "audit_seal_failed", "s:reason", err, LOG_END);
 			db_end_request(db); /* the next pass checks the connection */
 		}
+		if (monotonic_ms() >= next_housekeeping && db_ensure(db) == HMS_OK) {
+			housekeeping(db, arena);
+			next_housekeeping =
+			    monotonic_ms() + cfg->housekeeping_interval_seconds * 1000;
+		}
 		/* A full batch means a backlog: go on at once. */
 		if (rc != 0 || seal.rows < AUDIT_SEAL_MAX_ROWS)
 			sleep_ms(cfg->audit_seal_interval_ms);
 	}
 	db_free(db);
+	arena_free(arena);
 	log_event(LOG_INFO, "sealer_stopped", "l:seals", seals, "l:failures", failures, LOG_END);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/log.h"
+#include "hms/password.h"
 #include "hms/router.h"
 
 /* Room for request metadata and parsed JSON beyond the body itself. */
@@ -175,6 +176,14 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	db_set_time_zone(db, cfg->time_zone);
 	db_set_statement_timeout(db, cfg->statement_timeout_ms);
 	auth_init(db);
+	{
+		/* The dummy hash for unknown usernames, now rather than on the
+		 * first such login, which would then cost twice a real one. */
+		struct password_cost cost = password_cost_from_config(cfg);
+
+		if (password_init(&cost) != 0)
+			log_event(LOG_WARN, "password_dummy_failed", LOG_END);
+	}
 	log_event(LOG_INFO, "worker_started", LOG_END);
 
 	while (!stop_requested) {

@@ -79,6 +79,9 @@ export HMS_ADMIN_PASSWORD=hms-test-admin-password-1
 # The tests log in in parallel: widen nginx's limit_req on /api/auth/token/
 # for this test stack only (deploy/nginx/hms.conf keeps its own rate).
 export HMS_TOKEN_RATE=6000r/m HMS_TOKEN_BURST=500
+export HMS_PASSWORD_RATE=6000r/m HMS_PASSWORD_BURST=500
+# Prune (src/sealer.c) every second, so the housekeeping test need not wait.
+export HMS_HOUSEKEEPING_INTERVAL_SECONDS=1
 
 cleanup() {
 	"$ROOT/deploy/stack.sh" stop >/dev/null 2>&1

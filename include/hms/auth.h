@@ -29,6 +29,12 @@ void auth_init(struct db *db);
  * HMS_ERR_UNAUTHORIZED with *detail for the client when it cannot. */
 enum hms_err auth_authenticate(struct http_request *req, const char **detail);
 
+/* A credential that was presented and refused (reason: a short name such
+ * as "expired" or "bad_signature"; never the token): logged at info and
+ * audited as auth_failed, with the account when the token proved it
+ * (user_id 0 when it did not). */
+void auth_record_failure(struct http_request *req, const char *reason, int64_t user_id);
+
 /* True when the caller may act on a record owned by owner_user_id under
  * the route's permission: always, unless the table limits the caller's
  * role to its own records, in which case only its own. */

@@ -49,7 +49,13 @@ struct hms_config {
 	long password_memory_kib; /* argon2id cost */
 	long password_iterations;
 	long password_parallelism;
+	/* The back-off on password guesses (backoff.h): failures of one name
+	 * from one address, of one address (any name), of one name (any
+	 * address) before each blocks. */
 	long login_failures_before_backoff;
+	long login_address_failures_before_backoff;
+	long login_account_failures_before_backoff;
+	long housekeeping_interval_seconds; /* the sealer's pruning pass */
 	long access_token_minutes;
 	long refresh_token_days;
 	char *attachment_dir;

@@ -32,9 +32,22 @@ int password_hash(const struct password_cost *cost, const char *password,
 /* Constant-time check of password against an encoded hash. */
 bool password_verify(const char *encoded, const char *password);
 
+/* Makes the dummy hash that password_verify_dummy() checks against, with
+ * the configured cost; a worker calls it once at start. Returns 0 or -1. */
+int password_init(const struct password_cost *cost);
+
+/* That dummy hash, or NULL before password_init(). */
+const char *password_dummy(void);
+
 /* Spends the time of one verification without an account: used for an
  * unknown username so that timing does not reveal which names exist. */
 void password_verify_dummy(const struct password_cost *cost, const char *password);
+
+/* True when encoded was not made with cost (nor this argon2 version): a
+ * login that verified it stores a new hash, so raising the cost reaches
+ * every account that logs in, and a known name's verification takes as
+ * long as an unknown one's (the dummy has the configured cost). */
+bool password_needs_rehash(const char *encoded, const struct password_cost *cost);
 
 /* A new random password for generated accounts (base64url, 20 characters). */
 int password_generate(char out[32]);

@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "hms/err.h"
 
@@ -31,6 +32,12 @@ enum hms_err users_insert(struct db *db, struct arena *arena, const char *userna
                           const char *last_name, const char *role, PGresult **out);
 
 /* True when an active admin account exists. */
+/* Replaces account id's password hash old_hash (as verified) with
+ * new_hash, the same password at the configured cost; a hash changed in
+ * the meantime is left alone. */
+enum hms_err users_rehash_password(struct db *db, struct arena *arena, int64_t id,
+                                   const char *old_hash, const char *new_hash);
+
 enum hms_err users_admin_exists(struct db *db, struct arena *arena, bool *exists);
 
 #endif

@@ -2,7 +2,7 @@
  * tokens.c - login, refresh rotation with reuse detection, logout.
  *
  * Login costs the same whether the account exists or not (a dummy argon2id
- * verification), and failures are counted per username in the database so
+ * verification), and failures are counted in the database (backoff.c) so
  * the back-off holds across workers and hosts.
  */
 #include "hms/tokens.h"
@@ -16,47 +16,29 @@
 #include "hms/arena.h"
 #include "hms/audit.h"
 #include "hms/auth.h"
+#include "hms/backoff.h"
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/jwt.h"
+#include "hms/log.h"
 #include "hms/password.h"
 #include "hms/permissions.h"
 #include "hms/crud.h"
+#include "hms/users.h"
 #include "hms/validate.h"
 
-#define BAD_CREDENTIALS     "No active account found with the given credentials"
-#define BAD_TOKEN           "Token is invalid or expired"
-#define MAX_BACKOFF_SECONDS 900
+#define BAD_CREDENTIALS "No active account found with the given credentials"
+#define BAD_TOKEN       "Token is invalid or expired"
+#define TOKENS_TEXT_(x) #x
+#define TOKENS_TEXT(x)  TOKENS_TEXT_(x)
 
-static const struct db_stmt blocked_for = {
-    "tokens_blocked_for",
-    "SELECT ceil(extract(epoch FROM blocked_until - now()))::bigint FROM login_failures "
-    "WHERE username_key = $1 AND blocked_until > now()",
-    1};
 static const struct db_stmt account_by_name = {
     "tokens_account",
     "SELECT id, role, is_active, password_hash, "
     "(extract(epoch FROM password_changed_at) * 1000000)::bigint "
     "FROM users WHERE lower(username) = $1",
     1};
-/* Counts a failure; from the threshold on, blocks for 30 s doubling up to
- * 15 min. A quiet hour starts the count again. */
-static const struct db_stmt count_failure = {
-    "tokens_count_failure",
-    "INSERT INTO login_failures AS f (username_key, failures, last_failure_at) "
-    "VALUES ($1, 1, now()) ON CONFLICT (username_key) DO UPDATE SET "
-    "failures = CASE WHEN f.last_failure_at < now() - interval '1 hour' THEN 1 "
-    "ELSE f.failures + 1 END, last_failure_at = now() "
-    "RETURNING failures",
-    1};
-static const struct db_stmt block_account = {
-    "tokens_block",
-    "UPDATE login_failures SET blocked_until = now() + make_interval(secs => $2::int) "
-    "WHERE username_key = $1",
-    2};
-static const struct db_stmt clear_failures = {
-    "tokens_clear_failures", "DELETE FROM login_failures WHERE username_key = $1", 1};
 static const struct db_stmt insert_refresh = {
     "tokens_insert_refresh",
     "INSERT INTO refresh_tokens (jti, user_id, family, expires_at) "
@@ -76,6 +58,14 @@ static const struct db_stmt revoke_family = {
 static const struct db_stmt spend_refresh = {
     "tokens_spend_refresh",
     "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2::uuid WHERE jti = $1::uuid", 2};
+/* Expired refresh tokens, spent or not: one that came back would fail its
+ * own exp check first, so a spent one is needed for reuse detection only
+ * until then. In batches, so that no pass holds many locks for long. */
+static const struct db_stmt prune_expired = {
+    "tokens_prune_expired",
+    "DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens "
+    "WHERE expires_at < now() LIMIT " TOKENS_TEXT(TOKENS_PRUNE_BATCH) ")",
+    0};
 static const struct db_stmt revoke_one = {
     "tokens_revoke_one",
     "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) "
@@ -140,29 +130,11 @@ static char *username_key(struct arena *arena, const char *username)
 	return key;
 }
 
-/* Counts a failed login and audits it; blocks the account name once the
- * threshold is passed. */
+/* Counts a failed login (backoff.h) and audits it. */
 static void record_failure(struct http_request *req, const char *key, int64_t user_id,
                            const char *role)
 {
-	const char *params[2] = {key, NULL};
-	PGresult *res;
-	char secs[24];
-
-	if (db_exec(req->db, req->arena, &count_failure, params, &res) == HMS_OK &&
-	    PQntuples(res) == 1) {
-		long failures = atol(PQgetvalue(res, 0, 0));
-		long over = failures - req->config->login_failures_before_backoff;
-
-		if (over >= 0) {
-			long delay = 30L << (over < 5 ? over : 5);
-
-			snprintf(secs, sizeof(secs), "%ld",
-			         delay > MAX_BACKOFF_SECONDS ? MAX_BACKOFF_SECONDS : delay);
-			params[1] = secs;
-			db_exec(req->db, req->arena, &block_account, params, &res);
-		}
-	}
+	backoff_failure(req, key);
 	audit_record_as(req, user_id, role, "login_failed", "user", user_id, AUDIT_FAILURE);
 }
 
@@ -177,7 +149,9 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 	enum hms_err err;
 	char *key;
 	int64_t user_id;
-	const char *role, *changed;
+	const char *role, *changed, *stored;
+	char rehashed[PASSWORD_HASH_MAX];
+	long wait;
 	bool ok;
 
 	errors = validate_body(req->arena, login_fields, req->json, VALIDATE_CREATE, &v);
@@ -187,22 +161,14 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 	}
 	key = username_key(req->arena, v.values[0]);
 	params[0] = key;
-	err = db_exec(req->db, req->arena, &blocked_for, params, &result);
+	err = backoff_check(req, key, &wait);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
 	}
-	if (PQntuples(result) == 1) {
-		const char *wait = arena_strdup(req->arena, PQgetvalue(result, 0, 0));
-
+	if (wait > 0) {
 		audit_record_as(req, 0, NULL, "login_failed", "user", 0, AUDIT_DENIED);
-		http_response_header(res, "Retry-After", wait);
-		http_respond_error(
-		    res, HMS_ERR_RATE_LIMITED,
-		    arena_printf(req->arena,
-		                 "Too many failed logins for this account; try again "
-		                 "in %s seconds.",
-		                 wait));
+		backoff_respond(req, res, wait);
 		return;
 	}
 	err = db_exec(req->db, req->arena, &account_by_name, params, &result);
@@ -219,18 +185,28 @@ void tokens_obtain(struct http_request *req, struct http_response *res)
 	user_id = atoll(PQgetvalue(result, 0, 0));
 	role = arena_strdup(req->arena, PQgetvalue(result, 0, 1));
 	changed = arena_strdup(req->arena, PQgetvalue(result, 0, 4));
-	ok = password_verify(PQgetvalue(result, 0, 3), v.values[1]) &&
-	     PQgetvalue(result, 0, 2)[0] == 't';
+	stored = arena_strdup(req->arena, PQgetvalue(result, 0, 3));
+	ok = password_verify(stored, v.values[1]) && PQgetvalue(result, 0, 2)[0] == 't';
 	if (!ok) {
 		record_failure(req, key, user_id, role);
 		http_respond_error(res, HMS_ERR_UNAUTHORIZED, BAD_CREDENTIALS);
 		return;
 	}
 
+	/* The configured cost has changed since this hash was made: store the
+	 * same password at today's cost (the sessions go on). Hashed before
+	 * the transaction, which then holds its locks for no hash. */
+	rehashed[0] = '\0';
+	if (password_needs_rehash(stored, &cost) &&
+	    password_hash(&cost, v.values[1], rehashed) != 0)
+		rehashed[0] = '\0';
+
 	body = json_object_new_object();
 	err = db_begin(req->db);
 	if (err == HMS_OK)
-		err = db_exec(req->db, req->arena, &clear_failures, params, &result);
+		err = backoff_success(req, key);
+	if (err == HMS_OK && rehashed[0] != '\0')
+		err = users_rehash_password(req->db, req->arena, user_id, stored, rehashed);
 	if (err == HMS_OK)
 		err = issue_pair(req, user_id, role, changed, NULL, body, new_jti);
 	if (err == HMS_OK)
@@ -257,17 +233,32 @@ static bool read_refresh(struct http_request *req, struct http_response *res,
 	struct jwt_keyring ring = jwt_keyring_from_config(req->config);
 	struct json_object *errors;
 	struct validated v;
+	enum jwt_error jwt_err;
 
 	errors = validate_body(req->arena, fields, req->json, VALIDATE_CREATE, &v);
 	if (errors != NULL) {
 		http_respond_field_errors(res, errors);
 		return false;
 	}
-	if (jwt_verify(&ring, req->arena, v.values[0], JWT_REFRESH, auth_now(), claims) != JWT_OK) {
+	jwt_err = jwt_verify(&ring, req->arena, v.values[0], JWT_REFRESH, auth_now(), claims);
+	if (jwt_err != JWT_OK) {
+		auth_record_failure(req, jwt_error_name(jwt_err), 0);
 		http_respond_error(res, HMS_ERR_UNAUTHORIZED, BAD_TOKEN);
 		return false;
 	}
 	return true;
+}
+
+/* True when the token was signed under the account's current password:
+ * its pwc claim is password_changed_at (microseconds). A token minted while
+ * a change committed (a login or refresh racing it) escapes the change's
+ * revocation of the account's rows, but not this. A token without the
+ * claim must be newer than the change, as in auth.c. */
+static bool is_current_password(const struct jwt_claims *claims, long long changed_micros)
+{
+	if (claims->password_changed != 0)
+		return claims->password_changed == changed_micros;
+	return claims->iat > changed_micros / 1000000;
 }
 
 void tokens_refresh(struct http_request *req, struct http_response *res)
@@ -280,7 +271,7 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 	PGresult *ignored;
 	enum hms_err err;
 	int64_t user_id;
-	const char *family, *role;
+	const char *family, *role, *reason;
 
 	if (!read_refresh(req, res, &claims))
 		return;
@@ -295,6 +286,7 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 	}
 	if (PQntuples(row) != 1) {
 		db_rollback(req->db);
+		auth_record_failure(req, "unknown_token", claims.sub);
 		http_respond_error(res, HMS_ERR_UNAUTHORIZED, BAD_TOKEN);
 		return;
 	}
@@ -303,6 +295,9 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 	role = PQgetvalue(row, 0, 5);
 	if (PQgetvalue(row, 0, 2)[0] == 't') {
 		/* A spent token came back: someone holds a copy. End the family. */
+		log_event(LOG_INFO, "auth_failed", "s:reason", "token_reuse", "l:user",
+		          (long long)user_id, "s:ip", req->client_ip, "s:request_id",
+		          req->request_id, LOG_END);
 		params[0] = family;
 		err = db_exec(req->db, req->arena, &revoke_family, params, &ignored);
 		if (err == HMS_OK)
@@ -315,8 +310,13 @@ void tokens_refresh(struct http_request *req, struct http_response *res)
 		http_respond_error(res, HMS_ERR_UNAUTHORIZED, BAD_TOKEN);
 		return;
 	}
-	if (PQgetvalue(row, 0, 3)[0] == 't' || PQgetvalue(row, 0, 4)[0] != 't') {
+	reason = PQgetvalue(row, 0, 3)[0] == 't'                               ? "expired"
+	         : PQgetvalue(row, 0, 4)[0] != 't'                             ? "inactive"
+	         : !is_current_password(&claims, atoll(PQgetvalue(row, 0, 6))) ? "password_changed"
+	                                                                       : NULL;
+	if (reason != NULL) {
 		db_rollback(req->db);
+		auth_record_failure(req, reason, user_id);
 		http_respond_error(res, HMS_ERR_UNAUTHORIZED, BAD_TOKEN);
 		return;
 	}
@@ -353,6 +353,7 @@ void tokens_logout(struct http_request *req, struct http_response *res)
 	if (!read_refresh(req, res, &claims))
 		return;
 	if (claims.sub != req->user.id) {
+		auth_record_failure(req, "not_own_token", req->user.id);
 		http_respond_error(res, HMS_ERR_UNAUTHORIZED, BAD_TOKEN);
 		return;
 	}
@@ -364,4 +365,19 @@ void tokens_logout(struct http_request *req, struct http_response *res)
 	if (!crud_commit(req, res, err, NULL, NULL, "logout", "user", req->user.id))
 		return;
 	res->status = 205;
+}
+
+long tokens_prune(struct db *db, struct arena *arena)
+{
+	long total = 0, n;
+
+	do {
+		PGresult *res;
+
+		if (db_exec(db, arena, &prune_expired, NULL, &res) != HMS_OK)
+			return -1;
+		n = atol(PQcmdTuples(res));
+		total += n;
+	} while (n == TOKENS_PRUNE_BATCH);
+	return total;
 }

@@ -14,6 +14,7 @@
 
 #include "hms/arena.h"
 #include "hms/audit.h"
+#include "hms/backoff.h"
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
@@ -103,13 +104,18 @@ static const struct db_stmt insert_user = {
     "INSERT INTO users (username, password_hash, email, first_name, last_name, role) "
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING " DB_COLUMNS,
     6, user_columns};
-static const struct db_stmt hash_by_id = {"users_hash_by_id",
-                                          "SELECT password_hash FROM users WHERE id = $1", 1};
+static const struct db_stmt hash_by_id = {
+    "users_hash_by_id", "SELECT password_hash, lower(username) FROM users WHERE id = $1", 1};
 static const struct db_stmt set_password = {
     "users_set_password",
     "UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() "
     "WHERE id = $1",
     2};
+/* A rehash keeps password_changed_at: the password is the same, so its
+ * sessions go on. Only if the hash is still the one verified. */
+static const struct db_stmt rehash_password = {
+    "users_rehash_password",
+    "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2", 3};
 static const struct db_stmt revoke_user_tokens = {
     "users_revoke_tokens",
     "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", 1};
@@ -125,6 +131,15 @@ enum hms_err users_insert(struct db *db, struct arena *arena, const char *userna
 	const char *params[6] = {username, password_hash, email, first_name, last_name, role};
 
 	return db_exec(db, arena, &insert_user, params, out);
+}
+
+enum hms_err users_rehash_password(struct db *db, struct arena *arena, int64_t id,
+                                   const char *old_hash, const char *new_hash)
+{
+	const char *params[3] = {arena_printf(arena, "%lld", (long long)id), old_hash, new_hash};
+	PGresult *ignored;
+
+	return db_exec(db, arena, &rehash_password, params, &ignored);
 }
 
 enum hms_err users_admin_exists(struct db *db, struct arena *arena, bool *exists)
@@ -188,6 +203,8 @@ void users_change_password(struct http_request *req, struct http_response *res)
 	struct validated v;
 	PGresult *result;
 	enum hms_err err;
+	const char *key;
+	long wait;
 
 	errors = validate_body(req->arena, fields, req->json, VALIDATE_CREATE, &v);
 	if (errors != NULL) {
@@ -201,7 +218,21 @@ void users_change_password(struct http_request *req, struct http_response *res)
 		http_respond_error(res, err, NULL);
 		return;
 	}
+	/* The old password is a guess like a login's: the same back-off, so a
+	 * stolen access token is no oracle for it. */
+	key = arena_strdup(req->arena, PQgetvalue(result, 0, 1));
+	err = backoff_check(req, key, &wait);
+	if (err != HMS_OK) {
+		http_respond_error(res, err, NULL);
+		return;
+	}
+	if (wait > 0) {
+		audit_record(req, "password_change", "user", req->user.id, AUDIT_DENIED);
+		backoff_respond(req, res, wait);
+		return;
+	}
 	if (!password_verify(PQgetvalue(result, 0, 0), v.values[0])) {
+		backoff_failure(req, key);
 		audit_record(req, "password_change", "user", req->user.id, AUDIT_FAILURE);
 		http_respond_field_error(res, "old_password",
 		                         "Your old password was entered incorrectly.");
@@ -216,6 +247,8 @@ void users_change_password(struct http_request *req, struct http_response *res)
 		err = db_exec(req->db, req->arena, &set_password, params, &result);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &revoke_user_tokens, params, &result);
+	if (err == HMS_OK)
+		err = backoff_success(req, key);
 	if (crud_commit(req, res, err, result, NULL, "password_change", "user", req->user.id))
 		res->status = 204;
 }

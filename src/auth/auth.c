@@ -10,10 +10,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hms/audit.h"
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/jwt.h"
+#include "hms/log.h"
 #include "hms/permissions.h"
 #include "hms/router.h"
 
@@ -98,8 +100,19 @@ static enum hms_err load_account(struct http_request *req, int64_t id, struct ac
 	return HMS_OK;
 }
 
+void auth_record_failure(struct http_request *req, const char *reason, int64_t user_id)
+{
+	log_event(LOG_INFO, "auth_failed", "s:reason", reason, "l:user", (long long)user_id, "s:ip",
+	          req->client_ip, "s:request_id", req->request_id, LOG_END);
+	/* Without a database (the pipeline's unit tests) the log line is all. */
+	if (req->db != NULL)
+		audit_record_as(req, user_id, NULL, "auth_failed", user_id != 0 ? "user" : NULL,
+		                user_id, AUDIT_FAILURE);
+}
+
 enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 {
+	enum jwt_error jwt_err;
 	struct jwt_keyring ring = jwt_keyring_from_config(req->config);
 	struct jwt_claims claims;
 	const char *header = req->authorization;
@@ -113,13 +126,17 @@ enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 		return HMS_ERR_UNAUTHORIZED;
 	}
 	if (strncasecmp(header, "Bearer ", 7) != 0) {
+		auth_record_failure(req, "not_bearer", 0);
 		*detail = "Authorization header must be: Bearer <access token>.";
 		return HMS_ERR_UNAUTHORIZED;
 	}
 	token = header + 7;
 	while (*token == ' ')
 		token++;
-	if (jwt_verify(&ring, req->arena, token, JWT_ACCESS, auth_now(), &claims) != JWT_OK) {
+	jwt_err = jwt_verify(&ring, req->arena, token, JWT_ACCESS, auth_now(), &claims);
+	if (jwt_err != JWT_OK) {
+		/* Who the token names is not known: its claims are unchecked. */
+		auth_record_failure(req, jwt_error_name(jwt_err), 0);
 		*detail = "Given token not valid for any token type";
 		return HMS_ERR_UNAUTHORIZED;
 	}
@@ -128,6 +145,7 @@ enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 	if (err != HMS_OK)
 		return err;
 	if (account.id == 0 || !account.is_active || account.role == ROLE_NONE) {
+		auth_record_failure(req, account.id == 0 ? "no_account" : "inactive", claims.sub);
 		*detail = "User is inactive or does not exist.";
 		return HMS_ERR_UNAUTHORIZED;
 	}
@@ -136,6 +154,7 @@ enum hms_err auth_authenticate(struct http_request *req, const char **detail)
 	 * issued in a later second than the change is accepted. */
 	if (claims.password_changed != 0 ? claims.password_changed != account.changed_micros
 	                                 : claims.iat <= account.changed_seconds) {
+		auth_record_failure(req, "password_changed", claims.sub);
 		*detail = "Token was issued before the last password change.";
 		return HMS_ERR_UNAUTHORIZED;
 	}

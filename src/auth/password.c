@@ -5,6 +5,7 @@
 #include "hms/password.h"
 
 #include <argon2.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hms/base64url.h"
@@ -47,15 +48,40 @@ bool password_verify(const char *encoded, const char *password)
 	return argon2id_verify(encoded, password, len) == ARGON2_OK;
 }
 
+/* Made with the configured cost by password_init() when a worker starts,
+ * so that even the first unknown username a worker sees costs one
+ * verification, like a real account's, and not a hash and a verification. */
+static char dummy[PASSWORD_HASH_MAX];
+
+int password_init(const struct password_cost *cost)
+{
+	return password_hash(cost, "not a password of anyone", dummy);
+}
+
+const char *password_dummy(void)
+{
+	return dummy[0] != '\0' ? dummy : NULL;
+}
+
 void password_verify_dummy(const struct password_cost *cost, const char *password)
 {
-	/* Made once per worker with the configured cost, so it takes as long
-	 * as verifying a real account's hash. */
-	static char dummy[PASSWORD_HASH_MAX];
-
-	if (dummy[0] == '\0' && password_hash(cost, "not a password of anyone", dummy) != 0)
+	/* Only if password_init() failed at start: better late than a
+	 * verification that takes no time at all. */
+	if (dummy[0] == '\0' && password_init(cost) != 0)
 		return;
 	(void)password_verify(dummy, password);
+}
+
+bool password_needs_rehash(const char *encoded, const struct password_cost *cost)
+{
+	unsigned version, m, t, p;
+	int end = 0;
+
+	if (sscanf(encoded, "$argon2id$v=%u$m=%u,t=%u,p=%u$%n", &version, &m, &t, &p, &end) != 4 ||
+	    end == 0)
+		return true; /* not a form we would write today */
+	return version != ARGON2_VERSION_NUMBER || m != cost->memory_kib || t != cost->iterations ||
+	       p != cost->parallelism;
 }
 
 int password_generate(char out[32])

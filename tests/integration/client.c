@@ -47,6 +47,14 @@ const char *client_env(const char *name)
 static __thread CURL *kept_handle;
 static __thread bool keeping;
 
+/* This thread's source address (client_set_source), or NULL. */
+static __thread const char *source_address;
+
+void client_set_source(const char *address)
+{
+	source_address = address;
+}
+
 void client_keep_connection(bool keep)
 {
 	keeping = keep;
@@ -97,6 +105,13 @@ int client_request(const char *method, const char *path, const char *const *head
 	curl_easy_setopt(curl, CURLOPT_CAINFO, client_env("HMS_TEST_CA"));
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+	if (source_address != NULL) {
+		char source[64];
+
+		/* "host!" binds the address as given, not an interface name. */
+		snprintf(source, sizeof(source), "host!%s", source_address);
+		curl_easy_setopt(curl, CURLOPT_INTERFACE, source);
+	}
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bbody);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);

@@ -27,6 +27,11 @@ struct client_response {
  * flood measures the server, not TLS handshakes); false closes it. */
 void client_keep_connection(bool keep);
 
+/* Makes this thread's later requests come from a loopback address such as
+ * "127.0.0.2" (the address nginx passes as REMOTE_ADDR); NULL restores the
+ * default. address must outlive the requests (a literal). */
+void client_set_source(const char *address);
+
 /* Sends method path (appended to HMS_TEST_BASE_URL as is, no normalising)
  * with optional extra header lines ("Name: value", NULL-terminated) and
  * body. Returns 0, or -1 when the exchange itself failed. */

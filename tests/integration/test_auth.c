@@ -8,6 +8,7 @@
  * forged here with OpenSSL and the stack's own key file, and cross-checked
  * with an independent implementation (PyJWT, jwt_crosscheck.py).
  */
+#include <argon2.h>
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -1493,4 +1494,422 @@ Test(crosscheck, hms_refuses_a_pyjwt_token_with_another_key)
 	cr_assert_gt(strlen(token), 20, "%s", token);
 	assert_me_status(token, 401);
 	free(token);
+}
+
+/* --- back-off per source (issue 13) ---------------------------------------------- */
+
+/* A threshold of the stack's configuration: its HMS_* variable, else the
+ * default of src/config.c. */
+static long threshold(const char *variable, long default_value)
+{
+	const char *value = getenv(variable);
+
+	return value != NULL && *value != '\0' ? atol(value) : default_value;
+}
+
+/* POST /api/auth/token/ from the current source; 429 is checked for a sane
+ * Retry-After. */
+static long login_status(const char *username, const char *password)
+{
+	struct client_response res;
+	char *body =
+	    client_format("{\"username\": \"%s\", \"password\": \"%s\"}", username, password);
+	long status;
+
+	client_post_json("/api/auth/token/", NULL, body, &res);
+	free(body);
+	status = res.status;
+	if (status == 429) {
+		const char *retry = client_header(&res, "Retry-After");
+		long seconds = retry != NULL ? strtol(retry, NULL, 10) : 0;
+
+		assert_detail(&res, 429);
+		cr_assert(seconds >= 1 && seconds <= 900, "Retry-After: %s",
+		          retry ? retry : "none");
+	}
+	client_response_free(&res);
+	return status;
+}
+
+Test(backoff, a_stranger_cannot_lock_out_the_owner_logging_in_elsewhere)
+{
+	struct client_user owner;
+	long before = threshold("HMS_LOGIN_FAILURES_BEFORE_BACKOFF", 5);
+
+	client_create_user("admin", &owner);
+	client_set_source("127.0.0.2");
+	for (long i = 0; i < before; i++)
+		cr_assert_eq(login_status(owner.username, "wrong-password-1"), 401, "failure %ld",
+		             i + 1);
+	/* The stranger's address is backed off, even with the right password. */
+	cr_assert_eq(login_status(owner.username, owner.password), 429);
+	/* The owner, elsewhere, gets in: first at this address, and again. */
+	client_set_source("127.0.0.3");
+	cr_assert_eq(login_status(owner.username, owner.password), 200);
+	cr_assert_eq(login_status(owner.username, owner.password), 200);
+	client_set_source("127.0.0.2");
+	cr_assert_eq(login_status(owner.username, owner.password), 429);
+	client_set_source(NULL);
+}
+
+Test(backoff, one_address_trying_many_names_is_blocked_except_for_its_known_accounts)
+{
+	struct client_user regular;
+	long limit = threshold("HMS_LOGIN_ADDRESS_FAILURES_BEFORE_BACKOFF", 100);
+	char name[96];
+
+	client_create_user("nurse", &regular);
+	client_set_source("127.0.0.4");
+	/* An account that has logged in from this address before. */
+	cr_assert_eq(login_status(regular.username, regular.password), 200);
+	client_keep_connection(true);
+	for (long i = 0; i < limit; i++) {
+		client_unique_name("spray", name, sizeof(name));
+		cr_assert_eq(login_status(name, "wrong-password-1"), 401, "failure %ld", i + 1);
+	}
+	client_unique_name("spray", name, sizeof(name));
+	cr_assert_eq(login_status(name, "wrong-password-1"), 429);
+	cr_assert_eq(login_status(regular.username, regular.password), 200);
+	client_keep_connection(false);
+	/* Other addresses are unaffected. */
+	client_set_source("127.0.0.5");
+	cr_assert_eq(login_status(name, "wrong-password-1"), 401);
+	client_set_source(NULL);
+}
+
+Test(backoff, guesses_at_one_name_from_many_addresses_are_bounded_but_the_owner_gets_in)
+{
+	static const char *const strangers[] = {
+	    "127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24", "127.0.0.25",
+	    "127.0.0.26", "127.0.0.27", "127.0.0.28", "127.0.0.29", "127.0.0.30", "127.0.0.31"};
+	struct client_user owner;
+	long per_pair = threshold("HMS_LOGIN_FAILURES_BEFORE_BACKOFF", 5);
+	long per_name = threshold("HMS_LOGIN_ACCOUNT_FAILURES_BEFORE_BACKOFF", 20);
+	long done = 0;
+	size_t n = 0;
+
+	client_create_user("doctor", &owner);
+	client_set_source("127.0.0.19");
+	cr_assert_eq(login_status(owner.username, owner.password), 200);
+	/* Each stranger stays under its own threshold; together they reach
+	 * the name's. */
+	while (done < per_name) {
+		cr_assert_lt(n, sizeof(strangers) / sizeof(strangers[0]) - 1, "too few addresses");
+		client_set_source(strangers[n++]);
+		for (long i = 0; i < per_pair - 1 && done < per_name; i++, done++)
+			cr_assert_eq(login_status(owner.username, "wrong-password-1"), 401,
+			             "failure %ld", done + 1);
+	}
+	/* A new address is held back now, whatever it sends. */
+	client_set_source(strangers[n]);
+	cr_assert_eq(login_status(owner.username, "wrong-password-1"), 429);
+	cr_assert_eq(login_status(owner.username, owner.password), 429);
+	/* The owner, from an address the account is known at, is not. */
+	client_set_source("127.0.0.19");
+	cr_assert_eq(login_status(owner.username, owner.password), 200);
+	client_set_source(NULL);
+}
+
+Test(password, wrong_old_passwords_back_off_like_logins)
+{
+	struct client_user user;
+	struct client_tokens tokens, none;
+	struct client_response res;
+	long before = threshold("HMS_LOGIN_FAILURES_BEFORE_BACKOFF", 5);
+	const char *retry;
+	char *sql;
+
+	client_create_user("nurse", &user);
+	client_user_login(&user, &tokens);
+	client_set_source("127.0.0.40");
+	for (long i = 0; i < before; i++) {
+		change_password(tokens.access, "not-my-password", NEW_PASSWORD, &res);
+		assert_field_error(&res, "old_password");
+		client_response_free(&res);
+	}
+	/* Now even the right old password waits. */
+	change_password(tokens.access, user.password, NEW_PASSWORD, &res);
+	assert_detail(&res, 429);
+	retry = client_header(&res, "Retry-After");
+	cr_assert(retry != NULL && strtol(retry, NULL, 10) >= 1, "Retry-After: %s",
+	          retry ? retry : "none");
+	client_response_free(&res);
+	/* Nothing changed, and the owner at the usual address is unaffected. */
+	client_set_source(NULL);
+	cr_assert_eq(client_login(user.username, user.password, NULL, &none), 200);
+	client_tokens_free(&none);
+	sql = client_format("SELECT count(*) FROM audit_log WHERE action = 'password_change' "
+	                    "AND actor = %lld AND outcome = 'failure'",
+	                    user.id);
+	cr_assert_eq(client_sql_long(sql), before);
+	free(sql);
+	sql = client_format("SELECT count(*) FROM audit_log WHERE action = 'password_change' "
+	                    "AND actor = %lld AND outcome = 'denied'",
+	                    user.id);
+	cr_assert_eq(client_sql_long(sql), 1);
+	free(sql);
+	client_tokens_free(&tokens);
+}
+
+/* --- refresh after a password change ---------------------------------------------- */
+
+Test(refresh, a_token_from_before_the_last_password_change_is_401)
+{
+	/* The race: a refresh token minted while a password change commits
+	 * escapes the change's revocation of the account's rows. Simulated by
+	 * moving password_changed_at after the token was made. */
+	struct client_user user;
+	struct client_tokens tokens, none;
+	char *sql, *ok;
+
+	client_create_user("nurse", &user);
+	client_user_login(&user, &tokens);
+	sql = client_format("UPDATE users SET password_changed_at = password_changed_at + "
+	                    "interval '1 second' WHERE id = %lld RETURNING id",
+	                    user.id);
+	ok = client_sql_value(sql);
+	cr_assert_not_null(ok);
+	free(ok);
+	free(sql);
+	cr_assert_eq(refresh(tokens.refresh, &none), 401);
+	/* The token's row was not spent by the refused attempt. */
+	sql = client_format("SELECT count(*) FROM refresh_tokens WHERE user_id = %lld AND "
+	                    "replaced_by IS NOT NULL",
+	                    user.id);
+	cr_assert_eq(client_sql_long(sql), 0);
+	free(sql);
+	client_tokens_free(&tokens);
+}
+
+/* --- failed authentication is logged and audited ------------------------------------ */
+
+/* The hms.log line of event for request_id, malloc'd, or NULL. */
+static char *log_line(const char *event, const char *request_id)
+{
+	char *path = client_format("%s/log/hms.log", client_env("HMS_TEST_STATE"));
+	char *needle_id = client_format("\"request_id\":\"%s\"", request_id);
+	char *needle_event = client_format("\"%s\"", event);
+	char *found = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "r");
+
+	cr_assert_not_null(f, "cannot open %s", path);
+	while (found == NULL && getline(&line, &cap, f) > 0)
+		if (strstr(line, needle_id) != NULL && strstr(line, needle_event) != NULL)
+			found = strdup(line);
+	free(line);
+	fclose(f);
+	free(path);
+	free(needle_id);
+	free(needle_event);
+	return found;
+}
+
+static long long audit_rows(const char *request_id, const char *where)
+{
+	char *sql = client_format("SELECT count(*) FROM audit_log WHERE action = 'auth_failed' "
+	                          "AND outcome = 'failure' AND request_id = '%s' %s",
+	                          request_id, where);
+	long long n = client_sql_long(sql);
+
+	free(sql);
+	return n;
+}
+
+/* GET /api/auth/me/ with token and a fresh request id (into id); 401. */
+static void me_with(const char *token, char id[64])
+{
+	struct client_response res;
+	char *auth = client_format("Authorization: Bearer %s", token);
+	char header[128];
+	const char *headers[3] = {auth, header, NULL};
+
+	client_unique_name("authfail", id, 64);
+	snprintf(header, sizeof(header), "X-Request-ID: %s", id);
+	cr_assert_eq(client_request("GET", "/api/auth/me/", headers, NULL, 0, &res), 0);
+	assert_unauthorized(&res);
+	client_response_free(&res);
+	free(auth);
+}
+
+Test(auth_failed, forged_expired_and_revoked_tokens_are_logged_with_the_reason_and_audited)
+{
+	struct client_user user;
+	struct test_key key;
+	struct client_tokens tokens;
+	long long now = (long long)time(NULL);
+	struct claims c = {0, "doctor", 0, 0, "access", NULL, NULL};
+	char id[64], *token, *line, *where;
+	size_t len;
+
+	create_settled_user("doctor", &user);
+	read_key(&key);
+	c.sub = user.id;
+
+	/* A flipped signature. */
+	client_user_login(&user, &tokens);
+	token = strdup(tokens.access);
+	len = strlen(token);
+	token[len - 2] = token[len - 2] == 'A' ? 'B' : 'A';
+	me_with(token, id);
+	line = log_line("auth_failed", id);
+	cr_assert_not_null(line, "no auth_failed line for %s", id);
+	cr_assert_not_null(strstr(line, "\"reason\":\"bad_signature\""), "%s", line);
+	cr_assert_null(strstr(line, token + len - 20), "the token is in the log: %s", line);
+	cr_assert_null(strstr(line, "Bearer"), "%s", line);
+	cr_assert_eq(audit_rows(id, "AND actor IS NULL"), 1);
+	free(line);
+	free(token);
+
+	/* Expired. */
+	c.iat = now - 900;
+	c.exp = now - 120;
+	token = forge_access(&key, &c);
+	me_with(token, id);
+	line = log_line("auth_failed", id);
+	cr_assert_not_null(line, "no auth_failed line for %s", id);
+	cr_assert_not_null(strstr(line, "\"reason\":\"expired\""), "%s", line);
+	cr_assert_eq(audit_rows(id, ""), 1);
+	free(line);
+	free(token);
+
+	/* Revoked by a password change: the account is known. */
+	where = client_format("UPDATE users SET password_changed_at = now() WHERE id = %lld "
+	                      "RETURNING id",
+	                      user.id);
+	free(client_sql_value(where));
+	free(where);
+	me_with(tokens.access, id);
+	line = log_line("auth_failed", id);
+	cr_assert_not_null(line, "no auth_failed line for %s", id);
+	cr_assert_not_null(strstr(line, "\"reason\":\"password_changed\""), "%s", line);
+	where = client_format("AND actor = %lld AND entity_type = 'user' AND entity_id = %lld",
+	                      user.id, user.id);
+	cr_assert_eq(audit_rows(id, where), 1);
+	free(where);
+	free(line);
+
+	/* A refresh token refused for the same reason is logged too. */
+	{
+		char body[8192];
+		char header[128];
+		struct client_response res;
+
+		client_unique_name("authfail", id, 64);
+		snprintf(header, sizeof(header), "X-Request-ID: %s", id);
+		snprintf(body, sizeof(body), "{\"refresh\": \"%s\"}", tokens.refresh);
+		client_call("POST", "/api/auth/token/refresh/", NULL, header, body, &res);
+		assert_unauthorized(&res);
+		client_response_free(&res);
+		line = log_line("auth_failed", id);
+		cr_assert_not_null(line, "no auth_failed line for %s", id);
+		cr_assert_not_null(strstr(line, "\"reason\":\"password_changed\""), "%s", line);
+		cr_assert_eq(audit_rows(id, ""), 1);
+		free(line);
+	}
+	client_tokens_free(&tokens);
+}
+
+/* --- rehash on a changed cost ------------------------------------------------------ */
+
+Test(rehash, a_hash_of_another_cost_is_replaced_at_login_and_sessions_go_on)
+{
+	struct client_user user;
+	struct client_tokens before, after;
+	unsigned char salt[16];
+	char old_hash[160], *sql, *stored, *changed_before, *changed_after;
+
+	client_create_user("billing", &user);
+	client_user_login(&user, &before);
+	/* The same password at a cost the stack is not configured with. */
+	cr_assert_eq(RAND_bytes(salt, sizeof(salt)), 1);
+	cr_assert_eq(argon2id_hash_encoded(1, 1024, 1, user.password, strlen(user.password), salt,
+	                                   sizeof(salt), 32, old_hash, sizeof(old_hash)),
+	             ARGON2_OK);
+	sql = client_format("UPDATE users SET password_hash = '%s' WHERE id = %lld "
+	                    "RETURNING password_changed_at::text",
+	                    old_hash, user.id);
+	changed_before = client_sql_value(sql);
+	free(sql);
+
+	client_user_login(&user, &after);
+	sql = client_format("SELECT password_hash FROM users WHERE id = %lld", user.id);
+	stored = client_sql_value(sql);
+	free(sql);
+	cr_assert_str_neq(stored, old_hash);
+	cr_assert_null(strstr(stored, "m=1024,t=1,p=1"), "%s", stored);
+	cr_assert(strncmp(stored, "$argon2id$v=19$m=", 17) == 0, "%s", stored);
+	/* The password is the same: its epoch did not move, old sessions go on. */
+	sql = client_format("SELECT password_changed_at::text FROM users WHERE id = %lld", user.id);
+	changed_after = client_sql_value(sql);
+	free(sql);
+	cr_assert_str_eq(changed_after, changed_before);
+	assert_me_status(before.access, 200);
+	cr_assert_eq(login_status(user.username, user.password), 200);
+	free(stored);
+	free(changed_before);
+	free(changed_after);
+	client_tokens_free(&before);
+	client_tokens_free(&after);
+}
+
+/* --- housekeeping ----------------------------------------------------------------- */
+
+Test(housekeeping, stale_counters_and_expired_refresh_tokens_are_pruned)
+{
+	struct client_user user;
+	char stale[96], fresh[96], known[96];
+	char *sql;
+	int i;
+
+	client_create_user("nurse", &user);
+	client_unique_name("stale", stale, sizeof(stale));
+	client_unique_name("fresh", fresh, sizeof(fresh));
+	client_unique_name("known", known, sizeof(known));
+	sql = client_format(
+	    "INSERT INTO login_failures (username_key, client_addr, failures, last_failure_at, "
+	    "blocked_until, last_success_at) VALUES "
+	    "('%s', '127.0.0.60', 7, now() - interval '2 hours', now() - interval '1 hour', NULL), "
+	    "('%s', '127.0.0.60', 2, now() - interval '5 minutes', NULL, NULL), "
+	    "('%s', '127.0.0.60', 0, NULL, NULL, now() - interval '2 days')",
+	    stale, fresh, known);
+	free(client_sql_value(sql));
+	free(sql);
+	sql = client_format(
+	    "INSERT INTO refresh_tokens (jti, user_id, family, issued_at, expires_at, revoked_at) "
+	    "VALUES (gen_random_uuid(), %lld, gen_random_uuid(), now() - interval '9 days', "
+	    "now() - interval '2 days', now() - interval '8 days'), "
+	    "(gen_random_uuid(), %lld, gen_random_uuid(), now() - interval '9 days', "
+	    "now() - interval '1 minute', NULL), "
+	    "(gen_random_uuid(), %lld, gen_random_uuid(), now(), now() + interval '1 day', now())",
+	    user.id, user.id, user.id);
+	free(client_sql_value(sql));
+	free(sql);
+
+	/* The test stack prunes every second (tests/run.sh). */
+	for (i = 0; i < 100; i++) {
+		long long left;
+
+		sql = client_format("SELECT (SELECT count(*) FROM login_failures WHERE "
+		                    "username_key = '%s') + (SELECT count(*) FROM refresh_tokens "
+		                    "WHERE user_id = %lld AND expires_at < now())",
+		                    stale, user.id);
+		left = client_sql_long(sql);
+		free(sql);
+		if (left == 0)
+			break;
+		usleep(100000);
+	}
+	cr_assert_lt(i, 100, "nothing was pruned in 10 s");
+	/* What still counts, or still tells the owner's address, stays; so does
+	 * a spent token that has not expired (reuse detection needs it). */
+	sql = client_format("SELECT count(*) FROM login_failures WHERE username_key IN ('%s', "
+	                    "'%s')",
+	                    fresh, known);
+	cr_assert_eq(client_sql_long(sql), 2);
+	free(sql);
+	sql = client_format("SELECT count(*) FROM refresh_tokens WHERE user_id = %lld", user.id);
+	cr_assert_eq(client_sql_long(sql), 1);
+	free(sql);
 }

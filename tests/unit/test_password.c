@@ -296,3 +296,38 @@ Test(password, cost_from_config_takes_each_configured_value)
 	cr_assert_eq(cost.parallelism, 4);
 	config_free(&cfg);
 }
+
+Test(password, the_dummy_hash_is_made_at_init_with_the_configured_cost)
+{
+	/* Made when the worker starts, so the first unknown username costs
+	 * one verification like any other, not a hash and a verification. */
+	cr_assert_null(password_dummy());
+	cr_assert_eq(password_init(&cheap), 0);
+	cr_assert_not_null(password_dummy());
+	cr_assert_not_null(strstr(password_dummy(), "$m=64,t=1,p=1$"), "%s", password_dummy());
+	cr_assert(!password_needs_rehash(password_dummy(), &cheap));
+	{
+		char before[PASSWORD_HASH_MAX];
+
+		strcpy(before, password_dummy());
+		password_verify_dummy(&cheap, "a guess");
+		cr_assert_str_eq(password_dummy(), before, "the dummy was made again");
+	}
+}
+
+Test(password, needs_rehash_when_any_parameter_differs)
+{
+	char hash[PASSWORD_HASH_MAX];
+	const struct password_cost more_memory = {128, 1, 1}, more_time = {64, 2, 1},
+	                           more_lanes = {64, 1, 2};
+
+	hash_or_fail(&cheap, "correct horse battery", hash);
+	cr_assert(!password_needs_rehash(hash, &cheap), "%s", hash);
+	cr_assert(password_needs_rehash(hash, &more_memory));
+	cr_assert(password_needs_rehash(hash, &more_time));
+	cr_assert(password_needs_rehash(hash, &more_lanes));
+	/* What we would not write today is rehashed too. */
+	cr_assert(password_needs_rehash("$argon2id$v=16$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA", &cheap));
+	cr_assert(password_needs_rehash("$argon2id$garbage", &cheap));
+	cr_assert(password_needs_rehash("", &cheap));
+}
