@@ -613,3 +613,30 @@ struct json_object *client_list_results(const struct client_response *res)
 	          "%s", res->body);
 	return results;
 }
+
+void client_open_session(const char *role, struct client_session *s)
+{
+	client_create_user(role, &s->user);
+	client_user_login(&s->user, &s->tokens);
+}
+
+void client_close_session(struct client_session *s)
+{
+	client_tokens_free(&s->tokens);
+}
+
+long long client_new_patient(void)
+{
+	struct client_response res;
+	long long id;
+
+	client_post_json(
+	    "/api/patients/", client_admin_token(),
+	    "{\"first_name\": \"Test\", \"last_name\": \"Patient\", \"date_of_birth\": "
+	    "\"1970-01-01\", \"gender\": \"unknown\"}",
+	    &res);
+	client_assert_status(&res, 201);
+	id = client_json_int(res.json, "id");
+	client_response_free(&res);
+	return id;
+}

@@ -116,6 +116,18 @@ void client_create_user(const char *role, struct client_user *out);
 /* Logs the user in; asserts 200. */
 void client_user_login(const struct client_user *user, struct client_tokens *out);
 
+/* A new user of a role, logged in: most tests act as one. */
+struct client_session {
+	struct client_user user;
+	struct client_tokens tokens;
+};
+
+void client_open_session(const char *role, struct client_session *s);
+void client_close_session(struct client_session *s);
+
+/* A new patient (created by the admin); returns its id. */
+long long client_new_patient(void);
+
 /* Runs query as the PostgreSQL superuser in the hms database
  * (HMS_TEST_ADMIN_URL). Returns the first column of the first row,
  * malloc'd, or NULL when there is no row or it is NULL; asserts the query

@@ -47,40 +47,6 @@ static void free_texts(void)
 
 TestSuite(attachments, .fini = free_texts);
 
-struct session {
-	struct client_user user;
-	struct client_tokens tokens;
-};
-
-static void open_session(const char *role, struct session *s)
-{
-	client_create_user(role, &s->user);
-	client_user_login(&s->user, &s->tokens);
-}
-
-static void close_session(struct session *s)
-{
-	client_tokens_free(&s->tokens);
-}
-
-static long long create_patient(void)
-{
-	struct client_response res;
-	char name[64];
-	long long id;
-
-	client_unique_name("Att", name, sizeof(name));
-	client_post_json("/api/patients/", client_admin_token(),
-	                 text("{\"first_name\":\"%s\",\"last_name\":\"Attach\","
-	                      "\"date_of_birth\":\"1980-02-03\",\"gender\":\"female\"}",
-	                      name),
-	                 &res);
-	client_assert_status(&res, 201);
-	id = client_json_int(res.json, "id");
-	client_response_free(&res);
-	return id;
-}
-
 static long long create_record(const char *token, long long patient)
 {
 	struct client_response res;
@@ -244,7 +210,7 @@ static char *download_path(const struct client_response *res)
 }
 
 /* Uploads data as a doctor and checks the answer; returns the response. */
-static void upload_ok(struct session *doctor, long long record, const char *filename,
+static void upload_ok(struct client_session *doctor, long long record, const char *filename,
                       const char *claimed, const struct blob *file, const char *expected_type,
                       struct client_response *res)
 {
@@ -275,11 +241,11 @@ Test(attachments, each_allowed_type_up_and_down_byte_for_byte)
 	    {"photo.jpg", "photo.jpg", "image/jpeg"},
 	    {"image.dcm", "image.dcm", "application/dicom"},
 	};
-	struct session doctor;
+	struct client_session doctor;
 	long long record;
 
-	open_session("doctor", &doctor);
-	record = create_record(doctor.tokens.access, create_patient());
+	client_open_session("doctor", &doctor);
+	record = create_record(doctor.tokens.access, client_new_patient());
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct blob file = fixture(files[i].fixture);
 		struct client_response res, got;
@@ -306,12 +272,12 @@ Test(attachments, each_allowed_type_up_and_down_byte_for_byte)
 		client_response_free(&res);
 		free(file.data);
 	}
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, plain_text_and_a_range_request)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct blob file = {malloc(100000), 100000};
 	struct client_response res, got;
 	long long record;
@@ -320,8 +286,8 @@ Test(attachments, plain_text_and_a_range_request)
 
 	for (size_t i = 0; i < file.len; i++)
 		file.data[i] = (char)('a' + i % 26);
-	open_session("nurse", &nurse);
-	record = create_record(nurse.tokens.access, create_patient());
+	client_open_session("nurse", &nurse);
+	record = create_record(nurse.tokens.access, client_new_patient());
 	upload_ok(&nurse, record, "notes.txt", "application/pdf", &file, "text/plain", &res);
 	path = download_path(&res);
 	cr_assert_eq(client_request("GET", path, headers, NULL, 0, &got), 0);
@@ -333,7 +299,7 @@ Test(attachments, plain_text_and_a_range_request)
 	free(path);
 	client_response_free(&res);
 	free(file.data);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(attachments, type_is_judged_from_the_bytes)
@@ -343,7 +309,7 @@ Test(attachments, type_is_judged_from_the_bytes)
 	                          "\x3e\x00\x01\x00\x00\x00";
 	static const char html[] = "<!DOCTYPE html><html><body><script>alert(1)</script></body>"
 	                           "</html>\n";
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
 	long long record, rows;
 	struct blob body;
@@ -351,8 +317,8 @@ Test(attachments, type_is_judged_from_the_bytes)
 
 	memset(exe, 0, sizeof(exe));
 	memcpy(exe, elf, sizeof(elf) - 1);
-	open_session("doctor", &doctor);
-	record = create_record(doctor.tokens.access, create_patient());
+	client_open_session("doctor", &doctor);
+	record = create_record(doctor.tokens.access, client_new_patient());
 	rows = attachment_rows(record);
 
 	body = form(record, "filename=\"scan.pdf\"", "application/pdf", exe, sizeof(exe), NULL);
@@ -369,7 +335,7 @@ Test(attachments, type_is_judged_from_the_bytes)
 
 	cr_assert_eq(attachment_rows(record), rows, "a refused file left a row");
 	cr_assert_eq(temp_files(), 0, "a refused file left a temporary file");
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, file_names_are_made_safe)
@@ -383,12 +349,12 @@ Test(attachments, file_names_are_made_safe)
 	    {"filename*=UTF-8''invoice%E2%80%AEtxt.exe", "invoicetxt.exe"},
 	    {"filename*=UTF-8''r%C3%B6ntgen.txt", "r\xc3\xb6ntgen.txt"},
 	};
-	struct session doctor;
+	struct client_session doctor;
 	long long record;
 	struct blob file = {"plain text\n", 11};
 
-	open_session("doctor", &doctor);
-	record = create_record(doctor.tokens.access, create_patient());
+	client_open_session("doctor", &doctor);
+	record = create_record(doctor.tokens.access, client_new_patient());
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct blob body =
 		    form(record, names[i].disposition, NULL, file.data, file.len, NULL);
@@ -421,19 +387,19 @@ Test(attachments, file_names_are_made_safe)
 		client_assert_status(&res, 400);
 		client_response_free(&res);
 	}
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, form_errors)
 {
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
 	long long record;
 	struct blob body, file = {"hello\n", 6};
 	const char *json_headers[3];
 
-	open_session("doctor", &doctor);
-	record = create_record(doctor.tokens.access, create_patient());
+	client_open_session("doctor", &doctor);
+	record = create_record(doctor.tokens.access, client_new_patient());
 
 	body = form(-1, "filename=\"a.txt\"", NULL, file.data, file.len, NULL);
 	upload(doctor.tokens.access, &body, &res);
@@ -488,7 +454,7 @@ Test(attachments, form_errors)
 	client_response_free(&res);
 
 	cr_assert_eq(temp_files(), 0);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, over_the_size_limit_is_413_and_leaves_nothing)
@@ -496,11 +462,11 @@ Test(attachments, over_the_size_limit_is_413_and_leaves_nothing)
 	/* The stack's limit is the default 10 MiB: one byte over is refused
 	 * by the worker as it streams; far over by nginx before it. */
 	size_t sizes[] = {10 * 1024 * 1024 + 1, 11 * 1024 * 1024};
-	struct session nurse;
+	struct client_session nurse;
 	long long record, rows;
 
-	open_session("nurse", &nurse);
-	record = create_record(nurse.tokens.access, create_patient());
+	client_open_session("nurse", &nurse);
+	record = create_record(nurse.tokens.access, client_new_patient());
 	rows = attachment_rows(record);
 	for (size_t i = 0; i < 2; i++) {
 		struct blob file = {malloc(sizes[i]), sizes[i]};
@@ -517,19 +483,19 @@ Test(attachments, over_the_size_limit_is_413_and_leaves_nothing)
 	}
 	cr_assert_eq(attachment_rows(record), rows);
 	cr_assert_eq(temp_files(), 0);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(attachments, a_client_that_leaves_mid_upload_leaves_nothing)
 {
-	struct session nurse;
+	struct client_session nurse;
 	long long record, rows;
 	struct blob file = {malloc(2000000), 2000000}, body;
 	char path[] = "/tmp/hms-cut-upload-XXXXXX";
 	int fd, status;
 
-	open_session("nurse", &nurse);
-	record = create_record(nurse.tokens.access, create_patient());
+	client_open_session("nurse", &nurse);
+	record = create_record(nurse.tokens.access, client_new_patient());
 	rows = attachment_rows(record);
 	memset(file.data, 'a', file.len);
 	body = form(record, "filename=\"cut.txt\"", NULL, file.data, file.len, NULL);
@@ -553,7 +519,7 @@ Test(attachments, a_client_that_leaves_mid_upload_leaves_nothing)
 	cr_assert_eq(temp_files(), 0);
 	free(body.data);
 	free(file.data);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 /* A download URL for (attachment, user, expires) signed with the stack's
@@ -602,15 +568,15 @@ static char *signed_path(long long attachment, long long user, long long expires
 
 Test(attachments, signatures_tampered_expired_or_another_users_are_403)
 {
-	struct session doctor, nurse;
+	struct client_session doctor, nurse;
 	struct client_response res, got;
 	struct blob file = fixture("scan.png");
 	long long record, id;
 	char *path, *bad, *storage;
 
-	open_session("doctor", &doctor);
-	open_session("nurse", &nurse);
-	record = create_record(doctor.tokens.access, create_patient());
+	client_open_session("doctor", &doctor);
+	client_open_session("nurse", &nurse);
+	record = create_record(doctor.tokens.access, client_new_patient());
 	upload_ok(&doctor, record, "scan.png", NULL, &file, "image/png", &res);
 	id = client_json_int(res.json, "id");
 	path = download_path(&res);
@@ -671,19 +637,19 @@ Test(attachments, signatures_tampered_expired_or_another_users_are_403)
 	free(path);
 	client_response_free(&res);
 	free(file.data);
-	close_session(&nurse);
-	close_session(&doctor);
+	client_close_session(&nurse);
+	client_close_session(&doctor);
 }
 
 Test(attachments, a_user_deactivated_after_the_url_was_issued_is_refused)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res, got;
 	struct blob file = fixture("report.pdf");
 	char *path;
 
-	open_session("nurse", &nurse);
-	upload_ok(&nurse, create_record(nurse.tokens.access, create_patient()), "r.pdf", NULL,
+	client_open_session("nurse", &nurse);
+	upload_ok(&nurse, create_record(nurse.tokens.access, client_new_patient()), "r.pdf", NULL,
 	          &file, "application/pdf", &res);
 	path = download_path(&res);
 	client_patch_json(text("/api/users/%lld/", nurse.user.id), client_admin_token(),
@@ -696,21 +662,21 @@ Test(attachments, a_user_deactivated_after_the_url_was_issued_is_refused)
 	free(path);
 	client_response_free(&res);
 	free(file.data);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(attachments, roles)
 {
 	static const char *const cannot_upload[] = {"admin", "receptionist", "billing"};
 	static const char *const cannot_read[] = {"receptionist", "billing"};
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
 	struct blob file = {"role test\n", 10};
 	struct blob body;
 	long long record, id;
 
-	open_session("doctor", &doctor);
-	record = create_record(doctor.tokens.access, create_patient());
+	client_open_session("doctor", &doctor);
+	record = create_record(doctor.tokens.access, client_new_patient());
 	body = form(record, "filename=\"r.txt\"", NULL, file.data, file.len, NULL);
 	upload(doctor.tokens.access, &body, &res);
 	client_assert_status(&res, 201);
@@ -718,22 +684,22 @@ Test(attachments, roles)
 	client_response_free(&res);
 
 	for (size_t i = 0; i < 3; i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(cannot_upload[i], &s);
+		client_open_session(cannot_upload[i], &s);
 		upload(s.tokens.access, &body, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	for (size_t i = 0; i < 2; i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(cannot_read[i], &s);
+		client_open_session(cannot_read[i], &s);
 		client_get_auth(text("/api/attachments/%lld/", id), s.tokens.access, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	/* Admin, doctors and nurses read, each with a URL signed for them. */
 	client_get_auth(text("/api/attachments/%lld/", id), client_admin_token(), &res);
@@ -741,15 +707,15 @@ Test(attachments, roles)
 	cr_assert_not_null(strstr(client_json_str(res.json, "download_url"), "user="));
 	client_response_free(&res);
 	{
-		struct session nurse;
+		struct client_session nurse;
 
-		open_session("nurse", &nurse);
+		client_open_session("nurse", &nurse);
 		client_get_auth(text("/api/attachments/%lld/", id), nurse.tokens.access, &res);
 		client_assert_status(&res, 200);
 		cr_assert_not_null(strstr(client_json_str(res.json, "download_url"),
 		                          text("user=%lld&", nurse.user.id)));
 		client_response_free(&res);
-		close_session(&nurse);
+		client_close_session(&nurse);
 	}
 	/* Unknown id; no token at all. */
 	client_get_auth("/api/attachments/999999999/", doctor.tokens.access, &res);
@@ -759,20 +725,20 @@ Test(attachments, roles)
 	client_assert_detail(&res, 401);
 	client_response_free(&res);
 	free(body.data);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, links_use_the_public_origin_not_the_host_header)
 {
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
 	struct blob file = {"origin\n", 7};
 	struct blob body;
 	const char *headers[3];
 	long long id;
 
-	open_session("doctor", &doctor);
-	body = form(create_record(doctor.tokens.access, create_patient()), "filename=\"o.txt\"",
+	client_open_session("doctor", &doctor);
+	body = form(create_record(doctor.tokens.access, client_new_patient()), "filename=\"o.txt\"",
 	            NULL, file.data, file.len, NULL);
 	upload(doctor.tokens.access, &body, &res);
 	client_assert_status(&res, 201);
@@ -795,21 +761,21 @@ Test(attachments, links_use_the_public_origin_not_the_host_header)
 	client_assert_status(&res, 200);
 	cr_assert_not_null(client_path_of_url(client_json_str(res.json, "next")));
 	client_response_free(&res);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, audit_rows_without_phi)
 {
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res, got;
 	struct blob file = fixture("photo.jpg");
 	char name[64];
 	long long id;
 	char *path;
 
-	open_session("doctor", &doctor);
+	client_open_session("doctor", &doctor);
 	client_unique_name("Xray", name, sizeof(name));
-	upload_ok(&doctor, create_record(doctor.tokens.access, create_patient()),
+	upload_ok(&doctor, create_record(doctor.tokens.access, client_new_patient()),
 	          text("%s.jpg", name), NULL, &file, "image/jpeg", &res);
 	id = client_json_int(res.json, "id");
 	client_response_free(&res);
@@ -843,19 +809,19 @@ Test(attachments, audit_rows_without_phi)
 	free(path);
 	client_response_free(&res);
 	free(file.data);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(attachments, a_deleted_patients_files_are_hidden_and_refused)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res, got;
 	struct blob file = fixture("scan.png"), body;
 	long long patient, record, id;
 	char *path;
 
-	open_session("nurse", &nurse);
-	patient = create_patient();
+	client_open_session("nurse", &nurse);
+	patient = client_new_patient();
 	record = create_record(nurse.tokens.access, patient);
 	upload_ok(&nurse, record, "scan.png", NULL, &file, "image/png", &res);
 	id = client_json_int(res.json, "id");
@@ -893,22 +859,22 @@ Test(attachments, a_deleted_patients_files_are_hidden_and_refused)
 	free(body.data);
 	free(path);
 	free(file.data);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(attachments, downloads_by_role_and_refusals_audited)
 {
 	static const char *const refused[] = {"receptionist", "billing"};
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res, got;
 	struct blob file = fixture("image.dcm");
 	long long id;
 	char *path, request_id[64];
 	const char *headers[2];
 
-	open_session("doctor", &doctor);
-	upload_ok(&doctor, create_record(doctor.tokens.access, create_patient()), "ct.dcm", NULL,
-	          &file, "application/dicom", &res);
+	client_open_session("doctor", &doctor);
+	upload_ok(&doctor, create_record(doctor.tokens.access, client_new_patient()), "ct.dcm",
+	          NULL, &file, "application/dicom", &res);
 	id = client_json_int(res.json, "id");
 	client_response_free(&res);
 	/* An admin's own signed URL works. */
@@ -923,9 +889,9 @@ Test(attachments, downloads_by_role_and_refusals_audited)
 	free(path);
 	/* A correctly signed URL for a user whose role reads no records. */
 	for (size_t i = 0; i < 2; i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(refused[i], &s);
+		client_open_session(refused[i], &s);
 		path = signed_path(id, s.user.id, (long long)time(NULL) + 60);
 		client_get(path, &got);
 		client_assert_detail(&got, 403);
@@ -936,7 +902,7 @@ Test(attachments, downloads_by_role_and_refusals_audited)
 		                                  "entity_id = %lld AND actor = %lld",
 		                                  id, s.user.id)),
 		             1);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	/* A forged link: refused and audited without an actor. */
 	client_unique_name("dl", request_id, sizeof(request_id));
@@ -957,5 +923,5 @@ Test(attachments, downloads_by_role_and_refusals_audited)
 	                                  request_id, id)),
 	             1);
 	free(file.data);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }

@@ -211,22 +211,6 @@ static void get_doctor(long long id, struct client_response *res, char *etag, si
 		snprintf(etag, size, "%s", tag);
 }
 
-struct session {
-	struct client_user user;
-	struct client_tokens tokens;
-};
-
-static void open_session(const char *role, struct session *s)
-{
-	client_create_user(role, &s->user);
-	client_user_login(&s->user, &s->tokens);
-}
-
-static void close_session(struct session *s)
-{
-	client_tokens_free(&s->tokens);
-}
-
 /* --- POST /api/doctors/ ------------------------------------------------------------- */
 
 Test(doctors_create, admin_creates_with_defaults)
@@ -324,13 +308,13 @@ Test(doctors_create, only_admins_create)
 	new_token(token, sizeof(token));
 	body = doctor_body(token, "Denied", "X", NULL);
 	for (size_t i = 0; i < sizeof(non_admin_roles) / sizeof(non_admin_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(non_admin_roles[i], &s);
+		client_open_session(non_admin_roles[i], &s);
 		client_post_json("/api/doctors/", s.tokens.access, body, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	client_post_json("/api/doctors/", NULL, body, &res);
 	client_assert_detail(&res, 401);
@@ -771,18 +755,18 @@ Test(doctors_list, ordering_paging_and_every_role_reads)
 		client_response_free(&res);
 	}
 	for (size_t i = 0; i < sizeof(non_admin_roles) / sizeof(non_admin_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 		const long long both[] = {a, b};
 		char path[64];
 
-		open_session(non_admin_roles[i], &s);
+		client_open_session(non_admin_roles[i], &s);
 		expect_search_as(s.tokens.access, token, NULL, both, 2);
 		doctor_path(a, path, sizeof(path));
 		client_get_auth(path, s.tokens.access, &res);
 		client_assert_status(&res, 200);
 		cr_assert_eq(client_json_int(res.json, "id"), a);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	client_get_auth("/api/doctors/", NULL, &res);
 	client_assert_detail(&res, 401);
@@ -870,13 +854,13 @@ Test(doctors_write, delete_deactivates_and_the_doctor_stays_readable)
 	id = add_doctor(token, "Retiring", "D1", NULL);
 	doctor_path(id, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(non_admin_roles) / sizeof(non_admin_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(non_admin_roles[i], &s);
+		client_open_session(non_admin_roles[i], &s);
 		client_delete_auth(path, s.tokens.access, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	get_doctor(id, &res, NULL, 0);
 	cr_assert(client_json_flag(res.json, "is_active"));
@@ -910,9 +894,9 @@ Test(doctors_write, nurse_receptionist_billing_never_write)
 	doctor_path(id, path, sizeof(path));
 	body = doctor_body(token, "Changed", "N1", NULL);
 	for (size_t i = 0; i < sizeof(never_write_roles) / sizeof(never_write_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(never_write_roles[i], &s);
+		client_open_session(never_write_roles[i], &s);
 		client_put_json(path, s.tokens.access, body, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
@@ -928,7 +912,7 @@ Test(doctors_write, nurse_receptionist_billing_never_write)
 		client_delete_auth(path, s.tokens.access, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	free(body);
 	get_doctor(id, &res, NULL, 0);
@@ -950,14 +934,14 @@ Test(doctors_write, a_doctor_edits_only_their_own_schedule_and_slot)
 	    "{\"contact_email\": \"me@example.org\"}",
 	};
 	char token[32], own_path[64], other_path[64], value[48];
-	struct session me, unlinked;
+	struct client_session me, unlinked;
 	struct client_response res;
 	char *body;
 	long long own, other;
 
 	new_token(token, sizeof(token));
-	open_session("doctor", &me);
-	open_session("doctor", &unlinked);
+	client_open_session("doctor", &me);
+	client_open_session("doctor", &unlinked);
 	snprintf(value, sizeof(value), ", \"user\": %lld", me.user.id);
 	own = add_doctor(token, "Own", "S1", value);
 	other = add_doctor(token, "Other", "S2", NULL);
@@ -1022,8 +1006,8 @@ Test(doctors_write, a_doctor_edits_only_their_own_schedule_and_slot)
 	cr_assert_eq(client_json_int(res.json, "slot_minutes"), 30);
 	cr_assert_str_eq(json_text(res.json, "schedule"), "[]");
 	client_response_free(&res);
-	close_session(&me);
-	close_session(&unlinked);
+	client_close_session(&me);
+	client_close_session(&unlinked);
 }
 
 static void patch_if_match(const char *path, const char *token, const char *tag, const char *body,
@@ -1039,13 +1023,13 @@ static void patch_if_match(const char *path, const char *token, const char *tag,
 Test(doctors_etag, stale_if_match_is_412_and_changes_nothing)
 {
 	char token[32], path[64], tag1[128], tag2[128], now_tag[128];
-	struct session me;
+	struct client_session me;
 	struct client_response res;
 	char value[48];
 	long long id;
 
 	new_token(token, sizeof(token));
-	open_session("doctor", &me);
+	client_open_session("doctor", &me);
 	snprintf(value, sizeof(value), ", \"user\": %lld", me.user.id);
 	id = add_doctor(token, "Tagged", "E1", value);
 	doctor_path(id, path, sizeof(path));
@@ -1094,7 +1078,7 @@ Test(doctors_etag, stale_if_match_is_412_and_changes_nothing)
 	client_assert_status(&res, 200);
 	cr_assert_str_eq(client_json_str(res.json, "first_name"), "Free");
 	client_response_free(&res);
-	close_session(&me);
+	client_close_session(&me);
 }
 
 /* --- GET /api/doctors/{id}/availability/ --------------------------------------------------- */
@@ -1171,7 +1155,7 @@ Test(doctors_availability, future_monday_in_kampala_time)
 	char token[32], monday[16], tuesday[16], sunday[16], next_monday[16];
 	struct client_response res;
 	struct json_object *slots;
-	struct session billing;
+	struct client_session billing;
 	time_t t = future_monday();
 	long long id, split;
 
@@ -1208,11 +1192,11 @@ Test(doctors_availability, future_monday_in_kampala_time)
 	client_response_free(&res);
 
 	/* Every role may look; billing too. */
-	open_session("billing", &billing);
+	client_open_session("billing", &billing);
 	slots = availability(id, monday, billing.tokens.access, &res);
 	cr_assert_eq(json_object_array_length(slots), 6, "%s", res.body);
 	client_response_free(&res);
-	close_session(&billing);
+	client_close_session(&billing);
 
 	/* Slots never run past the end of an entry: 09:00-10:00 by 45 is one
 	 * slot; two entries give the slots of both, in time order. */

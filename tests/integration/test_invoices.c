@@ -16,37 +16,6 @@
 
 #include "client.h"
 
-struct session {
-	struct client_user user;
-	struct client_tokens tokens;
-};
-
-static void open_session(const char *role, struct session *s)
-{
-	client_create_user(role, &s->user);
-	client_user_login(&s->user, &s->tokens);
-}
-
-static void close_session(struct session *s)
-{
-	client_tokens_free(&s->tokens);
-}
-
-static long long new_patient(void)
-{
-	struct client_response res;
-	long long id;
-
-	client_post_json("/api/patients/", client_admin_token(),
-	                 "{\"first_name\": \"Bill\", \"last_name\": \"Able\", \"date_of_birth\": "
-	                 "\"1970-01-01\", \"gender\": \"unknown\"}",
-	                 &res);
-	client_assert_status(&res, 201);
-	id = client_json_int(res.json, "id");
-	client_response_free(&res);
-	return id;
-}
-
 /* POSTs an invoice for patient with items (a JSON array text) and extra
  * members (",\"tax_rate\": 16" or ""), as token. */
 static void post_invoice(const char *token, long long patient, const char *items, const char *extra,
@@ -206,7 +175,7 @@ Test(invoices, totals_are_exact_for_awkward_values)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct client_response res;
-		long long patient = new_patient();
+		long long patient = client_new_patient();
 
 		post_invoice(client_admin_token(), patient, cases[i].items, cases[i].extra, &res);
 		client_assert_status(&res, 201);
@@ -226,7 +195,7 @@ Test(invoices, lines_are_answered_as_two_place_strings_with_their_amount)
 	struct client_response res;
 	struct json_object *items, *line;
 
-	post_invoice(client_admin_token(), new_patient(),
+	post_invoice(client_admin_token(), client_new_patient(),
 	             "[{\"description\": \"  X-ray  \", \"quantity\": 2, \"unit_price\": 19.9, "
 	             "\"amount\": \"999.00\"}, {\"description\": \"Bed\", \"quantity\": \"1.5\", "
 	             "\"unit_price\": \"33.33\"}]",
@@ -252,7 +221,7 @@ Test(invoices, lines_are_answered_as_two_place_strings_with_their_amount)
 Test(invoices, a_subtotal_past_the_bound_is_a_field_error)
 {
 	struct client_response res;
-	long long patient = new_patient();
+	long long patient = client_new_patient();
 
 	post_invoice(client_admin_token(), patient,
 	             "[{\"description\": \"Max\", \"quantity\": 1000, \"unit_price\": 1000000}, "
@@ -269,7 +238,7 @@ Test(invoices, zero_negative_text_and_three_places_are_field_errors)
 	static const char *const bad[] = {"0",       "\"0.00\"", "-1",        "\"-0.01\"",
 	                                  "\"abc\"", "\"\"",     "\"1.999\"", "1.999",
 	                                  "true",    "\"1,50\"", "null",      "[]"};
-	long long patient = new_patient();
+	long long patient = client_new_patient();
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct client_response res;
@@ -358,7 +327,8 @@ Test(invoices, zero_negative_text_and_three_places_are_field_errors)
 Test(invoices, patient_and_appointment_rules)
 {
 	struct client_response res;
-	long long patient = new_patient(), other = new_patient(), doctor, mine, theirs;
+	long long patient = client_new_patient(), other = client_new_patient(), doctor, mine,
+	          theirs;
 	char *sql, *extra, *path;
 
 	/* Unknown and soft-deleted patients. */
@@ -374,7 +344,7 @@ Test(invoices, patient_and_appointment_rules)
 	client_assert_field_error(&res, "patient");
 	client_response_free(&res);
 
-	other = new_patient();
+	other = client_new_patient();
 	sql = client_format("INSERT INTO doctors (first_name, last_name, license_number) VALUES "
 	                    "('Inv', 'Doc', 'INV-%lld') RETURNING id",
 	                    patient);
@@ -427,7 +397,7 @@ Test(invoices, patient_and_appointment_rules)
 Test(invoices, drafts_are_edited_and_nothing_else_is)
 {
 	struct client_response res;
-	long long patient = new_patient(), id = add_invoice(patient, ONE_ITEM("10"), "");
+	long long patient = client_new_patient(), id = add_invoice(patient, ONE_ITEM("10"), "");
 	char *path = invoice_path(id, "");
 
 	client_patch_json(path, client_admin_token(),
@@ -474,7 +444,7 @@ Test(invoices, drafts_are_edited_and_nothing_else_is)
 Test(invoices, every_transition_and_every_invalid_one)
 {
 	struct client_response res;
-	long long patient = new_patient();
+	long long patient = client_new_patient();
 	long long a = add_invoice(patient, ONE_ITEM("100"), "");
 	long long b = add_invoice(patient, ONE_ITEM("100"), "");
 	long long c = add_invoice(patient, ONE_ITEM("100"), "");
@@ -539,7 +509,7 @@ Test(invoices, every_transition_and_every_invalid_one)
 Test(invoices, a_total_of_zero_is_paid_on_issue_and_a_past_due_date_blocks_it)
 {
 	struct client_response res;
-	long long patient = new_patient();
+	long long patient = client_new_patient();
 	long long zero = add_invoice(
 	    patient, "[{\"description\": \"Free\", \"quantity\": 0.01, \"unit_price\": 0.01}]", "");
 	long long late = add_invoice(patient, ONE_ITEM("5"), "");
@@ -566,7 +536,7 @@ Test(invoices, a_total_of_zero_is_paid_on_issue_and_a_past_due_date_blocks_it)
 Test(invoices, payments_cover_the_total_and_never_exceed_it)
 {
 	struct client_response res;
-	long long id = add_invoice(new_patient(), ONE_ITEM("19.99"), ", \"tax_rate\": 16");
+	long long id = add_invoice(client_new_patient(), ONE_ITEM("19.99"), ", \"tax_rate\": 16");
 	char *path = invoice_path(id, "payments/");
 	struct json_object *results;
 
@@ -656,7 +626,7 @@ Test(invoices, payments_cover_the_total_and_never_exceed_it)
 Test(invoices, payments_are_never_changed_or_deleted)
 {
 	struct client_response res;
-	long long id = add_invoice(new_patient(), ONE_ITEM("10"), "");
+	long long id = add_invoice(client_new_patient(), ONE_ITEM("10"), "");
 	char *list = invoice_path(id, "payments/");
 	char *value;
 
@@ -699,13 +669,13 @@ Test(invoices, payments_are_never_changed_or_deleted)
 Test(invoices, roles_as_spec_section_4)
 {
 	static const char *const clinical[] = {"doctor", "nurse"};
-	struct session billing, clerk, clinician[2];
+	struct client_session billing, clerk, clinician[2];
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path, *payments, *items;
 
-	open_session("billing", &billing);
-	open_session("receptionist", &clerk);
+	client_open_session("billing", &billing);
+	client_open_session("receptionist", &clerk);
 	/* billing writes everything. */
 	post_invoice(billing.tokens.access, patient, ONE_ITEM("10"), "", &res);
 	client_assert_status(&res, 201);
@@ -754,7 +724,7 @@ Test(invoices, roles_as_spec_section_4)
 	for (int i = 0; i < 2; i++) {
 		const char *t;
 
-		open_session(clinical[i], &clinician[i]);
+		client_open_session(clinical[i], &clinician[i]);
 		t = clinician[i].tokens.access;
 		client_get_auth("/api/invoices/", t, &res);
 		client_assert_detail(&res, 403);
@@ -777,7 +747,7 @@ Test(invoices, roles_as_spec_section_4)
 		pay(id, "{\"amount\": 1, \"method\": \"cash\"}", t, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&clinician[i]);
+		client_close_session(&clinician[i]);
 	}
 	/* Nothing the refused changed. */
 	assert_member(id, "amount_paid", "1.00");
@@ -789,8 +759,8 @@ Test(invoices, roles_as_spec_section_4)
 	free(items);
 	free(path);
 	free(payments);
-	close_session(&billing);
-	close_session(&clerk);
+	client_close_session(&billing);
+	client_close_session(&clerk);
 }
 
 /* --- ETag / If-Match ----------------------------------------------------------------- */
@@ -798,7 +768,7 @@ Test(invoices, roles_as_spec_section_4)
 Test(invoices, stale_if_match_is_412_and_changes_nothing)
 {
 	struct client_response res;
-	long long id = add_invoice(new_patient(), ONE_ITEM("10"), "");
+	long long id = add_invoice(client_new_patient(), ONE_ITEM("10"), "");
 	char *path = invoice_path(id, "");
 	char *issue = invoice_path(id, "issue/");
 	char first[128], header[160], second[160];
@@ -850,7 +820,7 @@ Test(invoices, stale_if_match_is_412_and_changes_nothing)
 Test(invoices, filters_ordering_and_numbers)
 {
 	struct client_response res;
-	long long patient = new_patient();
+	long long patient = client_new_patient();
 	long long draft = add_invoice(patient, ONE_ITEM("1"), "");
 	long long issued = add_invoice(patient, ONE_ITEM("2"), "");
 	long long voided = add_invoice(patient, ONE_ITEM("3"), "");
@@ -944,13 +914,13 @@ Test(invoices, reads_and_changes_are_audited_without_amounts_or_descriptions)
 	enum { CREATE, READ, LIST, UPDATE, ISSUE, PAY, PAYMENTS, VOID_DRAFT, STEPS };
 	static const char *const names[] = {"icreate", "iread", "ilist",     "iupdate",
 	                                    "iissue",  "ipay",  "ipayments", "ivoid"};
-	struct session billing, clerk;
+	struct client_session billing, clerk;
 	struct client_response res;
-	long long patient = new_patient(), id, other;
+	long long patient = client_new_patient(), id, other;
 	char rid[STEPS][64], header[STEPS][96], *path, *payments, *sql, *body;
 
-	open_session("billing", &billing);
-	open_session("receptionist", &clerk);
+	client_open_session("billing", &billing);
+	client_open_session("receptionist", &clerk);
 	for (int i = 0; i < STEPS; i++) {
 		client_unique_name(names[i], rid[i], sizeof(rid[i]));
 		snprintf(header[i], sizeof(header[i]), "X-Request-ID: %s", rid[i]);
@@ -1036,6 +1006,6 @@ Test(invoices, reads_and_changes_are_audited_without_amounts_or_descriptions)
 	free(sql);
 	free(path);
 	free(payments);
-	close_session(&billing);
-	close_session(&clerk);
+	client_close_session(&billing);
+	client_close_session(&clerk);
 }

@@ -201,22 +201,6 @@ static long long admin_id(void)
 	return id;
 }
 
-struct session {
-	struct client_user user;
-	struct client_tokens tokens;
-};
-
-static void open_session(const char *role, struct session *s)
-{
-	client_create_user(role, &s->user);
-	client_user_login(&s->user, &s->tokens);
-}
-
-static void close_session(struct session *s)
-{
-	client_tokens_free(&s->tokens);
-}
-
 /* Luhn over all digits of s (the last one being the check digit). */
 static int luhn_valid(const char *digits)
 {
@@ -1686,13 +1670,13 @@ Test(patients_etag, stale_if_match_is_412_and_changes_nothing)
 Test(patients_delete, soft_delete_hides_and_restore_brings_back)
 {
 	char token[32], path[64], query[256], mrn[32];
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
 	struct json_object *rows;
 	long long id, kept;
 
 	new_token(token, sizeof(token));
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	id = add_patient(token, "Deleted", "Later", "1955-05-05", "male", NULL);
 	kept = add_patient(token, "Kept", "Alive", "1955-05-05", "male", NULL);
 	patient_path(id, path, sizeof(path));
@@ -1794,7 +1778,7 @@ Test(patients_delete, soft_delete_hides_and_restore_brings_back)
 	client_patch_json(path, nurse.tokens.access, "{\"allergies\": \"Back\"}", &res);
 	client_assert_status(&res, 200);
 	client_response_free(&res);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(patients_delete, include_deleted_is_for_admins_only)
@@ -1806,9 +1790,9 @@ Test(patients_delete, include_deleted_is_for_admins_only)
 	new_token(token, sizeof(token));
 	id = add_patient(token, "Hidden", "Record", "1944-04-04", "female", NULL);
 	for (size_t i = 0; i < sizeof(staff_roles) / sizeof(staff_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(staff_roles[i], &s);
+		client_open_session(staff_roles[i], &s);
 		snprintf(query, sizeof(query), "search=%s&include_deleted=true", token);
 		get_list(s.tokens.access, query, &res);
 		client_assert_detail(&res, 403);
@@ -1825,7 +1809,7 @@ Test(patients_delete, include_deleted_is_for_admins_only)
 		cr_assert_eq(json_object_array_length(client_list_results(&res)), 1, "%s",
 		             res.body);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	/* Anything but a boolean is a clear 400 on that parameter, for anyone. */
 	snprintf(query, sizeof(query), "search=%s&include_deleted=yes", token);
@@ -1851,10 +1835,10 @@ Test(patients_roles, every_role_reads)
 	id = add_patient(token, "Readable", "Byall", "1988-08-18", "male", NULL);
 	patient_path(id, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 		struct json_object *rows;
 
-		open_session(roles[i], &s);
+		client_open_session(roles[i], &s);
 		snprintf(query, sizeof(query), "search=%s", token);
 		get_list(s.tokens.access, query, &res);
 		rows = client_list_results(&res);
@@ -1865,7 +1849,7 @@ Test(patients_roles, every_role_reads)
 		cr_assert_eq(client_json_int(res.json, "id"), id);
 		cr_assert_not_null(client_header(&res, "ETag"));
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	/* And the admin. */
 	get_patient(id, &res, NULL, 0);
@@ -1876,15 +1860,15 @@ Test(patients_roles, create_and_update_for_all_but_billing)
 {
 	char token[32], path[64];
 	struct client_response res;
-	struct session billing;
+	struct client_session billing;
 	long long id;
 
 	new_token(token, sizeof(token));
 	for (size_t i = 0; i < sizeof(writer_roles) / sizeof(writer_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 		char *body;
 
-		open_session(writer_roles[i], &s);
+		client_open_session(writer_roles[i], &s);
 		body = patient_body(token, "Written", writer_roles[i], "1990-01-01", "other", NULL);
 		id = create_patient_as(s.tokens.access, body);
 		free(body);
@@ -1899,12 +1883,12 @@ Test(patients_roles, create_and_update_for_all_but_billing)
 		client_assert_status(&res, 200);
 		cr_assert_str_eq(client_json_str(res.json, "date_of_birth"), "1990-02-02");
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	cr_assert_eq(search_count(token), 3);
 
 	/* Billing reads but never writes. */
-	open_session("billing", &billing);
+	client_open_session("billing", &billing);
 	{
 		char *body = patient_body(token, "Billing", "Cannot", "1990-01-01", "other", NULL);
 
@@ -1924,7 +1908,7 @@ Test(patients_roles, create_and_update_for_all_but_billing)
 	cr_assert_str_eq(client_json_str(res.json, "allergies"), "Patched");
 	cr_assert_str_eq(client_json_str(res.json, "last_name"), "receptionist");
 	client_response_free(&res);
-	close_session(&billing);
+	client_close_session(&billing);
 }
 
 Test(patients_roles, delete_and_restore_for_admins_only)
@@ -1941,9 +1925,9 @@ Test(patients_roles, delete_and_restore_for_admins_only)
 	client_assert_status(&res, 204);
 	client_response_free(&res);
 	for (size_t i = 0; i < sizeof(staff_roles) / sizeof(staff_roles[0]); i++) {
-		struct session s;
+		struct client_session s;
 
-		open_session(staff_roles[i], &s);
+		client_open_session(staff_roles[i], &s);
 		patient_path(live, path, sizeof(path));
 		client_delete_auth(path, s.tokens.access, &res);
 		client_assert_detail(&res, 403);
@@ -1952,7 +1936,7 @@ Test(patients_roles, delete_and_restore_for_admins_only)
 		client_post_json(restore, s.tokens.access, NULL, &res);
 		client_assert_detail(&res, 403);
 		client_response_free(&res);
-		close_session(&s);
+		client_close_session(&s);
 	}
 	/* Nothing moved. */
 	expect_search(token, NULL, &live, 1, 0);
@@ -2063,7 +2047,7 @@ static void expect_audit(long long id, const struct rid *r, long long actor, con
 
 Test(patients_audit, create_read_update_delete_restore_each_write_a_row)
 {
-	struct session nurse, doctor, clerk;
+	struct client_session nurse, doctor, clerk;
 	struct rid create, read, update, put, del, restore;
 	struct client_response res;
 	char token[32], path[64], restore_path[96];
@@ -2071,9 +2055,9 @@ Test(patients_audit, create_read_update_delete_restore_each_write_a_row)
 	long long id, admin = admin_id();
 
 	new_token(token, sizeof(token));
-	open_session("nurse", &nurse);
-	open_session("doctor", &doctor);
-	open_session("receptionist", &clerk);
+	client_open_session("nurse", &nurse);
+	client_open_session("doctor", &doctor);
+	client_open_session("receptionist", &clerk);
 	new_rid("pcreate", &create);
 	new_rid("pread", &read);
 	new_rid("pupdate", &update);
@@ -2138,9 +2122,9 @@ Test(patients_audit, create_read_update_delete_restore_each_write_a_row)
 		         id);
 		cr_assert_eq(client_sql_long(sql), 0, "a name in the stored audit rows");
 	}
-	close_session(&nurse);
-	close_session(&doctor);
-	close_session(&clerk);
+	client_close_session(&nurse);
+	client_close_session(&doctor);
+	client_close_session(&clerk);
 }
 
 /* "Not in the future" is judged in the hospital's time zone (the test
@@ -2182,8 +2166,9 @@ Test(patients, search_terms_reach_no_log)
 	cr_assert_eq(client_run(grep, NULL), 0, "a search term is in a log");
 	free(grep);
 	/* The request is logged, as a path. */
-	grep = client_format("grep -rqs --include='access.log' -F '\"path\":\"/api/patients/\"' '%s'",
-	                     client_env("HMS_TEST_STATE"));
+	grep =
+	    client_format("grep -rqs --include='access.log' -F '\"path\":\"/api/patients/\"' '%s'",
+	                  client_env("HMS_TEST_STATE"));
 	cr_assert_eq(client_run(grep, NULL), 0, "nginx's access log has no JSON path line");
 	free(grep);
 }

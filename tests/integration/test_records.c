@@ -16,37 +16,6 @@
 
 #include "client.h"
 
-struct session {
-	struct client_user user;
-	struct client_tokens tokens;
-};
-
-static void open_session(const char *role, struct session *s)
-{
-	client_create_user(role, &s->user);
-	client_user_login(&s->user, &s->tokens);
-}
-
-static void close_session(struct session *s)
-{
-	client_tokens_free(&s->tokens);
-}
-
-static long long new_patient(void)
-{
-	struct client_response res;
-	long long id;
-
-	client_post_json("/api/patients/", client_admin_token(),
-	                 "{\"first_name\": \"Rec\", \"last_name\": \"Ord\", \"date_of_birth\": "
-	                 "\"1970-01-01\", \"gender\": \"unknown\"}",
-	                 &res);
-	client_assert_status(&res, 201);
-	id = client_json_int(res.json, "id");
-	client_response_free(&res);
-	return id;
-}
-
 static char *records_path(long long patient)
 {
 	return client_format("/api/patients/%lld/records/", patient);
@@ -118,13 +87,13 @@ Test(records, doctor_and_nurse_create_read_and_update)
 	const char *roles[] = {"doctor", "nurse"};
 
 	for (size_t r = 0; r < 2; r++) {
-		struct session s;
+		struct client_session s;
 		struct client_response res;
-		long long patient = new_patient(), id = 0;
+		long long patient = client_new_patient(), id = 0;
 		char *path, *list;
 		char etag[128];
 
-		open_session(roles[r], &s);
+		client_open_session(roles[r], &s);
 		create_record(
 		    s.tokens.access, patient,
 		    "{\"record_type\": \"consultation\", \"title\": \"  First visit  \", "
@@ -214,16 +183,16 @@ Test(records, doctor_and_nurse_create_read_and_update)
 
 		free(list);
 		free(path);
-		close_session(&s);
+		client_close_session(&s);
 	}
 }
 
 Test(records, unknown_records_and_patients_are_404)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
 
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	get_path("/api/records/999999999/", nurse.tokens.access, &res);
 	client_assert_detail(&res, 404);
 	client_response_free(&res);
@@ -240,21 +209,21 @@ Test(records, unknown_records_and_patients_are_404)
 	                  &res);
 	client_assert_detail(&res, 404);
 	client_response_free(&res);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 /* --- author only, roles ------------------------------------------------------ */
 
 Test(records, only_the_author_updates)
 {
-	struct session author, other_doctor, nurse;
+	struct client_session author, other_doctor, nurse;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path;
 
-	open_session("doctor", &author);
-	open_session("doctor", &other_doctor);
-	open_session("nurse", &nurse);
+	client_open_session("doctor", &author);
+	client_open_session("doctor", &other_doctor);
+	client_open_session("nurse", &nurse);
 	id = add_record(author.tokens.access, patient, NOTE("Mine"));
 	path = record_path(id);
 
@@ -288,22 +257,22 @@ Test(records, only_the_author_updates)
 	client_assert_status(&res, 200);
 	client_response_free(&res);
 	free(path);
-	close_session(&author);
-	close_session(&other_doctor);
-	close_session(&nurse);
+	client_close_session(&author);
+	client_close_session(&other_doctor);
+	client_close_session(&nurse);
 }
 
 Test(records, roles_as_spec_section_4)
 {
-	struct session doctor, clerk, billing;
+	struct client_session doctor, clerk, billing;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path, *list, *history;
-	const struct session *refused[2];
+	const struct client_session *refused[2];
 
-	open_session("doctor", &doctor);
-	open_session("receptionist", &clerk);
-	open_session("billing", &billing);
+	client_open_session("doctor", &doctor);
+	client_open_session("receptionist", &clerk);
+	client_open_session("billing", &billing);
 	refused[0] = &clerk;
 	refused[1] = &billing;
 	id = add_record(doctor.tokens.access, patient, NOTE("Roles"));
@@ -351,18 +320,18 @@ Test(records, roles_as_spec_section_4)
 	free(path);
 	free(list);
 	free(history);
-	close_session(&doctor);
-	close_session(&clerk);
-	close_session(&billing);
+	client_close_session(&doctor);
+	client_close_session(&clerk);
+	client_close_session(&billing);
 }
 
 /* --- field rules -------------------------------------------------------------- */
 
 Test(records, field_rules)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
-	long long patient = new_patient();
+	long long patient = client_new_patient();
 	static const struct {
 		const char *body;
 		const char *field;
@@ -383,7 +352,7 @@ Test(records, field_rules)
 	    {"{\"record_type\": \"note\", \"title\": \"x\", \"vitals\": [1]}", "vitals"},
 	};
 
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		create_record(nurse.tokens.access, patient, bad[i].body, NULL, &res);
 		client_assert_field_error(&res, bad[i].field);
@@ -410,14 +379,14 @@ Test(records, field_rules)
 		cr_assert_eq(client_sql_long(sql), 0, "nothing was written");
 		free(sql);
 	}
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(records, vitals_within_physiological_bounds)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path;
 	static const struct {
 		const char *vitals;
@@ -443,7 +412,7 @@ Test(records, vitals_within_physiological_bounds)
 	    {"{\"bp_systolic\": 70, \"bp_diastolic\": 90}", "non_field_errors"},
 	};
 
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *body = client_format(
 		    "{\"record_type\": \"vitals\", \"title\": \"Obs\", \"vitals\": %s}",
@@ -471,17 +440,18 @@ Test(records, vitals_within_physiological_bounds)
 	cr_assert_eq(client_json_int(res.json, "version"), 1);
 	client_response_free(&res);
 	free(path);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(records, appointment_must_be_of_the_same_patient)
 {
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
-	long long patient = new_patient(), other = new_patient(), doctor_id, mine, theirs, id;
+	long long patient = client_new_patient(), other = client_new_patient(), doctor_id, mine,
+	          theirs, id;
 	char *sql, *body;
 
-	open_session("doctor", &doctor);
+	client_open_session("doctor", &doctor);
 	sql = client_format("INSERT INTO doctors (first_name, last_name, license_number) VALUES "
 	                    "('Rec', 'Doc', 'REC-%lld') RETURNING id",
 	                    patient);
@@ -539,21 +509,21 @@ Test(records, appointment_must_be_of_the_same_patient)
 		free(body);
 		free(path);
 	}
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 /* --- history, ETag, DELETE ------------------------------------------------------ */
 
 Test(records, history_keeps_every_version_newest_first)
 {
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path, *history;
 	struct json_object *results;
 	static const char *const titles[] = {"Version one", "Version two", "Version three"};
 
-	open_session("doctor", &doctor);
+	client_open_session("doctor", &doctor);
 	id = add_record(doctor.tokens.access, patient,
 	                "{\"record_type\": \"note\", \"title\": \"Version one\", \"vitals\": "
 	                "{\"pulse_bpm\": 60}}");
@@ -629,19 +599,19 @@ Test(records, history_keeps_every_version_newest_first)
 	             0, "the application may not delete records nor edit history");
 	free(path);
 	free(history);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 Test(records, stale_if_match_is_412_and_changes_nothing)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path;
 	char first[128], header[160];
 	const char *headers[2] = {header, NULL};
 
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	id = add_record(nurse.tokens.access, patient, NOTE("Tagged"));
 	path = record_path(id);
 	get_path(path, nurse.tokens.access, &res);
@@ -665,18 +635,18 @@ Test(records, stale_if_match_is_412_and_changes_nothing)
 	cr_assert_eq(client_json_int(res.json, "version"), 2);
 	client_response_free(&res);
 	free(path);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 Test(records, delete_is_405_with_allow)
 {
-	struct session doctor;
+	struct client_session doctor;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path;
 	const char *allow;
 
-	open_session("doctor", &doctor);
+	client_open_session("doctor", &doctor);
 	id = add_record(doctor.tokens.access, patient, NOTE("Forever"));
 	path = record_path(id);
 	client_delete_auth(path, doctor.tokens.access, &res);
@@ -694,19 +664,19 @@ Test(records, delete_is_405_with_allow)
 	client_assert_status(&res, 200);
 	client_response_free(&res);
 	free(path);
-	close_session(&doctor);
+	client_close_session(&doctor);
 }
 
 /* --- a soft-deleted patient ------------------------------------------------------ */
 
 Test(records, a_deleted_patients_records_are_for_admins_only)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char *path, *list, *history, *patient_path, *with;
 
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	id = add_record(nurse.tokens.access, patient, NOTE("Hidden"));
 	path = record_path(id);
 	list = records_path(patient);
@@ -762,21 +732,21 @@ Test(records, a_deleted_patients_records_are_for_admins_only)
 	free(list);
 	free(history);
 	free(patient_path);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
 
 /* --- list: filters and order -------------------------------------------------------- */
 
 Test(records, filters_and_newest_first)
 {
-	struct session doctor, nurse;
+	struct client_session doctor, nurse;
 	struct client_response res;
-	long long patient = new_patient(), other = new_patient(), ids[4];
+	long long patient = client_new_patient(), other = client_new_patient(), ids[4];
 	struct json_object *results;
 	char *list, *query;
 
-	open_session("doctor", &doctor);
-	open_session("nurse", &nurse);
+	client_open_session("doctor", &doctor);
+	client_open_session("nurse", &nurse);
 	ids[0] = add_record(doctor.tokens.access, patient, NOTE("a"));
 	ids[1] = add_record(nurse.tokens.access, patient,
 	                    "{\"record_type\": \"vitals\", \"title\": \"b\"}");
@@ -849,8 +819,8 @@ Test(records, filters_and_newest_first)
 		free(query);
 	}
 	free(list);
-	close_session(&doctor);
-	close_session(&nurse);
+	client_close_session(&doctor);
+	client_close_session(&nurse);
 }
 
 /* --- audit ------------------------------------------------------------------------ */
@@ -871,15 +841,15 @@ static long long audit_count(const char *request_id, const char *action, long lo
 
 Test(records, reads_and_writes_are_audited_without_phi)
 {
-	struct session doctor, nurse;
+	struct client_session doctor, nurse;
 	struct client_response res;
-	long long patient = new_patient(), id;
+	long long patient = client_new_patient(), id;
 	char rid[6][64], header[6][96], *path, *list, *history, *sql;
 	static const char *const names[] = {"rcreate", "rread", "rlist",
 	                                    "rupdate", "rput",  "rhist"};
 
-	open_session("doctor", &doctor);
-	open_session("nurse", &nurse);
+	client_open_session("doctor", &doctor);
+	client_open_session("nurse", &nurse);
 	for (int i = 0; i < 6; i++) {
 		client_unique_name(names[i], rid[i], sizeof(rid[i]));
 		snprintf(header[i], sizeof(header[i]), "X-Request-ID: %s", rid[i]);
@@ -946,23 +916,23 @@ Test(records, reads_and_writes_are_audited_without_phi)
 	free(path);
 	free(list);
 	free(history);
-	close_session(&doctor);
-	close_session(&nurse);
+	client_close_session(&doctor);
+	client_close_session(&nurse);
 }
 
 Test(records, a_refused_write_leaves_no_patient_data_in_any_log)
 {
-	struct session nurse;
+	struct client_session nurse;
 	struct client_response res;
 	char marker[64], *body, *path, *grep;
 	long long id;
 
-	open_session("nurse", &nurse);
+	client_open_session("nurse", &nurse);
 	client_unique_name("Dx", marker, sizeof(marker));
 	body = client_format("{\"record_type\": \"vitals\", \"title\": \"Obs\", \"diagnosis\": "
 	                     "\"%s\", \"vitals\": {\"bp_systolic\": 120, \"bp_diastolic\": 80}}",
 	                     marker);
-	id = add_record(nurse.tokens.access, new_patient(), body);
+	id = add_record(nurse.tokens.access, client_new_patient(), body);
 	free(body);
 	path = record_path(id);
 	/* The table's CHECK refuses this one; PostgreSQL would log the whole
@@ -975,5 +945,5 @@ Test(records, a_refused_write_leaves_no_patient_data_in_any_log)
 	cr_assert_eq(client_run(grep, NULL), 0, "the diagnosis of a refused write is in a log");
 	free(grep);
 	free(path);
-	close_session(&nurse);
+	client_close_session(&nurse);
 }
