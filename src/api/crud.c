@@ -295,6 +295,11 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
 
 /* --- If-Match ------------------------------------------------------------------ */
 
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 enum hms_err crud_expected_version(const struct http_request *req, int64_t id, const char **version)
 {
 	const char *p = req->if_match;
@@ -304,25 +309,34 @@ enum hms_err crud_expected_version(const struct http_request *req, int64_t id, c
 	*version = NULL;
 	if (p == NULL)
 		return HMS_OK;
-	while (*p == ' ')
+	while (is_ows(*p))
 		p++;
-	if (strcmp(p, "*") == 0)
+	if (*p == '*' && p[1 + strspn(p + 1, " \t")] == '\0')
 		return HMS_OK;
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "\"%lld-", (long long)id);
 	/* A list of entity tags: the first one for this object counts. Weak
-	 * tags (W/"...") never match in If-Match (RFC 9110 section 13.1.1). */
+	 * tags (W/"...") never match in If-Match (RFC 9110 section 13.1.1),
+	 * and are skipped whole: their opaque part may hold a comma. The
+	 * comparison is strong, character by character, so only a version as
+	 * we write it matches (no leading zero). */
 	while (*p != '\0') {
 		const char *end;
+		bool is_weak = false;
 
-		while (*p == ' ' || *p == ',')
+		while (is_ows(*p) || *p == ',')
 			p++;
+		if (strncmp(p, "W/\"", 3) == 0) {
+			is_weak = true;
+			p += 2;
+		}
 		end = p;
 		if (*p == '"') {
 			end = strchr(p + 1, '"');
 			if (end == NULL)
 				break;
 			end++;
-			if (strncmp(p, prefix, plen) == 0 && (size_t)(end - p) > plen + 1) {
+			if (!is_weak && strncmp(p, prefix, plen) == 0 &&
+			    (size_t)(end - p) > plen + 1 && p[plen] != '0') {
 				size_t n = (size_t)(end - p) - plen - 1;
 				char *v = arena_strndup(req->arena, p + plen, n);
 

@@ -28,6 +28,8 @@ fuzz_query) max_len=1024 ;;
 fuzz_request) max_len=10240 ;; # past HTTP_MAX_QUERY_BYTES and the body limit
 fuzz_json) max_len=4096 ;;
 fuzz_router) max_len=256 ;;
+fuzz_base64url) max_len=1024 ;;
+fuzz_jwt_verify) max_len=4200 ;; # past JWT_MAX_BYTES
 *) max_len=4096 ;;
 esac
 

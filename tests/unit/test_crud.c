@@ -122,6 +122,37 @@ Test(resource_if_match, weak_tags_never_match)
 	expect_refused(" W/\"7-3\"", 7);
 }
 
+/* Found by tests/fuzz/fuzz_if_match.c against a reference written from
+ * RFC 9110: optional white space is SP or HTAB, anywhere a list allows it. */
+Test(resource_if_match, tabs_are_white_space)
+{
+	expect_version("\"8-1\",\t\"7-3\"", 7, "3");
+	expect_version("\t\"7-3\"", 7, "3");
+	expect_version("\"8-1\" \t, \"7-3\"", 7, "3");
+	expect_version("*\t", 7, NULL);
+	expect_version(" * ", 7, NULL);
+}
+
+/* Found by the fuzzer: a weak tag's opaque part may hold a comma, which
+ * made the parser lose its place and miss the strong tag after it. */
+Test(resource_if_match, a_weak_tag_is_skipped_whole)
+{
+	expect_version("W/\"a,\", \"7-3\"", 7, "3");
+	expect_version("W/\"7-3,\", \"7-4\"", 7, "4");
+	expect_refused("W/\"a,\"7-3\"", 7);
+}
+
+/* Found by the fuzzer: "7-03" was read as version 3, but If-Match compares
+ * strongly, character by character, and we never write a leading zero. */
+Test(resource_if_match, a_version_with_a_leading_zero_is_not_ours)
+{
+	expect_refused("\"7-03\"", 7);
+	expect_refused("\"7-0\"", 7);
+	expect_refused("\"7-000000000000000001\"", 7);
+	expect_version("\"7-03\", \"7-3\"", 7, "3");
+	expect_version("\"7-10\"", 7, "10");
+}
+
 Test(resource_if_match, garbage_is_a_failed_precondition)
 {
 	static const char *const garbage[] = {
