@@ -28,6 +28,7 @@
 #include "hms/http.h"
 #include "hms/log.h"
 #include "hms/router.h"
+#include "hms/sandbox.h"
 
 /* Room for request metadata and parsed JSON beyond the body itself. */
 #define ARENA_BLOCK_BYTES    (64 * 1024)
@@ -175,7 +176,21 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	db_set_time_zone(db, cfg->time_zone);
 	db_set_statement_timeout(db, cfg->statement_timeout_ms);
 	auth_init(db);
-	log_event(LOG_INFO, "worker_started", LOG_END);
+	/* From here on, only the system calls serving requests needs. */
+	{
+		char err[256];
+		int sandboxed = sandbox_install_filter(err, sizeof(err));
+
+		if (sandboxed < 0) {
+			log_event(LOG_ERROR, "worker_sandbox_failed", "s:reason", err, LOG_END);
+			FCGX_Free(&fr, 1);
+			db_free(db);
+			arena_free(arena);
+			return 1;
+		}
+		log_event(LOG_INFO, "worker_started", "s:seccomp", sandboxed == 0 ? "on" : "off",
+		          LOG_END);
+	}
 
 	while (!stop_requested) {
 		struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
