@@ -13,12 +13,18 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS     = fcgi libpq json-c libcrypto libargon2 libmagic
+PKGS     = fcgi libpq json-c libcrypto libargon2 libmagic libseccomp
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 TEST_PKGS  = criterion libcurl
 
 CFLAGS  ?= -O2 -g
+# The release build is hardened: fortified libc calls, stack canaries, a
+# position-independent executable, and relocations read-only before main().
+# (The sanitizer build below does without: ASan does not combine with
+# _FORTIFY_SOURCE.) Check with: readelf -lhd build/hms, or hardening-check.
+HARDEN_CFLAGS  = -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now
 # Declaration tables (fields, columns, statements, routes) name only what
 # differs from the zero default, so omitted members are intended.
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla \
@@ -42,7 +48,7 @@ all: build/hms build/hmsctl
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) -c $< -o $@
 
 build/test/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -50,10 +56,10 @@ build/test/obj/%.o: %.c
 	@$(CC) $(ALL_CFLAGS) $(SAN) $(shell pkg-config --cflags $(TEST_PKGS)) -c $< -o $@
 
 build/hms: build/obj/src/main.o $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/hmsctl: build/obj/src/hmsctl.o $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The sanitizer build that every test runs against.
 build/test/hms: build/test/obj/src/main.o $(TOBJ)
@@ -102,7 +108,7 @@ unit: build/test/unit_tests
 
 build/bench/jwt_bench: build/obj/tests/bench/jwt_bench.o $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/bench/hello: tests/bench/hello.c
 	@mkdir -p $(dir $@)

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config openssl ca-certificates curl tzdata
-	libfcgi-dev libpq-dev libjson-c-dev libssl-dev libargon2-dev libmagic-dev
+	libfcgi-dev libpq-dev libjson-c-dev libssl-dev libargon2-dev libmagic-dev libseccomp-dev
 	libcriterion-dev libcurl4-openssl-dev python3-jwt
 	clang libclang-rt-14-dev
 	nginx postgresql postgresql-contrib

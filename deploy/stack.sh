@@ -14,7 +14,9 @@
 # set; for benchmarks), HMS_PG_PORT (5432; the cluster listens only on a unix
 # socket under the state dir, so this never clashes with a system
 # PostgreSQL), HMS_DATABASE_URL (use that database instead of a local
-# cluster), HMS_ADMIN_USERNAME / HMS_ADMIN_PASSWORD (first admin).
+# cluster), HMS_ADMIN_USERNAME / HMS_ADMIN_PASSWORD (first admin),
+# HMS_TOKEN_RATE / HMS_TOKEN_BURST, HMS_API_RATE / HMS_API_BURST and
+# HMS_API_LIMIT_EXEMPT (nginx's limit_req; README.md).
 #
 # As root, PostgreSQL runs as the 'postgres' system user (initdb refuses
 # root) and nginx's workers as www-data; the FastCGI socket is group
@@ -362,6 +364,15 @@ nginx_config() {
 	fi
 	[ -n "$HTTP_PORT" ] && plain="listen 127.0.0.1:$HTTP_PORT;"
 	local access_log=${HMS_NGINX_ACCESS_LOG:-$NGX/logs/access.log} access_line="access_log off;"
+	# Addresses (or CIDR ranges) that /api/'s limit_req leaves alone.
+	local exempt="" addr
+	for addr in ${HMS_API_LIMIT_EXEMPT:-}; do
+		case $addr in *[!0-9a-fA-F.:/]*) die "HMS_API_LIMIT_EXEMPT: not an address: $addr" ;; esac
+		exempt="$exempt $addr 1;"
+	done
+	case "${HMS_API_RATE:-50r/s}${HMS_API_BURST:-500}" in
+	*[!0-9rsm/]*) die "HMS_API_RATE is like 50r/s or 600r/m, HMS_API_BURST a number" ;;
+	esac
 	[ "$access_log" != off ] &&
 		access_line="access_log $(sed_escape "$(ngx_quote "$access_log")") hms_json;"
 	# The site is the production file with local paths, ports and the
@@ -379,6 +390,9 @@ nginx_config() {
 		-e "s|client_max_body_size 10551296;|client_max_body_size $((MAX_UPLOAD + 65536));|" \
 		-e "s|zone=hms_token burst=5 nodelay|zone=hms_token burst=${HMS_TOKEN_BURST:-5} nodelay|g" \
 		-e "s|zone=hms_password burst=3 nodelay|zone=hms_password burst=${HMS_PASSWORD_BURST:-3} nodelay|g" \
+		-e "s|zone=hms_api:10m rate=50r/s|zone=hms_api:10m rate=${HMS_API_RATE:-50r/s}|" \
+		-e "s|zone=hms_api burst=500 nodelay|zone=hms_api burst=${HMS_API_BURST:-500} nodelay|g" \
+		-e "s|default 0; # hms_api_exempt|default 0;$exempt|" \
 		"$ROOT/deploy/nginx/hms.conf" >"$NGX/hms-site.conf"
 	local bench=""
 	if [ -n "${HMS_BENCH_PORT:-}" ]; then

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static const struct config_key keys[] = {
     {STR(socket_path, "/run/hms/hms.sock")},
     {"socket_mode", KEY_OCTAL, offsetof(struct hms_config, socket_mode), "0660", 0, 0777},
     {STR(socket_group, NULL)},
+    {STR(worker_user, NULL)},
     {INT(listen_backlog, "1024", 16, 65535)},
     {STR(time_zone, "UTC")},
     {STR(log_level, "info")},
@@ -544,6 +546,15 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 	if (!is_empty(cfg->socket_group) && getgrnam(cfg->socket_group) == NULL) {
 		snprintf(err, errlen, "socket_group '%s' does not exist", cfg->socket_group);
 		return -1;
+	}
+	if (!is_empty(cfg->worker_user)) {
+		const struct passwd *pw = getpwnam(cfg->worker_user);
+
+		if (pw == NULL || pw->pw_uid == 0) {
+			snprintf(err, errlen, "worker_user '%s' %s", cfg->worker_user,
+			         pw == NULL ? "does not exist" : "is root");
+			return -1;
+		}
 	}
 	if (is_empty(cfg->time_zone) || strstr(cfg->time_zone, "..") != NULL ||
 	    strlen(cfg->time_zone) > 64 || cfg->time_zone[0] == '/' ||

@@ -33,6 +33,7 @@
 #include "hms/config.h"
 #include "hms/file_store.h"
 #include "hms/log.h"
+#include "hms/sandbox.h"
 #include "hms/sealer.h"
 #include "hms/worker.h"
 
@@ -116,10 +117,18 @@ static pid_t spawn_worker(struct master *m, bool is_sealer)
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		char err[CONFIG_ERROR_MAX];
 		int status;
 
 		log_init((enum log_level)log_level_parse(m->cfg.log_level),
 		         is_sealer ? "sealer" : "worker");
+		/* Started as root: the workers and the sealer are worker_user
+		 * before they read a request or open a connection. */
+		if (sandbox_drop_privileges(m->cfg.worker_user, err, sizeof(err)) != 0) {
+			log_event(LOG_ERROR, "privilege_drop_failed", "s:reason", err, LOG_END);
+			config_free(&m->cfg);
+			_exit(1);
+		}
 		if (is_sealer) {
 			close(m->listen_fd); /* it serves no requests */
 			status = sealer_run(&m->cfg);
@@ -426,6 +435,10 @@ int main(int argc, char **argv)
 			log_event(LOG_INFO, "attachment_temp_files_removed", "i:count", swept,
 			          LOG_END);
 	}
+	if (geteuid() == 0 && (m.cfg.worker_user == NULL || *m.cfg.worker_user == '\0'))
+		log_event(LOG_WARN, "workers_run_as_root", "s:reason",
+		          "started as root without worker_user: the workers keep root's rights",
+		          LOG_END);
 	set_slots(&m, config_worker_count(&m.cfg));
 	log_event(LOG_INFO, "started", "s:socket", m.cfg.socket_path, "i:workers",
 	          (int)(m.slot_count - 1), LOG_END);

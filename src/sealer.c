@@ -23,6 +23,7 @@
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/log.h"
+#include "hms/sandbox.h"
 #include "hms/tokens.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -99,6 +100,16 @@ int sealer_run(const struct hms_config *cfg)
 		db_free(db);
 		arena_free(arena);
 		return 1;
+	}
+	{
+		/* The workers' allow-list: the sealer only talks to PostgreSQL. */
+		char err[256];
+
+		if (sandbox_install_filter(err, sizeof(err)) < 0) {
+			log_event(LOG_ERROR, "sealer_sandbox_failed", "s:reason", err, LOG_END);
+			db_free(db);
+			return 1;
+		}
 	}
 	log_event(LOG_INFO, "sealer_started", "i:interval_ms", (int)cfg->audit_seal_interval_ms,
 	          LOG_END);

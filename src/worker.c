@@ -29,6 +29,7 @@
 #include "hms/log.h"
 #include "hms/password.h"
 #include "hms/router.h"
+#include "hms/sandbox.h"
 
 /* Room for request metadata and parsed JSON beyond the body itself. */
 #define ARENA_BLOCK_BYTES    (64 * 1024)
@@ -184,7 +185,21 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 		if (password_init(&cost) != 0)
 			log_event(LOG_WARN, "password_dummy_failed", LOG_END);
 	}
-	log_event(LOG_INFO, "worker_started", LOG_END);
+	/* From here on, only the system calls serving requests needs. */
+	{
+		char err[256];
+		int sandboxed = sandbox_install_filter(err, sizeof(err));
+
+		if (sandboxed < 0) {
+			log_event(LOG_ERROR, "worker_sandbox_failed", "s:reason", err, LOG_END);
+			FCGX_Free(&fr, 1);
+			db_free(db);
+			arena_free(arena);
+			return 1;
+		}
+		log_event(LOG_INFO, "worker_started", "s:seccomp", sandboxed == 0 ? "on" : "off",
+		          LOG_END);
+	}
 
 	while (!stop_requested) {
 		struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};

@@ -66,6 +66,7 @@ struct hms_config {
 	char *socket_path;
 	long socket_mode;
 	char *socket_group;
+	char *worker_user; /* started as root: workers and sealer run as this user */
 	long listen_backlog;
 	char *time_zone;
 	char *log_level;

@@ -81,6 +81,10 @@ enum hms_err file_store_create(struct stored_file *f, const char *dir)
 	               0640);
 	if (f->fd < 0)
 		return io_error("create", errno);
+	/* 0640 whatever the umask: the unit runs with UMask=0077, which would
+	 * leave nginx's group without read. */
+	if (fchmod(f->fd, 0640) != 0)
+		return io_error("chmod", errno);
 	return HMS_OK;
 }
 

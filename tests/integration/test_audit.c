@@ -660,6 +660,77 @@ Test(audit_append_only, application_role_cannot_update_delete_or_truncate)
 	PQfinish(conn);
 }
 
+/* The stack's database_url, read from the hms.conf stack.sh wrote: the
+ * credentials the workers (and the sealer) really use, not a role name
+ * this test assumes. */
+static PGconn *connect_as_workers(void)
+{
+	char path[4096], line[4096], *conninfo = NULL;
+	FILE *f;
+	PGconn *conn;
+
+	snprintf(path, sizeof(path), "%s/hms.conf", client_env("HMS_TEST_STATE"));
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "database_url = ", 15) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			conninfo = line + 15;
+			break;
+		}
+	fclose(f);
+	cr_assert_not_null(conninfo, "no database_url in %s", path);
+	conn = PQconnectdb(conninfo);
+	cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	return conn;
+}
+
+/* What a compromised worker would try first: rewrite the trail or switch
+ * off what guards it. Each is refused for want of a privilege (42501), not
+ * only by the trigger: the workers' role owns nothing and has no DDL. */
+Test(audit_append_only, the_workers_credentials_cannot_rewrite_or_unguard_the_trail)
+{
+	static const char *const attempts[] = {
+	    "UPDATE audit_log SET action = 'read' WHERE id = (SELECT max(id) FROM audit_log)",
+	    "DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)",
+	    "TRUNCATE audit_log",
+	    "ALTER TABLE audit_log DISABLE TRIGGER USER",
+	    "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+	    "ALTER TABLE audit_log ADD COLUMN note text",
+	    "ALTER TABLE audit_log OWNER TO CURRENT_USER",
+	    "DROP TABLE audit_log",
+	    "UPDATE audit_seals SET mac = repeat('0', 64)",
+	    "DELETE FROM audit_seals",
+	    "TRUNCATE audit_seals",
+	    "ALTER TABLE audit_seals DISABLE TRIGGER USER",
+	    "ALTER TABLE audit_seals DISABLE TRIGGER ALL",
+	    "ALTER TABLE audit_seals ADD COLUMN note text",
+	    "DROP TABLE audit_seals",
+	    "CREATE TABLE public.audit_shadow (id bigint)",
+	    "CREATE SCHEMA shadow",
+	    "SET session_replication_role = replica",
+	};
+	PGconn *conn = connect_as_workers();
+	PGresult *res;
+
+	/* Not the owner role, not a superuser, owns no table. */
+	res = PQexec(conn, "SELECT current_user, r.rolsuper, r.rolcreaterole, r.rolcreatedb, "
+	                   "r.rolbypassrls, (SELECT count(*) FROM pg_class c WHERE c.relowner = "
+	                   "r.oid AND c.relnamespace = 'public'::regnamespace) "
+	                   "FROM pg_roles r WHERE r.rolname = current_user");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "hms_app");
+	for (int c = 1; c <= 4; c++)
+		cr_assert_str_eq(PQgetvalue(res, 0, c), "f", "column %d", c);
+	cr_assert_str_eq(PQgetvalue(res, 0, 5), "0", "the workers' role owns tables");
+	PQclear(res);
+
+	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++)
+		expect_refused(conn, attempts[i], "42501", NULL);
+	PQfinish(conn);
+}
+
 Test(audit_append_only, even_the_superuser_is_refused_by_the_trigger)
 {
 	PGconn *conn = connect_as("postgres", "hms");
