@@ -6,10 +6,12 @@
 #   make test     every test, on a throwaway stack, under ASan + UBSan
 #   make bench    load benchmark through nginx (wrk)
 #   make install  PREFIX=/usr/local DESTDIR=
+#   make deb      build/hms_<version>_<arch>.deb (deploy/deb/)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
 # first installs the packages can build in the same invocation.
 
+VERSION  = 0.5.0
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
@@ -42,7 +44,7 @@ FAULT_SRC := tests/integration/test_faults.c tests/integration/test_timezone.c t
 OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
 TOBJ     := $(LIB_SRC:%.c=build/test/obj/%.o)
 
-.PHONY: all deps run start stop test check unit bench install format lint clean
+.PHONY: all deps run start stop test check unit bench install deb format lint clean
 all: build/hms build/hmsctl
 
 build/obj/%.o: %.c
@@ -118,6 +120,10 @@ build/bench/hello: tests/bench/hello.c
 bench: deps
 	@$(MAKE) --no-print-directory all build/bench/jwt_bench build/bench/hello
 	@tests/bench/bench.sh
+
+# A Debian package of this build: build/hms_$(VERSION)_<arch>.deb.
+deb:
+	deploy/deb/build.sh $(VERSION) build
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hms/schema \

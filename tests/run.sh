@@ -120,6 +120,11 @@ fi
 [ -n "$quick" ] || run_suite "make start/stop from a closed checkout" env -u MAKEFLAGS -u MAKELEVEL \
 	"$ROOT/tests/deploy/checkout_anywhere.sh"
 
+# make deb, installed with apt into a fresh Debian 12 root and used through
+# its own nginx site (debootstrap needs the Debian mirror apt already uses).
+[ -n "$quick" ] || run_suite "the Debian package on a fresh Debian 12" env -u MAKEFLAGS -u MAKELEVEL \
+	"$ROOT/tests/deploy/deb_install.sh"
+
 # Sanitizer findings fail the run even when every assertion passed: in the
 # server processes (their logs) and in the test processes themselves
 # (Criterion counts a test as passed when LeakSanitizer reports only at exit).
