@@ -5,6 +5,8 @@
 #   make start    the same stack in the background; make stop ends it
 #   make test     every test, on a throwaway stack, under ASan + UBSan
 #   make bench    load benchmark through nginx (wrk)
+#   make erd      docs/erd.dot and docs/erd.svg from a freshly migrated schema
+#   make docs/permissions.md   the role table, from the code's own tables
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make deb      build/hms_<version>_<arch>.deb (deploy/deb/)
 #
@@ -44,7 +46,7 @@ FAULT_SRC := tests/integration/test_faults.c tests/integration/test_timezone.c t
 OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
 TOBJ     := $(LIB_SRC:%.c=build/test/obj/%.o)
 
-.PHONY: all deps run start stop test check unit bench install deb format lint clean
+.PHONY: all deps run start stop test check unit bench install deb format lint clean erd docs/permissions.md
 all: build/hms build/hmsctl
 
 build/obj/%.o: %.c
@@ -107,6 +109,14 @@ check: $(TEST_BINS)
 
 unit: build/test/unit_tests
 	@build/test/unit_tests
+
+# Generated documents, committed; tests fail when they are stale
+# (tests/docs/walkthrough.sh for the ERD, tests/unit/test_permissions_doc.c).
+erd: build/hmsctl
+	@docs/erd.sh
+
+docs/permissions.md: build/test/unit_tests
+	@HMS_WRITE_DOCS=1 build/test/unit_tests --filter 'permissions_doc/*'
 
 build/bench/jwt_bench: build/obj/tests/bench/jwt_bench.o $(OBJ)
 	@mkdir -p $(dir $@)

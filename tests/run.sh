@@ -106,6 +106,12 @@ if "$ROOT/deploy/stack.sh" start; then
 	export HMS_TEST_ADMIN_URL="host=$STATE/pg/run port=$HMS_PG_PORT user=postgres"
 	export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
 	run_suite "integration tests" "$BIN/integration_tests" "${filter_args[@]}"
+	# docs/API_DOCUMENTATION.md, every step run and checked; and docs/erd.dot
+	# against this stack's schema.
+	run_suite "the API walk-through (docs/API_DOCUMENTATION.md)" "$ROOT/tests/docs/walkthrough.sh"
+	# deploy/backup.sh of this (now populated) stack, deploy/restore.sh into a
+	# second, empty one; the same answers, files and audit trail.
+	run_suite "backup and restore" "$ROOT/tests/deploy/backup_restore.sh"
 	[ -n "$quick" ] || run_suite "fault tests" "$BIN/fault_tests" --jobs 1
 	"$ROOT/deploy/stack.sh" stop
 else
