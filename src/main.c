@@ -8,7 +8,10 @@
  *     replaced after a growing delay, so a broken build cannot fork-bomb;
  *   - SIGHUP re-reads the configuration and starts a new generation of
  *     workers, while the old ones finish their current request and exit
- *     (the socket never closes, so no connection is refused);
+ *     (the socket never closes, so no connection is refused); when a new
+ *     binary has been installed at the master's path, the master first
+ *     execs it, handing over the open socket and the old workers, so an
+ *     upgrade is "install, hmsctl migrate, SIGHUP" and drops nothing;
  *   - SIGTERM/SIGINT stop the workers after their in-flight request, waiting
  *     at most shutdown_timeout_seconds before SIGKILL.
  * All signals are blocked and taken synchronously with sigtimedwait(), so
@@ -53,6 +56,12 @@ struct worker_slot {
 struct master {
 	struct hms_config cfg;
 	const char *config_path;
+	/* The binary this master runs, to notice an upgrade installed there:
+	 * its path (as started, made absolute) and the file it was. */
+	char exe_path[4096];
+	dev_t exe_dev;
+	ino_t exe_ino;
+	char **argv;
 	int listen_fd;
 	struct worker_slot slots[MAX_WORKERS + 1]; /* the workers, then the sealer */
 	long slot_count;
@@ -272,6 +281,84 @@ static double next_wakeup(const struct master *m)
 	return wait;
 }
 
+/* The environment that hands the socket and the old generation to the
+ * master's next image (see upgrade()). */
+#define ENV_LISTEN_FD "HMS_MASTER_LISTEN_FD"
+#define ENV_RETIRING  "HMS_MASTER_RETIRING"
+
+/* Whether the file at the master's path is another binary than the one
+ * running (an upgrade was installed over it). */
+static bool new_binary_installed(const struct master *m)
+{
+	struct stat st;
+
+	return m->exe_path[0] != '\0' && stat(m->exe_path, &st) == 0 &&
+	       (st.st_dev != m->exe_dev || st.st_ino != m->exe_ino);
+}
+
+/* Whether the new binary accepts the configuration: the master must not
+ * exec into something that cannot start. */
+static bool new_binary_starts(const struct master *m)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid == 0) {
+		sigset_t none;
+		int devnull = open("/dev/null", O_WRONLY);
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (devnull >= 0)
+			dup2(devnull, STDOUT_FILENO);
+		if (m->config_path != NULL)
+			execl(m->exe_path, m->exe_path, "--config", m->config_path, "--check-config",
+			      (char *)NULL);
+		else
+			execl(m->exe_path, m->exe_path, "--check-config", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return false;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Execs the newly installed binary in place of this master: the same pid
+ * (systemd and pid files stay right), the listening socket open across the
+ * exec (connections wait in its backlog for a few milliseconds), and the
+ * current workers passed on as the retiring generation, which the new image
+ * stops gracefully and reaps. Returns only if the exec failed. */
+static void upgrade(struct master *m)
+{
+	char fd_text[16], *pids;
+	size_t len = 0, cap = 16 * (MAX_WORKERS + MAX_RETIRING + 2);
+
+	pids = malloc(cap);
+	if (pids == NULL)
+		return;
+	pids[0] = '\0';
+	for (long i = 0; i < m->slot_count; i++)
+		if (m->slots[i].pid > 0)
+			len += (size_t)snprintf(pids + len, cap - len, "%s%d", len > 0 ? "," : "",
+			                        (int)m->slots[i].pid);
+	for (size_t i = 0; i < m->retiring_count; i++)
+		len += (size_t)snprintf(pids + len, cap - len, "%s%d", len > 0 ? "," : "",
+		                        (int)m->retiring[i]);
+	snprintf(fd_text, sizeof(fd_text), "%d", m->listen_fd);
+	fcntl(m->listen_fd, F_SETFD, 0); /* kept open across the exec */
+	setenv(ENV_LISTEN_FD, fd_text, 1);
+	setenv(ENV_RETIRING, pids, 1);
+	free(pids);
+	log_event(LOG_INFO, "upgrading", "s:binary", m->exe_path, LOG_END);
+	execv(m->exe_path, m->argv);
+	log_event(LOG_ERROR, "upgrade_failed", "i:errno", errno, LOG_END);
+	fcntl(m->listen_fd, F_SETFD, FD_CLOEXEC);
+	unsetenv(ENV_LISTEN_FD);
+	unsetenv(ENV_RETIRING);
+}
+
 static void reload(struct master *m)
 {
 	struct hms_config fresh;
@@ -289,6 +376,20 @@ static void reload(struct master *m)
 		log_event(LOG_WARN, "reload_socket_unchanged", "s:reason",
 		          "socket_path changes need a restart; keeping the open socket", LOG_END);
 	count = config_worker_count(&fresh);
+	if (new_binary_installed(m)) {
+		if (new_binary_starts(m)) {
+			config_free(&fresh);
+			upgrade(m);
+			config_init(&fresh); /* the exec failed: reload as this binary */
+			config_load(&fresh, m->config_path, err, sizeof(err));
+			config_validate(&fresh, CONFIG_FOR_SERVER, err, sizeof(err));
+		} else {
+			log_event(LOG_ERROR, "upgrade_refused", "s:reason",
+			          "the installed binary refuses the configuration (hms --check-config); "
+			          "reloading the running one",
+			          LOG_END);
+		}
+	}
 
 	/* Retire the current generation; each finishes its request first. */
 	for (long i = 0; i < m->slot_count; i++) {
@@ -358,6 +459,61 @@ static void usage(FILE *out)
 	             "Every key can be overridden by an HMS_<KEY> environment variable.\n");
 }
 
+/* Where this binary lives, to notice an upgrade installed there. */
+static void remember_binary(struct master *m, char **argv)
+{
+	struct stat st;
+
+	m->argv = argv;
+	if (realpath("/proc/self/exe", m->exe_path) == NULL || stat(m->exe_path, &st) != 0) {
+		m->exe_path[0] = '\0';
+		return;
+	}
+	/* A binary replaced since this one started shows as "... (deleted)";
+	 * the path it was started as is where an upgrade lands. */
+	m->exe_dev = st.st_dev;
+	m->exe_ino = st.st_ino;
+}
+
+/* After an upgrade's exec: the socket and the old workers of the previous
+ * image. Returns the socket, or -1 at an ordinary start. */
+static int adopt_socket(struct master *m)
+{
+	const char *fd_text = getenv(ENV_LISTEN_FD), *pids = getenv(ENV_RETIRING);
+	char *end;
+	long fd;
+	int listening = 0;
+	socklen_t len = sizeof(listening);
+	struct stat st;
+
+	if (fd_text == NULL)
+		return -1;
+	fd = strtol(fd_text, &end, 10);
+	if (*end != '\0' || fd < 3 || fd > 65535 || fstat((int)fd, &st) != 0 ||
+	    !S_ISSOCK(st.st_mode) ||
+	    getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+		unsetenv(ENV_LISTEN_FD);
+		unsetenv(ENV_RETIRING);
+		return -1;
+	}
+	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	for (const char *p = pids != NULL ? pids : ""; *p != '\0';) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 1 && m->retiring_count < MAX_RETIRING) {
+			m->retiring[m->retiring_count++] = (pid_t)pid;
+			kill((pid_t)pid, SIGTERM);
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	log_event(LOG_INFO, "upgraded", "i:retiring", (int)m->retiring_count, LOG_END);
+	unsetenv(ENV_LISTEN_FD);
+	unsetenv(ENV_RETIRING);
+	return (int)fd;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -419,7 +575,10 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	m.listen_fd = open_socket(&m.cfg, err, sizeof(err));
+	remember_binary(&m, argv);
+	m.listen_fd = adopt_socket(&m);
+	if (m.listen_fd < 0)
+		m.listen_fd = open_socket(&m.cfg, err, sizeof(err));
 	if (m.listen_fd < 0) {
 		fprintf(stderr, "hms: %s\n", err);
 		log_event(LOG_ERROR, "listen_failed", "s:reason", err, LOG_END);

@@ -112,7 +112,9 @@ if "$ROOT/deploy/stack.sh" start; then
 	# deploy/backup.sh of this (now populated) stack, deploy/restore.sh into a
 	# second, empty one; the same answers, files and audit trail.
 	run_suite "backup and restore" "$ROOT/tests/deploy/backup_restore.sh"
-	[ -n "$quick" ] || run_suite "fault tests" "$BIN/fault_tests" --jobs 1
+	# Quick mode skips them unless a filter names some.
+	[ -n "$quick" ] && [ -z "${HMS_TEST_FILTER:-}" ] ||
+		run_suite "fault tests" "$BIN/fault_tests" --jobs 1 "${filter_args[@]}"
 	"$ROOT/deploy/stack.sh" stop
 else
 	echo "== the test stack did not start"

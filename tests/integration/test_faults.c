@@ -11,9 +11,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -635,4 +637,84 @@ Test(faults, a_killed_workers_temporary_upload_files_are_removed)
 	free(mine);
 	free(other);
 	free(dir);
+}
+
+/* The file a process runs, as the kernel sees it now. */
+static int exe_inode(pid_t pid, ino_t *ino, bool *deleted)
+{
+	char link[64], target[4200];
+	ssize_t n;
+	struct stat st;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0 || stat(link, &st) != 0)
+		return -1;
+	target[n] = '\0';
+	*deleted = strstr(target, " (deleted)") != NULL;
+	*ino = st.st_ino;
+	return 0;
+}
+
+Test(faults, an_upgrade_is_install_migrate_sighup_and_drops_no_request)
+{
+	pid_t master = master_pid();
+	pid_t before[MAX_CHILDREN];
+	size_t n = workers(master, before);
+	const char *bin = client_env("HMS_TEST_HMS_BIN");
+	pthread_t threads[4];
+	char *cmd, *out = NULL;
+	struct stat installed;
+	ino_t running = 0;
+	bool deleted = true;
+
+	atomic_store(&load_running, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&threads[i], NULL, load, NULL);
+	sleep_ms(300);
+	/* 1. Install: a new file at the binary's path (a copy stands for the
+	 *    new release), renamed over it as package managers do. */
+	cmd = client_format("cp '%s' '%s.new' && mv '%s.new' '%s'", bin, bin, bin, bin);
+	cr_assert_eq(client_run(cmd, NULL), 0);
+	free(cmd);
+	cr_assert_eq(stat(bin, &installed), 0);
+	cr_assert_eq(exe_inode(master, &running, &deleted), 0);
+	cr_assert(deleted, "the master should still run the replaced file");
+	/* 2. Migrate (nothing new to apply here: the step of the procedure). */
+	cmd = client_format("HMS_CONFIG='%s/hms.conf' '%s' migrate 2>&1", client_env("HMS_TEST_STATE"),
+	                    client_env("HMS_TEST_HMSCTL_BIN"));
+	cr_assert_eq(client_run(cmd, &out), 0, "%s", out != NULL ? out : "");
+	free(out);
+	free(cmd);
+	/* 3. SIGHUP: the master execs the installed binary, keeping its pid
+	 *    and its socket, and replaces every worker. */
+	cr_assert_eq(kill(master, SIGHUP), 0);
+	for (int i = 0; i < 100; i++) {
+		if (exe_inode(master, &running, &deleted) == 0 && !deleted &&
+		    running == installed.st_ino)
+			break;
+		sleep_ms(100);
+	}
+	cr_assert_not(deleted, "the master did not exec the installed binary");
+	cr_assert_eq(running, installed.st_ino);
+	wait_for_workers(master, n, before, n);
+	sleep_ms(500);
+	atomic_store(&load_running, 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(threads[i], NULL);
+	cr_assert_gt(atomic_load(&load_ok), 20);
+	cr_assert_eq(atomic_load(&load_failed), 0, "%d requests failed during the upgrade",
+	             atomic_load(&load_failed));
+	cr_assert_eq(master_pid(), master);
+	/* The new workers run the new file too. */
+	{
+		pid_t now[MAX_CHILDREN];
+		size_t k = workers(master, now);
+
+		for (size_t i = 0; i < k; i++) {
+			cr_assert_eq(exe_inode(now[i], &running, &deleted), 0);
+			cr_assert_not(deleted);
+			cr_assert_eq(running, installed.st_ino);
+		}
+	}
 }
