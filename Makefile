@@ -5,7 +5,7 @@
 #   make start    the same stack in the background; make stop ends it
 #   make test     every test, on a throwaway stack, under ASan + UBSan
 #   make bench    load benchmark through nginx (wrk)
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
 # first installs the packages can build in the same invocation.
@@ -121,8 +121,10 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hms/schema \
-		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms
+		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms \
+		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 build/hms build/hmsctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/man/hms.8 docs/man/hmsctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/hms/schema/
 	install -m 0644 conf/hms.conf.example docs/openapi.yaml $(DESTDIR)$(PREFIX)/share/doc/hms/
 	cp -R deploy/nginx deploy/systemd $(DESTDIR)$(PREFIX)/share/hms/deploy/
