@@ -11,6 +11,7 @@ packages=(
 	clang libclang-rt-14-dev
 	nginx postgresql postgresql-contrib
 	wrk gnuplot-nox
+	groff-base man-db
 )
 
 missing=()
