@@ -7,7 +7,7 @@
 #   make bench    load benchmark through nginx (wrk)
 #   make erd      docs/erd.dot and docs/erd.svg from a freshly migrated schema
 #   make docs/permissions.md   the role table, from the code's own tables
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages)
 #   make deb      build/hms_<version>_<arch>.deb (deploy/deb/)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
@@ -137,8 +137,10 @@ deb:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hms/schema \
-		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms
+		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms \
+		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 build/hms build/hmsctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/man/hms.8 docs/man/hmsctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/hms/schema/
 	install -m 0644 conf/hms.conf.example docs/openapi.yaml $(DESTDIR)$(PREFIX)/share/doc/hms/
 	cp -R deploy/nginx deploy/systemd $(DESTDIR)$(PREFIX)/share/hms/deploy/

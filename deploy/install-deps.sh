@@ -11,7 +11,7 @@ packages=(
 	clang libclang-rt-14-dev
 	nginx postgresql postgresql-contrib
 	wrk gnuplot-nox
-	jq graphviz debootstrap
+	jq graphviz debootstrap groff-base man-db
 )
 
 missing=()

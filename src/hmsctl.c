@@ -1,6 +1,11 @@
 /*
  * hmsctl.c - the operator's command line: migrations, the first admin
- * account, and the audit chain check.
+ * account, the audit chain check, demo data and the installation check.
+ *
+ * One table lists the commands with their help; help never needs a
+ * configuration, so `hmsctl COMMAND --help` works on a machine where
+ * nothing is set up yet. Exit codes (also in --help and hmsctl(8)):
+ * 0 done, 1 failed or found a problem, 2 usage or configuration error.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +17,7 @@
 #include "hms/audit.h"
 #include "hms/audit_seal.h"
 #include "hms/audit_verify.h"
+#include "hms/check.h"
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/log.h"
@@ -20,12 +26,56 @@
 #include "hms/seed.h"
 #include "hms/users.h"
 
-static void usage(FILE *out)
+/* The exit codes, the same for every command. */
+enum {
+	EXIT_DONE = 0,   /* done; for check and audit-verify: nothing wrong */
+	EXIT_FAILED = 1, /* the command failed, or found a problem */
+	EXIT_USAGE = 2,  /* bad command line, or a configuration that does not load */
+};
+
+static const char exit_codes_help[] =
+    "Exit status: 0 done (check, audit-verify: nothing wrong); 1 the command failed\n"
+    "or found a problem (no database, a broken audit trail, a check that failed);\n"
+    "2 a usage error or a configuration that does not load or validate.\n";
+
+static const char config_help[] =
+    "Configuration: --config FILE, else $HMS_CONFIG, else /etc/hms/hms.conf (or\n"
+    "conf/hms.conf in a checkout); HMS_* variables override its keys. hmsctl\n"
+    "connects with admin_database_url when set, else database_url.\n";
+
+struct command {
+	const char *name;
+	const char *args;    /* after the name, in the synopsis */
+	const char *summary; /* one line in hmsctl --help */
+	const char *help;    /* the rest of hmsctl COMMAND --help */
+	bool loads_config;   /* false: the command reads the configuration itself */
+	int (*run)(struct hms_config *cfg, const char *config_path, int argc, char **argv);
+};
+
+static const struct command *command_find(const char *name);
+static void usage(FILE *out);
+
+static void command_usage(const struct command *cmd, FILE *out)
 {
-	fprintf(out, "usage: hmsctl [--config FILE] COMMAND [options]\n"
-	             "commands:\n"
-	             "  migrate [--schema-dir DIR]   apply schema/NNN_name.sql files in order\n"
-	             "Configuration: --config FILE or $HMS_CONFIG, then HMS_* variables.\n");
+	fprintf(out, "usage: hmsctl [--config FILE] %s%s%s\n", cmd->name, *cmd->args ? " " : "",
+	        cmd->args);
+}
+
+static void command_help(const struct command *cmd, FILE *out)
+{
+	command_usage(cmd, out);
+	fprintf(out, "\n%s.\n\n%s\n%s%s", cmd->summary, cmd->help, config_help, exit_codes_help);
+}
+
+/* Anything left after a command's options that it does not take. */
+static bool extra_arguments(const struct command *cmd, int argc, char **argv)
+{
+	if (optind < argc) {
+		fprintf(stderr, "hmsctl: %s: unexpected argument '%s'\n", cmd->name, argv[optind]);
+		command_usage(cmd, stderr);
+		return true;
+	}
+	return false;
 }
 
 /* hmsctl works as the owner role (migrations need it); admin_database_url
@@ -61,7 +111,7 @@ static int read_password(char *out, size_t size)
 	return len > 0 ? 0 : -1;
 }
 
-static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
+static int cmd_create_admin(struct hms_config *cfg, const char *config_path, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"username", required_argument, NULL, 'u'},
@@ -102,22 +152,25 @@ static int cmd_create_admin(struct hms_config *cfg, int argc, char **argv)
 			generate = true;
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			command_usage(command_find("create-admin"), stderr);
+			return EXIT_USAGE;
 		}
 	}
+	(void)config_path;
+	if (extra_arguments(command_find("create-admin"), argc, argv))
+		return EXIT_USAGE;
 	if (username == NULL || *username == '\0') {
 		fprintf(stderr, "hmsctl: create-admin needs --username\n");
-		return 2;
+		return EXIT_USAGE;
 	}
 	db = open_db(cfg);
 	if (db == NULL)
-		return 1;
+		return EXIT_FAILED;
 	arena = arena_new(16 * 1024, 0);
 	if (arena == NULL) {
 		fprintf(stderr, "hmsctl: out of memory\n");
 		db_free(db);
-		return 1;
+		return EXIT_FAILED;
 	}
 	if (if_none && users_admin_exists(db, arena, &exists) == HMS_OK && exists) {
 		printf("an admin account already exists; nothing to do\n");
@@ -176,7 +229,20 @@ fail:
 	explicit_bzero(password, sizeof(password));
 	arena_free(arena);
 	db_free(db);
-	return 1;
+	return EXIT_FAILED;
+}
+
+/* Takes no options nor arguments (--help is handled before). */
+static int no_arguments(const char *name, int argc, char **argv)
+{
+	static const struct option none[] = {{NULL, 0, NULL, 0}};
+
+	optind = 1;
+	if (getopt_long(argc, argv, "", none, NULL) != -1) {
+		command_usage(command_find(name), stderr);
+		return -1;
+	}
+	return extra_arguments(command_find(name), argc, argv) ? -1 : 0;
 }
 
 static void print_problem(void *arg, const char *problem)
@@ -188,7 +254,7 @@ static void print_problem(void *arg, const char *problem)
 /* Checks the rows chained one by one before seals existed, then every seal
  * and the rows it covers; reports the unsealed tail. Exit 1 when anything
  * is wrong. */
-static int cmd_audit_verify(struct hms_config *cfg)
+static int cmd_audit_verify(struct hms_config *cfg, const char *config_path, int argc, char **argv)
 {
 	struct audit_seal_report report;
 	struct db *db;
@@ -197,13 +263,16 @@ static int cmd_audit_verify(struct hms_config *cfg)
 	char err[512];
 	int rc;
 
+	(void)config_path;
+	if (no_arguments("audit-verify", argc, argv) != 0)
+		return EXIT_USAGE;
 	if (config_load_seal_keys(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hmsctl: audit-verify: %s\n", err);
-		return 2;
+		return EXIT_USAGE;
 	}
 	db = open_db(cfg);
 	if (db == NULL)
-		return 1;
+		return EXIT_FAILED;
 	rc = audit_verify_chain(db_conn(db), &rows, head, err, sizeof(err));
 	if (rc == 0)
 		printf("audit chain intact: %lld rows chained one by one; head hash %s\n", rows,
@@ -231,7 +300,7 @@ static int cmd_audit_verify(struct hms_config *cfg)
 /* Seals what has committed, now (what the sealer does every few hundred
  * milliseconds; for a database no hms is running against, or before a
  * backup). */
-static int cmd_audit_seal(struct hms_config *cfg)
+static int cmd_audit_seal(struct hms_config *cfg, const char *config_path, int argc, char **argv)
 {
 	struct audit_seal_result seal;
 	long long seals = 0, rows = 0;
@@ -239,13 +308,16 @@ static int cmd_audit_seal(struct hms_config *cfg)
 	char err[512];
 	int rc;
 
+	(void)config_path;
+	if (no_arguments("audit-seal", argc, argv) != 0)
+		return EXIT_USAGE;
 	if (config_load_seal_keys(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hmsctl: audit-seal: %s\n", err);
-		return 2;
+		return EXIT_USAGE;
 	}
 	db = open_db(cfg);
 	if (db == NULL)
-		return 1;
+		return EXIT_FAILED;
 	do {
 		rc = audit_seal_pass(db_conn(db), &cfg->seal[0], &seal, err, sizeof(err));
 		seals += seal.seal_id > 0;
@@ -270,7 +342,7 @@ static int parse_count(const char *text, long *out)
 	return 0;
 }
 
-static int cmd_seed(struct hms_config *cfg, int argc, char **argv)
+static int cmd_seed(struct hms_config *cfg, const char *config_path, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"patients", required_argument, NULL, 'p'},
@@ -287,18 +359,25 @@ static int cmd_seed(struct hms_config *cfg, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:d:s:", options, NULL)) != -1) {
 		long *target = opt == 'p' ? &patients : opt == 'd' ? &doctors : &seed;
 
-		if ((opt != 'p' && opt != 'd' && opt != 's') || parse_count(optarg, target) != 0) {
+		if (opt != 'p' && opt != 'd' && opt != 's') {
+			command_usage(command_find("seed"), stderr);
+			return EXIT_USAGE;
+		}
+		if (parse_count(optarg, target) != 0) {
 			fprintf(stderr, "hmsctl: seed: counts are whole numbers up to 100000000\n");
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
+	(void)config_path;
+	if (extra_arguments(command_find("seed"), argc, argv))
+		return EXIT_USAGE;
 	if (patients == 0 && doctors == 0) {
 		fprintf(stderr, "hmsctl: seed: give --patients N and/or --doctors N\n");
-		return 2;
+		return EXIT_USAGE;
 	}
 	db = open_db(cfg);
 	if (db == NULL)
-		return 1;
+		return EXIT_FAILED;
 	if (doctors > 0)
 		rc = seed_doctors(db_conn(db), doctors, (unsigned long long)seed, err, sizeof(err));
 	if (rc == 0 && patients > 0)
@@ -312,7 +391,7 @@ static int cmd_seed(struct hms_config *cfg, int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
-static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
+static int cmd_migrate(struct hms_config *cfg, const char *config_path, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"schema-dir", required_argument, NULL, 's'},
@@ -329,14 +408,17 @@ static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "s:", options, NULL)) != -1) {
 		if (opt != 's') {
-			usage(stderr);
-			return 2;
+			command_usage(command_find("migrate"), stderr);
+			return EXIT_USAGE;
 		}
 		dir = optarg;
 	}
+	(void)config_path;
+	if (extra_arguments(command_find("migrate"), argc, argv))
+		return EXIT_USAGE;
 	db = open_db(cfg);
 	if (db == NULL)
-		return 1;
+		return EXIT_FAILED;
 	conn = db_conn(db);
 	rc = migrate_run(conn, dir, &result, err, sizeof(err));
 	if (rc != 0)
@@ -350,6 +432,164 @@ static int cmd_migrate(struct hms_config *cfg, int argc, char **argv)
 	return rc == 0 ? 0 : 1;
 }
 
+static long parse_megabytes(const char *text)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	return *text != '\0' && *end == '\0' && v >= 0 && v <= 1L << 30 ? v : -1;
+}
+
+/* Loads the configuration itself, so that a file that does not load is one
+ * of the problems it lists. */
+static int cmd_check(struct hms_config *cfg, const char *config_path, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"min-free-mb", required_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct check_options check = {.config_path = config_path,
+	                              .min_free_mb = CHECK_DEFAULT_MIN_FREE_MB};
+	int opt;
+
+	(void)cfg;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "m:", options, NULL)) != -1) {
+		if (opt != 'm' || (check.min_free_mb = parse_megabytes(optarg)) < 0) {
+			if (opt == 'm')
+				fprintf(stderr,
+				        "hmsctl: check: --min-free-mb takes a number of MiB\n");
+			command_usage(command_find("check"), stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (extra_arguments(command_find("check"), argc, argv))
+		return EXIT_USAGE;
+	return check_run(&check, stdout) == 0 ? EXIT_DONE : EXIT_FAILED;
+}
+
+static int cmd_help(struct hms_config *cfg, const char *config_path, int argc, char **argv)
+{
+	const struct command *cmd;
+
+	(void)cfg;
+	(void)config_path;
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_DONE;
+	}
+	cmd = command_find(argv[1]);
+	if (cmd == NULL || argc > 2) {
+		fprintf(stderr, "hmsctl: help: %s '%s'\n",
+		        cmd == NULL ? "no command" : "one command",
+		        cmd == NULL ? argv[1] : argv[2]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	command_help(cmd, stdout);
+	return EXIT_DONE;
+}
+
+static const struct command commands[] = {
+    {"check", "[--min-free-mb N]", "Check that this installation is ready to serve",
+     "Validates the configuration (every key hms itself needs, the keys included),\n"
+     "connects to the database with database_url (and admin_database_url when set),\n"
+     "compares schema_migrations with schema_dir (every file applied, checksums\n"
+     "unchanged, nothing applied that schema_dir lacks), looks at attachment_dir\n"
+     "(writable by this user, closed to others; with socket_group: of that group,\n"
+     "group-readable and setgid, so that nginx can serve the files) and its free\n"
+     "space, and at the modes of the configuration file and the key files (no\n"
+     "access for others, no group write, not readable by socket_group). Prints one\n"
+     "line per item: ok, skip (an earlier problem prevents looking), or FAIL with\n"
+     "what is wrong and how to put it right. Changes nothing. Run it as the user\n"
+     "hms runs as: sudo -u hms hmsctl check.\n"
+     "\n"
+     "  --min-free-mb N   less free space in attachment_dir is a problem (default\n"
+     "                    1024)\n",
+     false, cmd_check},
+    {"migrate", "[--schema-dir DIR]", "Apply the schema migrations not yet applied",
+     "Applies schema_dir's NNN_name.sql files in order, each in its own transaction\n"
+     "with its row in schema_migrations. Running it again does nothing; a file\n"
+     "changed after it was applied stops the run (its SHA-256 is recorded). An\n"
+     "advisory lock makes concurrent runs from several hosts safe.\n"
+     "\n"
+     "  --schema-dir DIR   the migrations' directory (default: schema_dir)\n",
+     true, cmd_migrate},
+    {"create-admin", "--username NAME [--email ADDR] [--if-none] [--generate-password]",
+     "Create an admin account",
+     "The password comes from $HMS_ADMIN_PASSWORD, else the first line of stdin\n"
+     "(not a terminal), else, with --generate-password, is generated and printed\n"
+     "once. 10 to 1024 characters. The creation is written to the audit trail.\n"
+     "\n"
+     "  --username NAME       1-150 letters, digits and @.+_-\n"
+     "  --email ADDR          the account's e-mail address\n"
+     "  --if-none             do nothing when an active admin exists\n"
+     "  --generate-password   generate a password when none is given\n",
+     true, cmd_create_admin},
+    {"audit-verify", "", "Verify the audit trail's hash chain and seals",
+     "Checks the rows chained one by one before seals existed, then every seal\n"
+     "(sequence, links, HMAC with audit_seal_keys) and every sealed row, naming\n"
+     "each row changed, removed or inserted after sealing; prints the head MAC and\n"
+     "the unsealed tail. Needs the audit sealing keys: run it as hms with\n"
+     "/etc/hms/hms.conf. Exit 1 when the trail is broken.\n",
+     true, cmd_audit_verify},
+    {"audit-seal", "", "Seal every committed audit row now",
+     "What hms's sealer process does every audit_seal_interval_ms, at once: for a\n"
+     "database no hms runs against, or before a backup. Needs the audit sealing\n"
+     "keys.\n",
+     true, cmd_audit_seal},
+    {"seed", "[--patients N] [--doctors N] [--random-seed S]", "Load demo data",
+     "Inserts N made-up patients and doctors through COPY (a progress bar on a\n"
+     "terminal); 1,000,000 patients take a few minutes. For demonstrations and\n"
+     "benchmarks, never for a production database.\n"
+     "\n"
+     "  --patients N      patients to add (up to 100000000)\n"
+     "  --doctors N       doctors to add\n"
+     "  --random-seed S   the same S gives the same data (default 0)\n",
+     true, cmd_seed},
+    {"help", "[COMMAND]", "Show the commands, or one command's help",
+     "The same as hmsctl --help, or hmsctl COMMAND --help.\n", false, cmd_help},
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: hmsctl [--config FILE] COMMAND [options]\n"
+	             "       hmsctl COMMAND --help\n"
+	             "\n"
+	             "The operator's command line of HMS.\n"
+	             "\n"
+	             "commands:\n");
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+	        "\n"
+	        "options:\n"
+	        "  -c, --config FILE   the configuration file\n"
+	        "  -h, --help          this help\n"
+	        "\n"
+	        "%s%sSee hmsctl(8).\n",
+	        config_help, exit_codes_help);
+}
+
+/* -h or --help among a command's arguments (before a "--"). */
+static bool asks_for_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -359,6 +599,7 @@ int main(int argc, char **argv)
 	};
 	const char *config_path =
 	    getenv("HMS_CONFIG") != NULL ? getenv("HMS_CONFIG") : config_default_path();
+	const struct command *cmd;
 	struct hms_config cfg;
 	char err[CONFIG_ERROR_MAX];
 	int opt;
@@ -372,41 +613,39 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EXIT_DONE;
 		default:
 			usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
-	}
-	log_init(LOG_WARN, "hmsctl");
-	config_init(&cfg);
-	if (config_load(&cfg, config_path, err, sizeof(err)) != 0 ||
-	    config_validate(&cfg, CONFIG_FOR_DATABASE, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hmsctl: configuration error: %s\n", err);
-		config_free(&cfg);
-		return 2;
+		return EXIT_USAGE;
 	}
 	argv += optind;
 	argc -= optind;
-	if (strcmp(argv[0], "migrate") == 0) {
-		rc = cmd_migrate(&cfg, argc, argv);
-	} else if (strcmp(argv[0], "create-admin") == 0) {
-		rc = cmd_create_admin(&cfg, argc, argv);
-	} else if (strcmp(argv[0], "seed") == 0) {
-		rc = cmd_seed(&cfg, argc, argv);
-	} else if (strcmp(argv[0], "audit-verify") == 0) {
-		rc = cmd_audit_verify(&cfg);
-	} else if (strcmp(argv[0], "audit-seal") == 0) {
-		rc = cmd_audit_seal(&cfg);
-	} else {
+	cmd = command_find(argv[0]);
+	if (cmd == NULL) {
 		fprintf(stderr, "hmsctl: unknown command '%s'\n", argv[0]);
 		usage(stderr);
-		rc = 2;
+		return EXIT_USAGE;
 	}
+	/* Help before anything else: it needs no configuration. */
+	if (asks_for_help(argc, argv)) {
+		command_help(cmd, stdout);
+		return EXIT_DONE;
+	}
+	log_init(LOG_WARN, "hmsctl");
+	config_init(&cfg);
+	if (cmd->loads_config &&
+	    (config_load(&cfg, config_path, err, sizeof(err)) != 0 ||
+	     config_validate(&cfg, CONFIG_FOR_DATABASE, err, sizeof(err)) != 0)) {
+		fprintf(stderr, "hmsctl: configuration error: %s\n", err);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	rc = cmd->run(&cfg, config_path, argc, argv);
 	config_free(&cfg);
 	return rc;
 }

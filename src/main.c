@@ -456,7 +456,9 @@ static void usage(FILE *out)
 	             "  --config FILE    key = value configuration (default: $HMS_CONFIG, else\n"
 	             "                   /etc/hms/hms.conf, else conf/hms.conf)\n"
 	             "  --check-config   validate the configuration and exit\n"
-	             "Every key can be overridden by an HMS_<KEY> environment variable.\n");
+	             "Every key can be overridden by an HMS_<KEY> environment variable.\n"
+	             "Exit status: 0 stopped cleanly (or, with --check-config, valid); 1 could\n"
+	             "not start (the socket); 2 a usage or configuration error. See hms(8).\n");
 }
 
 /* Where this binary lives, to notice an upgrade installed there. */

@@ -115,11 +115,16 @@ static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db
 	drain_input(fr->in);
 	write_response(fr->out, &req, &res);
 
-	/* The route pattern, never the path: paths and queries can hold PHI. */
+	/* The route pattern, never the path: paths and queries can hold PHI.
+	 * user_id is the authenticated account, 0 for an anonymous request
+	 * (a login, the health check, one refused before authentication). At
+	 * debug only: nginx's access log already has a line per request, and
+	 * journald would get one per request too (conf/hms.conf.example). */
 	log_event(res.status >= 500 ? LOG_WARN : LOG_DEBUG, "request", "s:request_id",
 	          req.request_id, "s:method", req.method != NULL ? req.method : "-", "s:route",
 	          req.route != NULL ? req.route->pattern : "-", "i:status", res.status,
-	          "f:duration_ms", elapsed_ms(&start), LOG_END);
+	          "f:duration_ms", elapsed_ms(&start), "l:user_id",
+	          (long long)(req.user.authenticated ? req.user.id : 0), LOG_END);
 }
 
 int worker_run(const struct hms_config *cfg, int listen_fd)

@@ -70,7 +70,10 @@ STATE=$(mktemp -d /tmp/hms-test.XXXXXX)
 chmod 755 "$STATE"
 export HMS_STATE_DIR=$STATE HMS_BIN_DIR=$BIN
 export HMS_HTTPS_PORT=$(free_port) HMS_PG_PORT=$(free_port)
-export HMS_WORKERS=2 HMS_LOG_LEVEL=info HMS_NGINX_WORKERS=2
+# log_level debug: every request gets its line in hms.log (route pattern,
+# status, user id), so all the suite's requests go through that code and
+# test_logs.c can check the lines and grep the log for patient data.
+export HMS_WORKERS=2 HMS_LOG_LEVEL=debug HMS_NGINX_WORKERS=2
 export HMS_PG_EXTRA_CONF=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'
 unset HMS_DATABASE_URL HMS_CONFIG
 # The first admin's password: a fixed test value, exported so the

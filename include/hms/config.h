@@ -87,8 +87,10 @@ struct hms_config {
 
 /* What the caller is about to do decides what must be configured. */
 enum config_purpose {
-	CONFIG_FOR_SERVER,  /* everything */
-	CONFIG_FOR_DATABASE /* hmsctl: only the database (and schema dir) */
+	CONFIG_FOR_SERVER,   /* everything */
+	CONFIG_FOR_DATABASE, /* hmsctl: only the database (and schema dir) */
+	CONFIG_FOR_CHECK     /* hmsctl check: everything but attachment_dir,
+	                        which it looks at in more detail itself */
 };
 
 /* The file to read when neither --config nor HMS_CONFIG names one:

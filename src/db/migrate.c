@@ -9,6 +9,7 @@
 #include "hms/migrate.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -254,6 +255,98 @@ int migrate_run(PGconn *conn, const char *dir, struct migrate_result *result, ch
 		rc = apply_one(conn, dir, names[i], result, err, errlen);
 	PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
 out:
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* The row of schema_migrations recorded for version, or -1. */
+static int find_version(const PGresult *res, const char *version)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 0), version) == 0)
+			return i;
+	return -1;
+}
+
+static void note_first(char *slot, size_t size, const char *name)
+{
+	if (*slot == '\0')
+		snprintf(slot, size, "%s", name);
+}
+
+int migrate_status(PGconn *conn, const char *dir, struct migrate_status *status, char *err,
+                   size_t errlen)
+{
+	char **names = NULL;
+	size_t count = 0;
+	PGresult *res;
+	int rc = 0;
+
+	memset(status, 0, sizeof(*status));
+	if (list_files(dir, &names, &count, err, errlen) != 0)
+		return -1;
+	status->files = (int)count;
+	res =
+	    PQexec(conn, "SELECT version, name, checksum FROM schema_migrations ORDER BY version");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (state != NULL && strcmp(state, "42P01") == 0) { /* no table: nothing applied */
+			status->pending = (int)count;
+			if (count > 0)
+				note_first(status->first_pending, sizeof(status->first_pending),
+				           names[0]);
+		} else {
+			snprintf(err, errlen, "cannot read schema_migrations: %.*s",
+			         (int)strcspn(PQerrorMessage(conn), "\n"), PQerrorMessage(conn));
+			rc = -1;
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char version[4] = {names[i][0], names[i][1], names[i][2], '\0'};
+		char sum[SHA256_HEX_LEN + 1];
+		char path[4096];
+		int row = find_version(res, version);
+		size_t len;
+		char *sql;
+
+		if (row < 0) {
+			status->pending++;
+			note_first(status->first_pending, sizeof(status->first_pending), names[i]);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		sql = read_file(path, &len, err, errlen);
+		if (sql == NULL) {
+			rc = -1;
+			goto out;
+		}
+		sha256_hex(sql, len, sum);
+		free(sql);
+		if (strcmp(PQgetvalue(res, row, 2), sum) == 0) {
+			status->applied++;
+		} else {
+			status->changed++;
+			note_first(status->first_changed, sizeof(status->first_changed), names[i]);
+		}
+	}
+	for (int row = 0; row < PQntuples(res); row++) {
+		const char *version = PQgetvalue(res, row, 0);
+		bool has_file = false;
+
+		for (size_t i = 0; i < count && !has_file; i++)
+			has_file = strncmp(names[i], version, 3) == 0 && strlen(version) == 3;
+		if (!has_file) {
+			status->unknown++;
+			note_first(status->first_unknown, sizeof(status->first_unknown),
+			           PQgetvalue(res, row, 1));
+		}
+	}
+out:
+	PQclear(res);
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);

@@ -1,13 +1,24 @@
 /*
  * log.c - one JSON line per event on stderr. Each line is written with a
  * single write() so lines from the master and workers never interleave.
+ *
+ * Under systemd, stderr is a stream to journald (JOURNAL_STREAM names it):
+ * each line then starts with its syslog priority, "<6>" for info, which
+ * journald strips and keeps as the entry's PRIORITY (sd-daemon(3)), so
+ * `journalctl -u hms -p warning` shows warnings and errors. The line keeps
+ * its own "ts" (UTC, milliseconds): it is the message, and stays
+ * self-contained when exported (journalctl -o cat, a log shipper), whereas
+ * journald's timestamp is metadata beside it. Written anywhere else (a file,
+ * a terminal) the lines are plain JSON.
  */
 #include "hms/log.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,11 +26,27 @@ static enum log_level min_level = LOG_INFO;
 static const char *component_name = "hms";
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char level_priorities[] = {'7', '6', '4', '3'}; /* syslog's */
+static bool to_journal;
+
+/* JOURNAL_STREAM is "device:inode" of the stream systemd connected; it is
+ * inherited by children whose stderr may be elsewhere, hence the fstat. */
+static bool stderr_is_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return stream != NULL && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(enum log_level level, const char *component)
 {
 	min_level = level;
 	component_name = component;
+	to_journal = stderr_is_journal();
 }
 
 int log_level_parse(const char *name)
@@ -90,15 +117,21 @@ out:
 	    line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	{
 		char buf[4096];
+		size_t at = 0;
 
-		if (len + 1 < sizeof(buf)) {
-			memcpy(buf, text, len);
-			buf[len] = '\n';
-			if (write(STDERR_FILENO, buf, len + 1) < 0) {
+		if (to_journal) {
+			buf[at++] = '<';
+			buf[at++] = level_priorities[level];
+			buf[at++] = '>';
+		}
+		if (at + len + 1 < sizeof(buf)) {
+			memcpy(buf + at, text, len);
+			buf[at + len] = '\n';
+			if (write(STDERR_FILENO, buf, at + len + 1) < 0) {
 				/* Nowhere left to report a failed log write. */
 			}
 		} else {
-			fprintf(stderr, "%s\n", text);
+			fprintf(stderr, "%.*s%s\n", (int)at, buf, text);
 		}
 	}
 	json_object_put(line);
