@@ -5,7 +5,8 @@
 #   make start    the same stack in the background; make stop ends it
 #   make test     every test, on a throwaway stack, under ASan + UBSan
 #   make bench    load benchmark through nginx (wrk)
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR= (the /api/docs/ page goes to
+#                 PREFIX/share/hms/docs-ui, which deploy/nginx/hms.conf names)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
 # first installs the packages can build in the same invocation.
@@ -77,14 +78,17 @@ build/test/integration_tests: $(INTEG_SRC:%.c=build/test/obj/%.o) $(TOBJ)
 build/test/fault_tests: $(FAULT_SRC:%.c=build/test/obj/%.o) $(TOBJ)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
-# The API document and its page are compiled in (src/api/docs.c, .incbin).
-build/obj/src/api/docs.o build/test/obj/src/api/docs.o: docs/openapi.yaml docs/api.html
+# The API document is compiled in (src/api/docs.c, .incbin). Its page,
+# /api/docs/, is Swagger UI served by nginx (deploy/docs-ui.sh).
+build/obj/src/api/docs.o build/test/obj/src/api/docs.o: docs/openapi.yaml
 
 TEST_BINS = build/test/hms build/test/hmsctl build/test/unit_tests \
 	    build/test/integration_tests build/test/fault_tests
 
+# Debian packages, then the pinned npm packages (deploy/npm/) into build/npm.
 deps:
 	@deploy/install-deps.sh
+	@deploy/install-npm.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -120,6 +124,8 @@ bench: deps
 	@tests/bench/bench.sh
 
 install: all
+	deploy/install-npm.sh
+	deploy/docs-ui.sh $(DESTDIR)$(PREFIX)/share/hms/docs-ui --require
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hms/schema \
 		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms
 	install -m 0755 build/hms build/hmsctl $(DESTDIR)$(PREFIX)/bin/

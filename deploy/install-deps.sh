@@ -11,6 +11,7 @@ packages=(
 	clang libclang-rt-14-dev
 	nginx postgresql postgresql-contrib
 	wrk gnuplot-nox
+	chromium python3-jsonschema
 )
 
 missing=()
@@ -19,6 +20,10 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 	fi
 done
+# npm (for deploy/install-npm.sh): Debian's, unless a Node.js with its own
+# npm is already installed (NodeSource's nodejs ships npm and conflicts
+# with Debian's npm package).
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

@@ -106,6 +106,9 @@ if "$ROOT/deploy/stack.sh" start; then
 	export HMS_TEST_ADMIN_URL="host=$STATE/pg/run port=$HMS_PG_PORT user=postgres"
 	export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
 	run_suite "integration tests" "$BIN/integration_tests" "${filter_args[@]}"
+	# The /api/docs/ page in headless Chromium (a screenshot is left in
+	# $STATE/docs-page.png; HMS_KEEP_TEST_STATE=1 keeps it).
+	run_suite "docs page in a browser" python3 "$ROOT/tests/docs/browser.py"
 	[ -n "$quick" ] || run_suite "fault tests" "$BIN/fault_tests" --jobs 1
 	"$ROOT/deploy/stack.sh" stop
 else
