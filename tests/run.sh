@@ -40,6 +40,8 @@ filter_args=()
 quick=${HMS_TEST_QUICK:-}
 
 run_suite "unit tests" "$BIN/unit_tests" "${filter_args[@]}"
+# docs/openapi.yaml through @redocly/cli's linter (npm, deploy/npm/).
+run_suite "openapi lint" "$ROOT/tests/docs/lint.sh"
 
 # --- fuzz stage -------------------------------------------------------------
 # Every parser's libFuzzer target (tests/fuzz/) for HMS_FUZZ_SECONDS each, on
