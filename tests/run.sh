@@ -111,6 +111,9 @@ if "$ROOT/deploy/stack.sh" start; then
 	# The /api/docs/ page in headless Chromium (a screenshot is left in
 	# $STATE/docs-page.png; HMS_KEEP_TEST_STATE=1 keeps it).
 	run_suite "docs page in a browser" python3 "$ROOT/tests/docs/browser.py"
+	# One live request per operation and its main errors, each answer
+	# validated against docs/openapi.yaml.
+	run_suite "answers against the API document" python3 "$ROOT/tests/docs/responses.py"
 	[ -n "$quick" ] || run_suite "fault tests" "$BIN/fault_tests" --jobs 1
 	"$ROOT/deploy/stack.sh" stop
 else
