@@ -144,11 +144,13 @@ Test(docs, roles_are_the_permission_table)
 		lower(hms_routes[i].method, method, sizeof(method));
 		json_object_object_get_ex(paths, hms_routes[i].pattern, &item);
 		json_object_object_get_ex(item, method, &op);
-		roles_of(perm->is_public ? 0 : perm->roles, perm->own_only, &want, words, sizeof(words));
-		cr_assert(json_object_object_get_ex(op, "x-roles", &got) && json_object_equal(got, want),
-		          "%s %s: x-roles is %s, the permission table says %s", hms_routes[i].method,
-		          hms_routes[i].pattern, json_object_to_json_string(got),
-		          json_object_to_json_string(want));
+		roles_of(perm->is_public ? 0 : perm->roles, perm->own_only, &want, words,
+		         sizeof(words));
+		cr_assert(json_object_object_get_ex(op, "x-roles", &got) &&
+		              json_object_equal(got, want),
+		          "%s %s: x-roles is %s, the permission table says %s",
+		          hms_routes[i].method, hms_routes[i].pattern,
+		          json_object_to_json_string(got), json_object_to_json_string(want));
 		json_object_put(want);
 		roles_of(perm->own_only, 0, &want_own, sentence, sizeof(sentence));
 		if (perm->own_only == 0)
