@@ -7,7 +7,8 @@
 #   make bench    load benchmark through nginx (wrk)
 #   make erd      docs/erd.dot and docs/erd.svg from a freshly migrated schema
 #   make docs/permissions.md   the role table, from the code's own tables
-#   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages)
+#   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages, and the
+#                 /api/docs/ page in PREFIX/share/hms/docs-ui, which deploy/nginx/hms.conf names)
 #   make deb      build/hms_<version>_<arch>.deb (deploy/deb/)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
@@ -81,14 +82,17 @@ build/test/integration_tests: $(INTEG_SRC:%.c=build/test/obj/%.o) $(TOBJ)
 build/test/fault_tests: $(FAULT_SRC:%.c=build/test/obj/%.o) $(TOBJ)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
-# The API document and its page are compiled in (src/api/docs.c, .incbin).
-build/obj/src/api/docs.o build/test/obj/src/api/docs.o: docs/openapi.yaml docs/api.html
+# The API document is compiled in (src/api/docs.c, .incbin). Its page,
+# /api/docs/, is Swagger UI served by nginx (deploy/docs-ui.sh).
+build/obj/src/api/docs.o build/test/obj/src/api/docs.o: docs/openapi.yaml
 
 TEST_BINS = build/test/hms build/test/hmsctl build/test/unit_tests \
 	    build/test/integration_tests build/test/fault_tests
 
+# Debian packages, then the pinned npm packages (deploy/npm/) into build/npm.
 deps:
 	@deploy/install-deps.sh
+	@deploy/install-npm.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -136,6 +140,8 @@ deb:
 	deploy/deb/build.sh $(VERSION) build
 
 install: all
+	deploy/install-npm.sh
+	deploy/docs-ui.sh $(DESTDIR)$(PREFIX)/share/hms/docs-ui --require
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hms/schema \
 		$(DESTDIR)$(PREFIX)/share/hms/deploy $(DESTDIR)$(PREFIX)/share/doc/hms \
 		$(DESTDIR)$(PREFIX)/share/man/man8

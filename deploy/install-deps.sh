@@ -12,6 +12,7 @@ packages=(
 	nginx postgresql postgresql-contrib
 	wrk gnuplot-nox
 	jq graphviz debootstrap groff-base man-db
+	chromium python3-jsonschema
 )
 
 missing=()
@@ -20,6 +21,10 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 	fi
 done
+# npm (for deploy/install-npm.sh): Debian's, unless a Node.js with its own
+# npm is already installed (NodeSource's nodejs ships npm and conflicts
+# with Debian's npm package).
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

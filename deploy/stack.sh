@@ -136,6 +136,7 @@ PGSOCK=$PGROOT/run
 RUNDIR=$RT/run # hms.sock; hms.pid stays in $STATE/run
 ATTACH=$RT/attachments
 NGX_TMP=$RT/nginx/tmp
+DOCS_UI=$RT/docs-ui # the /api/docs/ page (deploy/docs-ui.sh)
 # The cluster's logs: beside it when it is in the state directory, else in
 # $STATE/log (written through a descriptor opened by this script).
 if [ "$RT" = "$STATE" ]; then PGLOG=$PGROOT; else PGLOG=$STATE/log; fi
@@ -356,6 +357,9 @@ make_certificate() {
 nginx_config() {
 	mkdir -p "$NGX_TMP" "$NGX/logs"
 	make_certificate
+	# The /api/docs/ page, copied fresh at every start where nginx's
+	# workers can read it (not build/, which may be in a closed checkout).
+	"$ROOT/deploy/docs-ui.sh" "$DOCS_UI"
 	local user_line="" plain=""
 	if is_root; then
 		user_line="user www-data;"
@@ -386,6 +390,7 @@ nginx_config() {
 		-e "s|unix:/run/hms/hms.sock|$(sed_escape "$(ngx_quote "unix:$RUNDIR/hms.sock")")|g" \
 		-e "s|/etc/ssl/hms/\([a-z.]*\)|\"$(sed_escape "$STATE/tls/")\1\"|g" \
 		-e "s|/var/lib/hms/attachments/|$(sed_escape "$(ngx_quote "$ATTACH/")")|g" \
+		-e "s|alias /usr/local/share/hms/docs-ui/;|alias $(sed_escape "$(ngx_quote "$DOCS_UI/")");|" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
 		-e "s|access_log /var/log/nginx/hms-access.log hms_json;|$access_line|" \
 		-e "s|zone=hms_token:10m rate=10r/m|zone=hms_token:10m rate=${HMS_TOKEN_RATE:-10r/m}|" \

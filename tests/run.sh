@@ -40,6 +40,8 @@ filter_args=()
 quick=${HMS_TEST_QUICK:-}
 
 run_suite "unit tests" "$BIN/unit_tests" "${filter_args[@]}"
+# docs/openapi.yaml through @redocly/cli's linter (npm, deploy/npm/).
+run_suite "openapi lint" "$ROOT/tests/docs/lint.sh"
 
 # --- fuzz stage -------------------------------------------------------------
 # Every parser's libFuzzer target (tests/fuzz/) for HMS_FUZZ_SECONDS each, on
@@ -109,6 +111,12 @@ if "$ROOT/deploy/stack.sh" start; then
 	export HMS_TEST_ADMIN_URL="host=$STATE/pg/run port=$HMS_PG_PORT user=postgres"
 	export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
 	run_suite "integration tests" "$BIN/integration_tests" "${filter_args[@]}"
+	# The /api/docs/ page in headless Chromium (a screenshot is left in
+	# $STATE/docs-page.png; HMS_KEEP_TEST_STATE=1 keeps it).
+	run_suite "docs page in a browser" python3 "$ROOT/tests/docs/browser.py"
+	# One live request per operation and its main errors, each answer
+	# validated against docs/openapi.yaml.
+	run_suite "answers against the API document" python3 "$ROOT/tests/docs/responses.py"
 	# docs/API_DOCUMENTATION.md, every step run and checked; and docs/erd.dot
 	# against this stack's schema.
 	run_suite "the API walk-through (docs/API_DOCUMENTATION.md)" "$ROOT/tests/docs/walkthrough.sh"

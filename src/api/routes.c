@@ -24,7 +24,6 @@
 const struct route hms_routes[] = {
     {"GET", "/api/health/", health_get, "public", N},
     {"GET", "/api/schema/", docs_schema, "public", N},
-    {"GET", "/api/docs/", docs_page, "public", N},
 
     {"POST", "/api/auth/token/", tokens_obtain, "public", J},
     {"POST", "/api/auth/token/refresh/", tokens_refresh, "public", J},

@@ -40,7 +40,7 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC_FUZZ) $(FUZZ_CFLAGS) -c $< -o $@
 
-build/fuzz/obj/src/api/docs.o: docs/openapi.yaml docs/api.html
+build/fuzz/obj/src/api/docs.o: docs/openapi.yaml
 
 build/fuzz/libhms.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@

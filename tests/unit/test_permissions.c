@@ -223,7 +223,6 @@ static const struct {
 } public_endpoints[] = {
     {"GET", "/api/health/"},
     {"GET", "/api/schema/"},
-    {"GET", "/api/docs/"},
     {"POST", "/api/auth/token/"},
     {"POST", "/api/auth/token/refresh/"},
     {"GET", "/api/attachments/{id}/download/"},
