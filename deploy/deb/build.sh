@@ -29,7 +29,9 @@ for unit in "$ROOT"/deploy/systemd/*.service; do
 	sed -e 's|/usr/local/bin/|/usr/bin/|g' -e 's|/usr/local/share/hms/|/usr/share/hms/|g' \
 		"$unit" >"$STAGE/lib/systemd/system/$(basename "$unit")"
 done
-install -m 0644 "$ROOT/deploy/nginx/hms.conf" "$STAGE/etc/nginx/sites-available/hms"
+sed -e 's|/usr/local/share/hms/|/usr/share/hms/|g' "$ROOT/deploy/nginx/hms.conf" \
+	>"$STAGE/etc/nginx/sites-available/hms"
+chmod 0644 "$STAGE/etc/nginx/sites-available/hms"
 # The configuration, as the package lays things out; an administrator sets
 # the database connection and the public origin (postinst says so).
 sed -e 's|^schema_dir = .*||' "$ROOT/conf/hms.conf.example" >"$STAGE/etc/hms/hms.conf"

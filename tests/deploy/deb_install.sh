@@ -226,6 +226,13 @@ if [ -n "$access" ] && [ "$status" = 200 ]; then
 else
 	fail "login and GET /api/patients/ (status $status)"
 fi
+docs=$(curl -sk --max-time 5 --resolve "localhost:$HTTPS_PORT:127.0.0.1" \
+	"https://localhost:$HTTPS_PORT/api/docs/")
+if grep -q '<html' <<<"$docs" && [ -f "$CH/usr/share/man/man8/hmsctl.8" ]; then
+	ok "the docs page is served from the package's files; the man pages are installed"
+else
+	fail "the docs page (/api/docs/) or the man pages"
+fi
 roles=$(in_root runuser -u postgres -- psql -XtA -p "$PG_PORT" -d hms -c \
 	"SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'hms' AND backend_type = 'client backend' AND pid <> pg_backend_pid()" 2>&1)
 if [ "$roles" = hms_app ]; then
