@@ -63,11 +63,12 @@ for path in ("/api/users/", "/api/patients/?include_deleted=true&ordering=create
     for _ in pages(path + ("&" if "?" in path else "?") + "page_size=100"):
         pass
 for pid in record_patients:
-    for rec in pages("/api/patients/%s/records/?page_size=100" % pid):
+    # A soft-deleted patient's records and files too: the admin asks.
+    for rec in pages("/api/patients/%s/records/?include_deleted=true&page_size=100" % pid):
         attachment_ids.update(a["id"] for a in rec.get("attachments", []))
 downloads = {}
 for aid in sorted(attachment_ids):
-    meta = call("/api/attachments/%d/" % aid, token)
+    meta = call("/api/attachments/%d/?include_deleted=true" % aid, token)
     snap["GET /api/attachments/%d/" % aid] = scrub(meta)
     got = hashlib.sha256(call(meta["download_url"], raw=True)).hexdigest()
     downloads[str(aid)] = {"claimed": meta["sha256"], "downloaded": got}
