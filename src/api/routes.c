@@ -100,3 +100,8 @@ const struct route hms_routes[] = {
 };
 
 const size_t hms_route_count = sizeof(hms_routes) / sizeof(hms_routes[0]);
+
+/* Path prefixes whose errors have their own shape (router.h); none yet. */
+const struct route_family hms_route_families[] = {
+    {NULL},
+};
