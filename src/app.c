@@ -118,6 +118,12 @@ void app_dispatch(struct http_request *req, struct http_response *res, const str
 	char allow[128];
 	const struct route *route;
 
+	/* Before anything can fail: the path's family picks the error shape,
+	 * so even a 404 for an unknown path under /fhir/ is an
+	 * OperationOutcome. */
+	for (const struct route_family *f = hms_route_families; f->prefix != NULL; f++)
+		if (strncmp(req->path, f->prefix, strlen(f->prefix)) == 0)
+			res->error_writer = f->error_writer;
 	switch (router_match(table, count, req->method, req->path, &route, req->ids, &req->id_count,
 	                     allow, sizeof(allow))) {
 	case ROUTE_NOT_FOUND:

@@ -76,6 +76,8 @@ static const struct config_key keys[] = {
     {INT(statement_timeout_ms, "5000", 0, 3600000)},
     {INT(list_count_cap, "1000", 100, 10000000)},
     {INT(list_max_offset, "10000", 100, 10000000)},
+    {STR(fhir_mrn_system, NULL)},
+    {STR(fhir_license_system, NULL)},
     {NULL, KEY_STRING, 0, NULL, 0, 0},
 };
 
@@ -506,6 +508,24 @@ static int origin_is_valid(const char *origin)
 	}
 }
 
+/* An identifier system for FHIR: unset (derived from public_origin), or an
+ * absolute URI - a scheme, ':', then no blanks or controls. */
+static bool fhir_system_is_valid(const char *uri)
+{
+	size_t scheme;
+
+	if (uri == NULL)
+		return true;
+	scheme = strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	if (scheme == 0 || !isalpha((unsigned char)uri[0]) || uri[scheme] != ':' ||
+	    uri[scheme + 1] == '\0' || strlen(uri) > 200)
+		return false;
+	for (const char *p = uri; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
 int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen)
 {
 	if (is_empty(cfg->database_url)) {
@@ -530,6 +550,14 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 		         "public_origin must be the origin clients reach the API at, such as "
 		         "https://hms.example.org or https://localhost:8443 (no path): absolute "
 		         "links are built from it, never from a request's Host header");
+		return -1;
+	}
+	if (!fhir_system_is_valid(cfg->fhir_mrn_system) ||
+	    !fhir_system_is_valid(cfg->fhir_license_system)) {
+		snprintf(err, errlen,
+		         "fhir_mrn_system and fhir_license_system must be absolute URIs (such as "
+		         "https://hospital.example.org/fhir/sid/mrn or urn:oid:1.2.3), without "
+		         "spaces");
 		return -1;
 	}
 	if (is_empty(cfg->jwt_issuer) || is_empty(cfg->jwt_audience)) {

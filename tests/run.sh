@@ -117,6 +117,14 @@ if "$ROOT/deploy/stack.sh" start; then
 	# One live request per operation and its main errors, each answer
 	# validated against docs/openapi.yaml.
 	run_suite "answers against the API document" python3 "$ROOT/tests/docs/responses.py"
+	# Every FHIR answer those tests saved, against the official FHIR R4 JSON
+	# schema (npm, pinned in tests/fhir/package-lock.json). Skipped only when
+	# a filter left the fhir suite out.
+	if [ -z "${HMS_TEST_FILTER:-}" ] || [ -d "$STATE/fhir" ]; then
+		run_suite "FHIR R4 schema (tests/fhir/validate.js)" bash -c \
+			'"$1/tests/fhir/install.sh" && NODE_PATH="${HMS_FHIR_NPM_DIR:-$1/build/npm-fhir}/node_modules" node "$1/tests/fhir/validate.js" "$2/fhir"' \
+			fhir-schema "$ROOT" "$STATE"
+	fi
 	# docs/API_DOCUMENTATION.md, every step run and checked; and docs/erd.dot
 	# against this stack's schema.
 	run_suite "the API walk-through (docs/API_DOCUMENTATION.md)" "$ROOT/tests/docs/walkthrough.sh"

@@ -43,6 +43,10 @@ struct hms_config {
 	/* "https://hms.example.org": absolute links (next, previous,
 	 * download_url) are built from it, never from the Host header. */
 	char *public_origin;
+	/* FHIR identifier systems of the MRN and the doctors' licence numbers;
+	 * NULL: <public_origin>/fhir/sid/mrn and .../license. */
+	char *fhir_mrn_system;
+	char *fhir_license_system;
 	char *jwt_issuer;
 	char *jwt_audience;
 	char *admin_database_url; /* hmsctl (migrations, accounts); defaults to database_url */

@@ -36,6 +36,7 @@ struct http_request;
 struct http_response;
 struct json_object;
 struct list_condition;
+struct list_page;
 struct list_spec;
 
 /* A constraint a write may violate, and what the client is told: a field
@@ -108,6 +109,10 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
                        const struct list_spec *spec, const struct list_condition *extra,
                        size_t extra_count);
 
+/* "{1,2,3}": the ids of the rows a page shows, in its order, for the audit
+ * row of a list answer (audit_record_list). */
+const char *crud_page_ids(struct http_request *req, const struct list_page *page);
+
 /* Answers row 0 of result with status, as columns describe it, with its
  * ETag when the columns have a version. */
 void crud_respond_row(struct http_request *req, struct http_response *res, int status,
@@ -117,6 +122,21 @@ void crud_respond_row(struct http_request *req, struct http_response *res, int s
  * says so. */
 void crud_respond_object(struct http_request *req, struct http_response *res,
                          const struct resource *r, int64_t id);
+
+/* The row with this id of r (outside r->live too when include_deleted),
+ * through the same statement as crud_get: when r audits reads, its "read"
+ * audit row is written by that statement and committed as it returns.
+ * HMS_ERR_NOT_FOUND when there is no such row. */
+enum hms_err crud_read(struct http_request *req, const struct resource *r, int64_t id,
+                       bool include_deleted, PGresult **row);
+
+/* Whether r has a row with this id at all, live or not (nothing of it is
+ * read, so nothing is audited). */
+enum hms_err crud_exists(struct http_request *req, const struct resource *r, int64_t id,
+                         bool *exists);
+
+/* Whether the caller's role holds r's deleted_permission. */
+bool crud_may_see_deleted(const struct http_request *req, const struct resource *r);
 
 /* Reads If-Match for the object id: *version is the version it requires,
  * or NULL when the write is unconditional (no header, or "*"). An If-Match

@@ -11,6 +11,10 @@ struct resource;
 
 extern const struct resource doctors_resource;
 
+/* The same rows searched by FHIR's Practitioner parameters (src/api/fhir.c). */
+struct list_spec;
+extern const struct list_spec doctors_fhir_search;
+
 void doctors_availability(struct http_request *req, struct http_response *res);
 
 /* Checks a weekly schedule (JSON array of {weekday, start_time, end_time}):

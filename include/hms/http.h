@@ -54,6 +54,7 @@ struct http_request {
 	long long content_length; /* -1 when absent */
 	const char *authorization;
 	const char *if_match;
+	const char *prefer; /* the Prefer header (FHIR's handling=strict|lenient) */
 	const char *client_ip;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 
@@ -82,9 +83,19 @@ struct http_header {
 	const char *value;
 };
 
+/* Writes an error body for a family of routes that answers errors in its
+ * own shape (FHIR's OperationOutcome): status, and either a detail or a
+ * DRF field-error object (owned by the writer; one of the two is NULL).
+ * It must answer through http_respond_json(). */
+typedef void (*http_error_writer)(struct http_response *res, int status, const char *detail,
+                                  struct json_object *field_errors);
+
 struct http_response {
 	struct arena *arena;
 	int status;
+	/* NULL: errors are DRF-shaped. Set by the pipeline from the path's
+	 * route family (router.h) before anything can fail. */
+	http_error_writer error_writer;
 	struct http_header headers[HTTP_MAX_RESPONSE_HEADERS];
 	size_t header_count;
 	const char *content_type;
@@ -151,13 +162,14 @@ int http_response_header(struct http_response *res, const char *name, const char
 /* A JSON body; takes ownership of body (NULL means no body). */
 void http_respond_json(struct http_response *res, int status, struct json_object *body);
 
-/* {"detail": detail} with status. */
+/* {"detail": detail} with status (or the route family's error shape). */
 void http_respond_detail(struct http_response *res, int status, const char *detail);
 
 /* The DRF error for err; detail NULL means the error's default message. */
 void http_respond_error(struct http_response *res, enum hms_err err, const char *detail);
 
-/* 400 with a DRF field-error object ({"field": ["message"]}); takes ownership. */
+/* 400 with a DRF field-error object ({"field": ["message"]}), or the route
+ * family's error shape; takes ownership. */
 void http_respond_field_errors(struct http_response *res, struct json_object *errors);
 
 /* 400 {"field": ["message"]}: one message on one field. For an error about

@@ -18,6 +18,7 @@
 
 struct http_request;
 struct http_response;
+struct json_object;
 
 typedef void (*route_handler)(struct http_request *req, struct http_response *res);
 
@@ -50,5 +51,17 @@ enum route_match router_match(const struct route *table, size_t count, const cha
 /* The API's routes (src/api/routes.c). */
 extern const struct route hms_routes[];
 extern const size_t hms_route_count;
+
+/* A family of routes under one path prefix that answers errors in its own
+ * shape (FHIR's OperationOutcome under /fhir/); any other path gets the
+ * DRF shapes. The writer is an http_error_writer (http.h). */
+struct route_family {
+	const char *prefix; /* "/fhir/"; NULL ends the table */
+	void (*error_writer)(struct http_response *res, int status, const char *detail,
+	                     struct json_object *field_errors);
+};
+
+/* The route families (src/api/routes.c). */
+extern const struct route_family hms_route_families[];
 
 #endif

@@ -105,6 +105,41 @@ static const struct list_ordering appointment_orderings[] = {
     {NULL, NULL},
 };
 
+const struct column *const appointments_columns = appointment_columns;
+
+/* FHIR's Appointment search (src/api/fhir.c): fhir.c reads the FHIR
+ * parameters into these names (a reference as its id, a FHIR status code
+ * as ours, a date prefix into the name: "date:ge"). A date is the local day
+ * of the hospital's time zone, as ?date= is; gt and le mean after and up to
+ * the end of that day. */
+static const struct list_filter appointment_fhir_filters[] = {
+    {{"patient", FIELD_ID}, "patient_id = $?::bigint"},
+    {{"practitioner", FIELD_ID}, "doctor_id = $?::bigint"},
+    {{"status", FIELD_CHOICE, .choices = statuses}, "status = $?"},
+    {{"date", FIELD_DATE}, "start_time >= $?::date AND start_time < $?::date + 1"},
+    {{"date:lt", FIELD_DATE}, "start_time < $?::date"},
+    {{"date:gt", FIELD_DATE}, "start_time >= $?::date + 1"},
+    {{"date:le", FIELD_DATE}, "start_time < $?::date + 1"},
+    {{"date:ge", FIELD_DATE}, "start_time >= $?::date"},
+    {{NULL}},
+};
+
+const struct list_spec appointments_fhir_search = {
+    .columns = appointment_columns,
+    .from = "appointments",
+    .filters = appointment_fhir_filters,
+    .default_order = "start_time ASC",
+    .tiebreak = "id",
+    .audit_entity = "appointment",
+};
+
+size_t appointments_own_condition(struct http_request *req, struct list_condition *out)
+{
+	*out = (struct list_condition){OWN_DOCTOR,
+	                               arena_printf(req->arena, "%lld", (long long)req->user.id)};
+	return auth_is_limited_to_own(req) ? 1 : 0;
+}
+
 static void list_with(struct http_request *req, struct http_response *res, const char *where)
 {
 	struct list_spec spec = {
@@ -117,10 +152,10 @@ static void list_with(struct http_request *req, struct http_response *res, const
 	    .tiebreak = "id",
 	    .audit_entity = "appointment",
 	};
-	struct list_condition own = {OWN_DOCTOR,
-	                             arena_printf(req->arena, "%lld", (long long)req->user.id)};
+	struct list_condition own;
+	size_t own_count = appointments_own_condition(req, &own);
 
-	crud_respond_list(req, res, &spec, &own, auth_is_limited_to_own(req) ? 1 : 0);
+	crud_respond_list(req, res, &spec, &own, own_count);
 }
 
 void appointments_list(struct http_request *req, struct http_response *res)
@@ -260,16 +295,23 @@ static bool visible_to_caller(const struct http_request *req, const PGresult *ro
 	       (*doctor_user != '\0' && auth_owns(req, atoll(doctor_user)));
 }
 
-void appointments_get(struct http_request *req, struct http_response *res)
+enum hms_err appointments_read(struct http_request *req, PGresult **row)
 {
-	PGresult *row;
-	enum hms_err err = crud_fetch(req, &appointment_by_id, &row);
+	enum hms_err err = crud_fetch(req, &appointment_by_id, row);
 
-	if (err == HMS_OK && !visible_to_caller(req, row, 1))
+	if (err == HMS_OK && !visible_to_caller(req, *row, 1))
 		err = HMS_ERR_NOT_FOUND;
 	/* No appointment leaves without its audit row committed. */
 	if (err == HMS_OK)
 		err = audit_record(req, "read", "appointment", req->ids[0], AUDIT_SUCCESS);
+	return err;
+}
+
+void appointments_get(struct http_request *req, struct http_response *res)
+{
+	PGresult *row;
+	enum hms_err err = appointments_read(req, &row);
+
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;

@@ -219,7 +219,7 @@ static void add_cursor_links(struct http_request *req, struct json_object *body,
 /* "{1,2,3}": the ids (column 0) of the rows a page shows, in its order,
  * for the audit row of a list (not the extra row that only says whether
  * there is more). */
-static const char *ids_of(struct http_request *req, const struct list_page *page)
+const char *crud_page_ids(struct http_request *req, const struct list_page *page)
 {
 	struct strbuf ids;
 
@@ -271,7 +271,7 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
 	 * records, never how they were found. */
 	if (spec->audit_entity != NULL)
 		err = audit_record_list(req, spec->audit_entity, page.count_shown,
-		                        ids_of(req, &page));
+		                        crud_page_ids(req, &page));
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;
@@ -606,13 +606,12 @@ void crud_list(struct http_request *req, struct http_response *res)
 	crud_respond_list(req, res, &spec, NULL, 0);
 }
 
-static void respond_object(struct http_request *req, struct http_response *res,
-                           const struct resource *r, int64_t id, bool include_deleted)
+enum hms_err crud_read(struct http_request *req, const struct resource *r, int64_t id,
+                       bool include_deleted, PGresult **row)
 {
 	const struct statements *st = statements_of(r);
 	const char *params[7] = {arena_printf(req->arena, "%lld", (long long)id),
 	                         include_deleted ? "true" : "false"};
-	PGresult *row;
 	enum hms_err err = st == NULL || params[0] == NULL ? HMS_ERR_NOMEM : HMS_OK;
 
 	/* No PHI leaves without its audit row committed: the statement writes
@@ -620,9 +619,42 @@ static void respond_object(struct http_request *req, struct http_response *res,
 	audit_request_values(req, &params[2]);
 	params[6] = r->entity;
 	if (err == HMS_OK)
-		err = db_exec(req->db, req->arena, &st->by_id, params, &row);
-	if (err == HMS_OK && PQntuples(row) != 1)
+		err = db_exec(req->db, req->arena, &st->by_id, params, row);
+	if (err == HMS_OK && PQntuples(*row) != 1)
 		err = HMS_ERR_NOT_FOUND;
+	return err;
+}
+
+enum hms_err crud_exists(struct http_request *req, const struct resource *r, int64_t id,
+                         bool *exists)
+{
+	const struct statements *st = statements_of(r);
+	const char *params[1] = {arena_printf(req->arena, "%lld", (long long)id)};
+	PGresult *row;
+	enum hms_err err = st == NULL || params[0] == NULL ? HMS_ERR_NOMEM : HMS_OK;
+
+	*exists = false;
+	if (err == HMS_OK)
+		err = db_exec(req->db, req->arena, &st->exists_any, params, &row);
+	if (err == HMS_OK)
+		*exists = PQntuples(row) == 1;
+	return err;
+}
+
+bool crud_may_see_deleted(const struct http_request *req, const struct resource *r)
+{
+	const struct permission *perm =
+	    r->deleted_permission != NULL ? permission_find(r->deleted_permission) : NULL;
+
+	return perm != NULL && permission_allows(perm, (enum role)req->user.role);
+}
+
+static void respond_object(struct http_request *req, struct http_response *res,
+                           const struct resource *r, int64_t id, bool include_deleted)
+{
+	PGresult *row;
+	enum hms_err err = crud_read(req, r, id, include_deleted, &row);
+
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
 		return;

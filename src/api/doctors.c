@@ -192,6 +192,24 @@ static const struct list_spec doctor_list = {
     .tiebreak = "id",
 };
 
+/* FHIR's Practitioner search (src/api/fhir.c): a name by word prefix, the
+ * licence number whole. */
+static const struct list_filter doctor_fhir_filters[] = {
+    {{"name", FIELD_STRING, .max_len = 200},
+     "to_tsvector('simple', hms_unaccent(first_name || ' ' || last_name)) @@ "
+     "hms_prefix_query($?)"},
+    {{"identifier", FIELD_STRING, .max_len = 200}, "license_number = $?"},
+    {{NULL}},
+};
+
+const struct list_spec doctors_fhir_search = {
+    .columns = doctor_columns,
+    .from = "doctors",
+    .filters = doctor_fhir_filters,
+    .default_order = "last_name ASC, first_name ASC",
+    .tiebreak = "id",
+};
+
 static const struct db_stmt user_role = {"doctors_user_role",
                                          "SELECT role FROM users WHERE id = $1", 1};
 static const struct db_stmt doctor_owner = {"doctors_owner",

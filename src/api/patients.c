@@ -123,6 +123,39 @@ static const struct list_spec patient_list = {
     .audit_entity = "patient",
 };
 
+/* FHIR's Patient search (src/api/fhir.c), over the same rows and list
+ * machinery. String parameters match the start of the stored text, case-
+ * and accent-insensitively (FHIR string search); `name` the start of any
+ * word of either name, as ?search= does. A date prefix is part of the
+ * filter's name ("birthdate:ge"); fhir.c reads the FHIR parameters into
+ * these names. */
+#define STARTS_WITH(column) "lower(hms_unaccent(" column ")) ^@ lower(hms_unaccent($?))"
+
+static const struct list_filter patient_fhir_filters[] = {
+    {{"family", FIELD_STRING, .max_len = 200}, STARTS_WITH("last_name")},
+    {{"given", FIELD_STRING, .max_len = 200}, STARTS_WITH("first_name")},
+    {{"name", FIELD_STRING, .max_len = 200}, PATIENT_NAME_WORD},
+    {{"gender", FIELD_CHOICE, .choices = genders}, "gender = $?"},
+    {{"identifier", FIELD_STRING, .max_len = 200}, "medical_record_number = $?"},
+    {{"birthdate", FIELD_DATE}, "date_of_birth = $?::date"},
+    {{"birthdate:lt", FIELD_DATE}, "date_of_birth < $?::date"},
+    {{"birthdate:gt", FIELD_DATE}, "date_of_birth > $?::date"},
+    {{"birthdate:le", FIELD_DATE}, "date_of_birth <= $?::date"},
+    {{"birthdate:ge", FIELD_DATE}, "date_of_birth >= $?::date"},
+    {{NULL}},
+};
+
+const struct list_spec patients_fhir_search = {
+    .columns = patient_columns,
+    .from = "patients",
+    .where = "NOT is_deleted",
+    .filters = patient_fhir_filters,
+    .default_order = "last_name ASC, first_name ASC",
+    .unfiltered_count = "SELECT live FROM patient_counts",
+    .tiebreak = "id",
+    .audit_entity = "patient",
+};
+
 const struct resource patients_resource = {
     .table = "patients",
     .entity = "patient",

@@ -8,6 +8,7 @@
 #include "hms/crud.h"
 #include "hms/docs.h"
 #include "hms/doctors.h"
+#include "hms/fhir.h"
 #include "hms/health.h"
 #include "hms/invoices.h"
 #include "hms/patients.h"
@@ -96,6 +97,22 @@ const struct route hms_routes[] = {
     {"GET", "/api/attachments/{id}/download/", attachments_download, "public", N},
 
     {"GET", "/api/audit/", audit_log_list, "audit.read", N},
+
+    /* FHIR R4, read-only, over the same rows and the same role table
+     * (src/api/fhir.c). FHIR's paths have no final '/'. */
+    {"GET", "/fhir/metadata", fhir_metadata, "public", N},
+    {"GET", "/fhir/Patient", fhir_search, "patients.read", N, &fhir_patient},
+    {"GET", "/fhir/Patient/{id}", fhir_patient_read, "patients.read", N},
+    {"GET", "/fhir/Practitioner", fhir_search, "doctors.read", N, &fhir_practitioner},
+    {"GET", "/fhir/Practitioner/{id}", fhir_practitioner_read, "doctors.read", N},
+    {"GET", "/fhir/Appointment", fhir_search, "appointments.read", N, &fhir_appointment},
+    {"GET", "/fhir/Appointment/{id}", fhir_appointment_read, "appointments.read", N},
 };
 
 const size_t hms_route_count = sizeof(hms_routes) / sizeof(hms_routes[0]);
+
+/* Under /fhir/ every error is an OperationOutcome, unknown paths included. */
+const struct route_family hms_route_families[] = {
+    {"/fhir/", fhir_respond_error},
+    {NULL},
+};

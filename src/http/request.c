@@ -192,6 +192,7 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 	req->content_type = nonempty(http_env_get(envp, "CONTENT_TYPE"));
 	req->authorization = nonempty(http_env_get(envp, "HTTP_AUTHORIZATION"));
 	req->if_match = nonempty(http_env_get(envp, "HTTP_IF_MATCH"));
+	req->prefer = nonempty(http_env_get(envp, "HTTP_PREFER"));
 	req->client_ip = nonempty(http_env_get(envp, "REMOTE_ADDR"));
 	if (req->method == NULL || uri == NULL || uri[0] != '/')
 		return HMS_ERR_BAD_REQUEST;

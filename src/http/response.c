@@ -3,7 +3,10 @@
  *
  * Bodies are json-c trees serialised once into the arena. Error bodies are
  * {"detail": "..."} or, for validation, {"field": ["message"]}; the detail
- * text is always ours, never an SQL message or a path.
+ * text is always ours, never an SQL message or a path. A family of routes
+ * with its own error shape (FHIR's OperationOutcome) sets
+ * res->error_writer, and the two error entry points below hand it the
+ * status and the detail or field errors: still one writer per shape.
  */
 #include "hms/http.h"
 
@@ -66,7 +69,13 @@ void http_respond_json(struct http_response *res, int status, struct json_object
 
 void http_respond_detail(struct http_response *res, int status, const char *detail)
 {
-	struct json_object *body = json_object_new_object();
+	struct json_object *body;
+
+	if (res->error_writer != NULL) {
+		res->error_writer(res, status, detail, NULL);
+		return;
+	}
+	body = json_object_new_object();
 
 	json_object_object_add(body, "detail", json_object_new_string(detail));
 	http_respond_json(res, status, body);
@@ -83,6 +92,10 @@ void http_respond_error(struct http_response *res, enum hms_err err, const char 
 
 void http_respond_field_errors(struct http_response *res, struct json_object *errors)
 {
+	if (res->error_writer != NULL) {
+		res->error_writer(res, 400, NULL, errors);
+		return;
+	}
 	http_respond_json(res, 400, errors);
 }
 
@@ -119,8 +132,12 @@ const char *http_status_reason(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 406:
+		return "Not Acceptable";
 	case 409:
 		return "Conflict";
+	case 410:
+		return "Gone";
 	case 412:
 		return "Precondition Failed";
 	case 413:

@@ -85,6 +85,14 @@ request = function()
   return wrk.format("GET", "/api/patients/" .. math.random(1, n) .. "/")
 end
 LUA
+# The same read through the FHIR interface (src/api/fhir.c): the same
+# audited statement, the row written as a FHIR Patient.
+cat >"$STATE/fhir_patient.lua" <<LUA
+local n = $PATIENTS
+request = function()
+  return wrk.format("GET", "/fhir/Patient/" .. math.random(1, n))
+end
+LUA
 cat >"$STATE/search.lua" <<'LUA'
 local words = {"kin", "oke", "mar", "jos", "nak", "mue", "gar", "ach", "kam", "ban", "phi", "owi"}
 request = function()
@@ -301,6 +309,7 @@ row "bare FastCGI hello" "$REF/hello"
 row "GET /api/health/" "$API/api/health/"
 row "GET /api/auth/me/" "$API/api/auth/me/" "${AUTH[@]}"
 row "GET /api/patients/{id}/" "$API" "${AUTH[@]}" -s "$STATE/patient.lua"
+row "GET /fhir/Patient/{id}" "$API" "${AUTH[@]}" -s "$STATE/fhir_patient.lua"
 row "GET /api/patients/?search=<3 letters>" "$API" "${AUTH[@]}" -s "$STATE/search.lua"
 row "GET /api/patients/?page=50" "$API/api/patients/?page=50" "${AUTH[@]}"
 row "GET /api/patients/?ordering=last_name&page=500" "$API/api/patients/?ordering=last_name&page=500" "${AUTH[@]}"

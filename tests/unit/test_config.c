@@ -742,6 +742,32 @@ Test(config, download_key_is_required)
 	cr_assert_str_eq(cfg.download[0].kid, "dl2");
 }
 
+Test(config, fhir_identifier_systems_are_absolute_uris)
+{
+	static const char *const keys[] = {"fhir_mrn_system", "fhir_license_system"};
+	static const char *const bad[] = {
+	    "", "mrn", "/fhir/sid/mrn", ":x", "https:", "urn:oid:1.2 3", "1urn:x", "https://a\tb",
+	};
+	static const char *const good[] = {
+	    "https://hospital.example.org/fhir/sid/mrn",
+	    "urn:oid:1.2.840.113619.6.197",
+	    "http://hl7.org/fhir/sid/us-npi",
+	};
+
+	make_valid();
+	cr_assert_eq(validate(), 0, "unset (derived from public_origin): %s", err);
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			set(keys[k], bad[i]);
+			assert_refused_with(keys[k]);
+		}
+		for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+			set(keys[k], good[i]);
+			cr_assert_eq(validate(), 0, "'%s' refused: %s", good[i], err);
+		}
+	}
+}
+
 Test(config, public_origin_is_required_and_bare)
 {
 	static const char *const bad[] = {

@@ -226,6 +226,9 @@ static const struct {
     {"POST", "/api/auth/token/"},
     {"POST", "/api/auth/token/refresh/"},
     {"GET", "/api/attachments/{id}/download/"},
+    /* FHIR's CapabilityStatement: how a client discovers the server before
+     * it has a token (FHIR R4 3.1.0.8, SMART's discovery); it holds no data. */
+    {"GET", "/fhir/metadata"},
 };
 
 static bool is_spec_public(const struct route *r)

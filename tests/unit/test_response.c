@@ -213,3 +213,35 @@ Test(response, body_wide_error_goes_under_non_field_errors)
 	cr_assert_str_eq(res.body,
 	                 "{\"non_field_errors\":[\"Invalid data. Expected a JSON object.\"]}");
 }
+
+/* A route family with its own error shape (FHIR's OperationOutcome) gets
+ * every error through its writer: details and field errors alike. */
+static int written_status;
+static const char *written_detail;
+static bool written_fields;
+
+static void family_writer(struct http_response *r, int status, const char *detail,
+                          struct json_object *field_errors)
+{
+	written_status = status;
+	written_detail = detail;
+	written_fields = field_errors != NULL;
+	json_object_put(field_errors);
+	http_respond_json(r, status, json_object_new_object());
+}
+
+Test(response, a_family_error_writer_answers_every_error)
+{
+	res.error_writer = family_writer;
+	http_respond_error(&res, HMS_ERR_NOT_FOUND, NULL);
+	cr_assert_eq(written_status, 404);
+	cr_assert_not_null(written_detail);
+	cr_assert_not(written_fields);
+	cr_assert_eq(res.status, 404);
+	http_respond_field_error(&res, "birthdate", "Enter a valid date.");
+	cr_assert_eq(written_status, 400);
+	cr_assert(written_fields);
+	http_respond_detail(&res, 410, "Gone.");
+	cr_assert_eq(written_status, 410);
+	cr_assert_str_eq(written_detail, "Gone.");
+}
