@@ -476,6 +476,21 @@ def scenario():
     _, invoice2, _ = call("POST", "/api/invoices/", admin, body=invoice_body, expect=201)
     call("POST", f"/api/invoices/{must(invoice2, 'a second invoice')['id']}/void/", admin, expect=200)
 
+    # --- FHIR (application/fhir+json; errors as OperationOutcome) ---
+    call("GET", "/fhir/metadata", expect=200)
+    call("GET", "/fhir/Patient?_count=5", admin, expect=200)
+    call("GET", f"/fhir/Patient/{pid}", tokens["nurse"], expect=200)
+    call("DELETE", f"/api/patients/{gone_id}/", admin, expect=204)
+    call("GET", f"/fhir/Patient/{gone_id}", tokens["nurse"], expect=410)
+    call("POST", f"/api/patients/{gone_id}/restore/", admin, expect=200)
+    call("GET", "/fhir/Patient/999999999", admin, expect=404)
+    call("GET", "/fhir/Patient", expect=401)
+    call("GET", "/fhir/Patient?bogus=1", admin, headers={"Prefer": "handling=strict"}, expect=400)
+    call("GET", "/fhir/Practitioner?_count=5", tokens["billing"], expect=200)
+    call("GET", f"/fhir/Practitioner/{did}", tokens["billing"], expect=200)
+    call("GET", "/fhir/Appointment?_count=5", admin, expect=200)
+    call("GET", f"/fhir/Appointment/{aid}", tokens["receptionist"], expect=200)
+
     # --- the audit trail ---
     call("GET", "/api/audit/", admin, expect=200)
     call("GET", "/api/audit/?action=denied&page_size=5", admin, expect=200)
