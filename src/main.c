@@ -312,8 +312,8 @@ static bool new_binary_starts(const struct master *m)
 		if (devnull >= 0)
 			dup2(devnull, STDOUT_FILENO);
 		if (m->config_path != NULL)
-			execl(m->exe_path, m->exe_path, "--config", m->config_path, "--check-config",
-			      (char *)NULL);
+			execl(m->exe_path, m->exe_path, "--config", m->config_path,
+			      "--check-config", (char *)NULL);
 		else
 			execl(m->exe_path, m->exe_path, "--check-config", (char *)NULL);
 		_exit(127);
@@ -384,10 +384,11 @@ static void reload(struct master *m)
 			config_load(&fresh, m->config_path, err, sizeof(err));
 			config_validate(&fresh, CONFIG_FOR_SERVER, err, sizeof(err));
 		} else {
-			log_event(LOG_ERROR, "upgrade_refused", "s:reason",
-			          "the installed binary refuses the configuration (hms --check-config); "
-			          "reloading the running one",
-			          LOG_END);
+			log_event(
+			    LOG_ERROR, "upgrade_refused", "s:reason",
+			    "the installed binary refuses the configuration (hms --check-config); "
+			    "reloading the running one",
+			    LOG_END);
 		}
 	}
 

@@ -681,8 +681,8 @@ Test(faults, an_upgrade_is_install_migrate_sighup_and_drops_no_request)
 	cr_assert_eq(exe_inode(master, &running, &deleted), 0);
 	cr_assert(deleted, "the master should still run the replaced file");
 	/* 2. Migrate (nothing new to apply here: the step of the procedure). */
-	cmd = client_format("HMS_CONFIG='%s/hms.conf' '%s' migrate 2>&1", client_env("HMS_TEST_STATE"),
-	                    client_env("HMS_TEST_HMSCTL_BIN"));
+	cmd = client_format("HMS_CONFIG='%s/hms.conf' '%s' migrate 2>&1",
+	                    client_env("HMS_TEST_STATE"), client_env("HMS_TEST_HMSCTL_BIN"));
 	cr_assert_eq(client_run(cmd, &out), 0, "%s", out != NULL ? out : "");
 	free(out);
 	free(cmd);

@@ -39,8 +39,10 @@ static void write_page(FILE *out)
 	      "     src/api/routes.c; tests/unit/test_permissions_doc.c fails when it is stale.\n"
 	      "     Do not edit by hand. -->\n\n"
 	      "SPEC §4 as the code enforces it. Every route names one permission key; a request\n"
-	      "without a token gets 401 (except on `public` routes), a role marked — gets 403 (and an\n"
-	      "audit row `denied`). \"own only\": the role may act only on its own records (a doctor's\n"
+	      "without a token gets 401 (except on `public` routes), a role marked — gets 403 (and "
+	      "an\n"
+	      "audit row `denied`). \"own only\": the role may act only on its own records (a "
+	      "doctor's\n"
 	      "own appointments and doctor profile, the author's own medical record, the booker's\n"
 	      "own resource booking); other records answer 404 or 403.\n\n",
 	      out);
