@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "hms/err.h"
+#include "hms/list.h"
 #include "hms/validate.h"
 
 struct column;
@@ -112,6 +113,11 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
 /* "{1,2,3}": the ids of the rows a page shows, in its order, for the audit
  * row of a list answer (audit_record_list). */
 const char *crud_page_ids(struct http_request *req, const struct list_page *page);
+
+/* Answers what list_plan() refused (400 with the field errors, 404 for a
+ * page that cannot exist, 500); true, answering nothing, when it planned. */
+bool crud_list_planned(struct http_response *res, enum list_problem problem,
+                       struct json_object *errors);
 
 /* Answers row 0 of result with status, as columns describe it, with its
  * ETag when the columns have a version. */

@@ -242,22 +242,14 @@ void crud_respond_list(struct http_request *req, struct http_response *res,
 	struct list_plan plan;
 	struct list_page page;
 	struct json_object *errors, *body, *results;
+	enum list_problem problem;
 	enum hms_err err;
 
-	switch (list_plan(req->arena, spec, &limits, query_param, req, extra, extra_count, &plan,
-	                  &errors)) {
-	case LIST_OK:
-		break;
-	case LIST_INVALID:
-		http_respond_field_errors(res, errors);
+	/* list_plan() fills errors: call it before errors is read. */
+	problem = list_plan(req->arena, spec, &limits, query_param, req, extra, extra_count, &plan,
+	                    &errors);
+	if (!crud_list_planned(res, problem, errors))
 		return;
-	case LIST_BAD_PAGE:
-		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
-		return;
-	case LIST_NOMEM:
-		http_respond_error(res, HMS_ERR_NOMEM, NULL);
-		return;
-	}
 	err = list_fetch(req->db, req->arena, &plan, &page);
 	if (err != HMS_OK) {
 		http_respond_error(res, err, NULL);
@@ -550,6 +542,25 @@ bool crud_commit(struct http_request *req, struct http_response *res, enum hms_e
 	db_rollback(req->db);
 	if (!respond_constraint(res, result, constraints))
 		http_respond_error(res, err, NULL);
+	return false;
+}
+
+bool crud_list_planned(struct http_response *res, enum list_problem problem,
+                       struct json_object *errors)
+{
+	switch (problem) {
+	case LIST_OK:
+		return true;
+	case LIST_INVALID:
+		http_respond_field_errors(res, errors);
+		return false;
+	case LIST_BAD_PAGE:
+		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
+		return false;
+	case LIST_NOMEM:
+		break;
+	}
+	http_respond_error(res, HMS_ERR_NOMEM, NULL);
 	return false;
 }
 

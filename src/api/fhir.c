@@ -848,6 +848,7 @@ void fhir_search(struct http_request *req, struct http_response *res)
 	struct search s;
 	struct list_plan plan;
 	struct list_page page;
+	enum list_problem problem;
 	struct json_object *errors, *bundle, *entries;
 	enum hms_err err = HMS_OK;
 
@@ -871,20 +872,11 @@ void fhir_search(struct http_request *req, struct http_response *res)
 	if (s.matches_nothing)
 		/* An identifier of another system than ours: no row is it. */
 		extra[extra_count++] = (struct list_condition){"$?::boolean", "false"};
-	switch (list_plan(req->arena, type->search, &limits, search_param, &s, extra, extra_count,
-	                  &plan, &errors)) {
-	case LIST_OK:
-		break;
-	case LIST_INVALID:
-		http_respond_field_errors(res, errors);
+	/* list_plan() fills errors: call it before errors is read. */
+	problem = list_plan(req->arena, type->search, &limits, search_param, &s, extra, extra_count,
+	                    &plan, &errors);
+	if (!crud_list_planned(res, problem, errors))
 		return;
-	case LIST_BAD_PAGE:
-		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
-		return;
-	case LIST_NOMEM:
-		http_respond_error(res, HMS_ERR_NOMEM, NULL);
-		return;
-	}
 	err = list_fetch(req->db, req->arena, &plan, &page);
 	if (err == HMS_OK && page.count_shown == 0 && !plan.is_cursor && plan.page > 1) {
 		http_respond_error(res, HMS_ERR_NOT_FOUND, "Invalid page.");
