@@ -16,10 +16,15 @@
 # Environment: what stack.sh reads to find its cluster (HMS_STATE_DIR,
 # HMS_PG_PORT), HMS_STANDBY_PORT (default HMS_PG_PORT + 1) and
 # HMS_SYNC_COMMIT (on, the default, or remote_apply: a commit returns once
-# the standby has flushed it, or also applied it so that reads there see it).
+# the standby has flushed it, or also applied it so that reads there see
+# it). This is the server's default; hms's own sessions always ask for on
+# (src/db/db.c), which is what no lost write needs.
 #
 # The standby lives beside the primary, in pg-standby/ of the directory
-# `stack.sh status` names, and like it listens only on a unix socket.
+# `stack.sh status` names, and like it listens only on a unix socket. After
+# a promotion the stack's own cluster is the stale old primary: do not
+# `stack.sh start` it again as it is (two primaries); remove both or make a
+# new standby from the promoted one.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
