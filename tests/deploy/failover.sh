@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# failover.sh - the primary PostgreSQL dies under load and its synchronous
+# standby is promoted; hms finds the new primary by itself (a two-host
+# database_url with target_session_attrs=read-write, no restart) and no
+# acknowledged write is lost.
+#
+# Its own stack (deploy/stack.sh, a state directory under /tmp, free ports),
+# a standby from deploy/replica.sh, hms reloaded (SIGHUP) with the two-host
+# URL; then a load client on loopback creates patients as the admin for
+# LOAD_SECONDS, logging every answer and the id of every 201. In the middle
+# the primary is stopped with `pg_ctl stop -m immediate` (a crash: no
+# shutdown checkpoint, sessions cut) and, PROMOTE_DELAY seconds later (the
+# time an operator or Patroni takes to decide), the standby is promoted.
+# Checked: 2xx answers again within RECOVER_LIMIT seconds of the promotion
+# (both times printed), every id acknowledged before, during and after the
+# switch is a row on the new primary with its audit row (action 'create',
+# entity_type 'patient'), and the answers that were not 201 were clean 503s.
+#
+# About 20 s with a built tree (the stack's start and the 12 s of load). Prints one
+# line per check and a Criterion-style synthesis line; everything it
+# started is stopped by PID and its directory removed, also on failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NAME=failover
+LOAD_SECONDS=${LOAD_SECONDS:-12}
+FAULT_AT=${FAULT_AT:-4}
+PROMOTE_DELAY=${PROMOTE_DELAY:-1}
+RECOVER_LIMIT=${RECOVER_LIMIT:-10}
+CLIENTS=${CLIENTS:-4}
+passed=0
+failed=0
+ok() {
+	echo "$NAME: ok - $*"
+	passed=$((passed + 1))
+}
+fail() {
+	echo "$NAME: FAIL - $*"
+	failed=$((failed + 1))
+}
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
+pid_running() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		(cd / && runuser -u postgres -- "$@")
+	else
+		(cd / && "$@")
+	fi
+}
+
+# Only the variables this test sets: a HMS_DATABASE_URL from the caller's
+# shell would point the stack elsewhere.
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^HMS_' || true)
+export HMS_BIN_DIR=${FAILOVER_BIN_DIR:-$ROOT/build}
+export HMS_HTTPS_PORT HMS_PG_PORT HMS_STANDBY_PORT
+HMS_HTTPS_PORT=$(free_port)
+HMS_PG_PORT=$(free_port)
+HMS_STANDBY_PORT=$(free_port)
+export HMS_WORKERS=2 HMS_NGINX_WORKERS=1 HMS_API_LIMIT_EXEMPT=127.0.0.1
+export HMS_ADMIN_PASSWORD
+HMS_ADMIN_PASSWORD=$(openssl rand -hex 16)
+
+WORK=$(mktemp -d /tmp/hms-failover.XXXXXX)
+chmod 755 "$WORK" # the postgres user reaches its clusters under it
+export HMS_STATE_DIR=$WORK/state
+STATE=$HMS_STATE_DIR
+LOG=$WORK/out.log
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+PIDS=()
+
+record_pids() {
+	local f p
+	for f in "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid" \
+		"$STATE/pg-standby/data/postmaster.pid"; do
+		[ -f "$f" ] || continue
+		p=$(head -n 1 "$f")
+		[[ $p =~ ^[0-9]+$ ]] || continue
+		PIDS+=("$p")
+		while read -r child; do PIDS+=("$child"); done < <(pgrep -P "$p" || true)
+	done
+}
+
+cleanup() {
+	local rc=$? p
+	set +e
+	[ -n "${CLIENT_PID:-}" ] && pid_running "$CLIENT_PID" && kill -KILL "$CLIENT_PID" 2>/dev/null
+	timeout 60 "$ROOT/deploy/stack.sh" stop >>"$LOG" 2>&1
+	timeout 60 "$ROOT/deploy/replica.sh" stop >>"$LOG" 2>&1
+	for p in "${PIDS[@]}"; do
+		pid_running "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		echo "$NAME: output of the scripts and the logs:"
+		tail -n 40 "$LOG" 2>/dev/null
+		tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/pg-standby/standby.log" 2>/dev/null
+	fi
+	rm -rf "$WORK"
+	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] || exit 1
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+t_begin=$(date +%s)
+[ -x "$HMS_BIN_DIR/hms" ] || make -C "$ROOT" --no-print-directory all >>"$LOG" 2>&1
+
+# --- the stack, its standby, hms on both hosts ----------------------------------
+"$ROOT/deploy/stack.sh" start >>"$LOG" 2>&1 || {
+	record_pids
+	fail "the stack starts"
+	exit 1
+}
+record_pids
+ok "the stack starts (state in $STATE)"
+if "$ROOT/deploy/replica.sh" start >>"$LOG" 2>&1; then
+	record_pids
+	ok "replica.sh makes a standby (pg_basebackup -R) the primary waits for at every commit"
+else
+	record_pids
+	fail "replica.sh makes a standby (pg_basebackup -R) the primary waits for at every commit"
+	exit 1
+fi
+psql_on() { # PORT SOCKETDIR: SQL on stdin, in the hms database
+	as_pg "$PGBIN/psql" -h "$2" -p "$1" -U postgres -d hms -XqAt -v ON_ERROR_STOP=1
+}
+sync=$(echo "SELECT sync_state, current_setting('synchronous_commit') FROM pg_stat_replication" |
+	psql_on "$HMS_PG_PORT" "$STATE/pg/run")
+if [ "$sync" = "sync|on" ]; then
+	ok "pg_stat_replication: the standby is synchronous, synchronous_commit = on"
+else
+	fail "pg_stat_replication: the standby is synchronous, synchronous_commit = on (got '$sync')"
+fi
+
+conninfo=$("$ROOT/deploy/replica.sh" conninfo)
+sed -i '/^database_url = /d' "$STATE/hms.conf"
+echo "database_url = $conninfo" >>"$STATE/hms.conf"
+master=$(cat "$STATE/run/hms.pid")
+kill -HUP "$master"
+base="https://127.0.0.1:$HMS_HTTPS_PORT"
+CA=$STATE/tls/hms.crt
+reloaded=0
+for _ in $(seq 1 100); do
+	if grep -q '"reloaded"' "$STATE/log/hms.log" &&
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --max-time 5 "$base/api/health/")" = 200 ]; then
+		reloaded=1
+		break
+	fi
+	sleep 0.1
+done
+record_pids
+if [ "$reloaded" = 1 ]; then
+	ok "hms reloads (SIGHUP) with database_url = $conninfo"
+else
+	fail "hms reloads (SIGHUP) with the two-host database_url"
+fi
+
+token=$(curl -s --cacert "$CA" --max-time 10 -H 'Content-Type: application/json' \
+	-d "{\"username\":\"admin\",\"password\":\"$HMS_ADMIN_PASSWORD\"}" "$base/api/auth/token/" |
+	sed -n 's/.*"access" *: *"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || {
+	fail "the admin logs in"
+	exit 1
+}
+
+# --- load, crash, promote ----------------------------------------------------------
+# One line per answer: send time, answer time, status, id of a 201.
+cat >"$WORK/load.py" <<'PY'
+import http.client, json, ssl, sys, threading, time
+port, ca, token, seconds, clients, out = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=ca)
+end = time.time() + float(seconds)
+lock = threading.Lock()
+log = open(out, "w", buffering=1)
+headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+
+def client(n):
+    conn, i = None, 0
+    while time.time() < end:
+        i += 1
+        body = json.dumps({"first_name": "Fail%d" % n, "last_name": "Over%d" % i,
+                           "date_of_birth": "1980-01-01", "gender": "female"})
+        t0, status, pid = time.time(), 0, ""
+        try:
+            if conn is None:
+                conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=15)
+            conn.request("POST", "/api/patients/", body, headers)
+            r = conn.getresponse()
+            data = r.read()
+            status = r.status
+            if status == 201:
+                pid = str(json.loads(data)["id"])
+            elif not data.startswith(b"{"):
+                status = -status  # an answer that is not JSON
+        except Exception:
+            if conn is not None:
+                conn.close()
+            conn = None
+        with lock:
+            log.write("%.3f %.3f %d %s\n" % (t0, time.time(), status, pid))
+        if status != 201:
+            time.sleep(0.05)
+
+threads = [threading.Thread(target=client, args=(n,)) for n in range(int(clients))]
+for t in threads: t.start()
+for t in threads: t.join()
+PY
+python3 "$WORK/load.py" "$HMS_HTTPS_PORT" "$CA" "$token" "$LOAD_SECONDS" "$CLIENTS" "$WORK/answers" &
+CLIENT_PID=$!
+sleep "$FAULT_AT"
+as_pg "$PGBIN/pg_ctl" -D "$STATE/pg/data" -m immediate -w stop >>"$LOG" 2>&1 &&
+	crashed=1 || crashed=0
+t_crash=$(date +%s.%N) # the primary is gone
+sleep "$PROMOTE_DELAY"
+t_promote=$(date +%s.%N)
+"$ROOT/deploy/replica.sh" promote >>"$LOG" 2>&1 && promoted=1 || promoted=0
+t_promoted=$(date +%s.%N) # pg_ctl promote -w has seen it done
+wait "$CLIENT_PID" || fail "the load client exits cleanly"
+CLIENT_PID=""
+if [ "$crashed" = 1 ] && [ "$promoted" = 1 ]; then
+	ok "primary stopped (-m immediate) $FAULT_AT s into the load, standby promoted $PROMOTE_DELAY s later"
+else
+	fail "primary stopped (-m immediate) and standby promoted"
+fi
+
+# --- what the client saw, what the new primary has ------------------------------------
+read -r n_answers n_acked n_before n_during n_after n_503 n_other recover_crash recover_promote < <(
+	python3 - "$WORK/answers" "$t_crash" "$t_promote" "$t_promoted" "$WORK/acked" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+crash, promote, promoted = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+acked = [r for r in rows if r[2] == "201"]
+open(sys.argv[5], "w").write(",".join(r[3] for r in acked))
+before = sum(1 for r in acked if float(r[1]) < crash)
+after = sum(1 for r in acked if float(r[0]) > promoted)
+during = len(acked) - before - after
+n503 = sum(1 for r in rows if r[2] == "503")
+other = len(rows) - len(acked) - n503
+# The first 201 to a request sent after the crash: how long after the
+# crash, and after `replica.sh promote` was run.
+first = min((float(r[1]) for r in acked if float(r[0]) >= crash), default=None)
+rc = "%.2f" % (first - crash) if first else "none"
+rp = "%.2f" % (first - promote) if first else "none"
+print(len(rows), len(acked), before, during, after, n503, other, rc, rp)
+PY
+)
+echo "$NAME: $n_answers answers: $n_acked acknowledged (201: $n_before answered before the crash, $n_during answered after it but sent before the promotion was done, $n_after sent after), $n_503 503s, $n_other other"
+echo "$NAME: first 201 to a request sent after the crash: ${recover_crash} s after the crash, ${recover_promote} s after replica.sh promote was run (promotion took $(python3 -c "print('%.2f' % ($t_promoted - $t_promote))") s)"
+if [ "$n_before" -gt 0 ] && [ "$n_after" -gt 0 ]; then
+	ok "acknowledged writes before the crash ($n_before) and after the promotion ($n_after)"
+else
+	fail "acknowledged writes before the crash ($n_before) and after the promotion ($n_after)"
+fi
+if [ "$recover_promote" != none ] && python3 -c "import sys; sys.exit(not $recover_promote <= $RECOVER_LIMIT)"; then
+	ok "2xx again ${recover_promote} s after the promotion began (limit $RECOVER_LIMIT s; ${recover_crash} s after the crash, $PROMOTE_DELAY s of which waiting to promote)"
+else
+	fail "2xx again within $RECOVER_LIMIT s of the promotion's start (took: $recover_promote)"
+fi
+if [ "$n_other" -eq 0 ]; then
+	ok "every answer that was not a 201 was a JSON 503 (no 5xx page, no dropped connection)"
+else
+	fail "every answer that was not a 201 was a JSON 503 ($n_other were not)"
+fi
+ids=$(cat "$WORK/acked")
+rows=$(echo "SELECT count(*) FROM patients WHERE id = ANY('{$ids}'::bigint[])" |
+	psql_on "$HMS_STANDBY_PORT" "$STATE/pg-standby/run")
+audits=$(echo "SELECT count(DISTINCT entity_id) FROM audit_log WHERE action = 'create'
+	AND entity_type = 'patient' AND entity_id = ANY('{$ids}'::bigint[])" |
+	psql_on "$HMS_STANDBY_PORT" "$STATE/pg-standby/run")
+extra=$(echo "SELECT count(*) FROM patients WHERE last_name LIKE 'Over%' AND NOT (id = ANY('{$ids}'::bigint[]))" |
+	psql_on "$HMS_STANDBY_PORT" "$STATE/pg-standby/run")
+if [ "$n_acked" -gt 0 ] && [ "$rows" = "$n_acked" ]; then
+	ok "every acknowledged patient is on the new primary ($rows of $n_acked; $extra more rows from requests cut by the crash)"
+else
+	fail "every acknowledged patient is on the new primary ($rows of $n_acked)"
+fi
+if [ "$n_acked" -gt 0 ] && [ "$audits" = "$n_acked" ]; then
+	ok "and its audit row (create, patient) too ($audits of $n_acked)"
+else
+	fail "and its audit row (create, patient) too ($audits of $n_acked)"
+fi
+# The audit chain across the switch: the sealer (reconnected too) seals
+# the rows written on the new primary, and the whole chain verifies there.
+sleep 1
+both_as_owner=${conninfo/user=hms_app/user=hms}
+if HMS_DATABASE_URL=$both_as_owner HMS_ADMIN_DATABASE_URL=$both_as_owner \
+	"$HMS_BIN_DIR/hmsctl" --config "$STATE/hms.conf" audit-verify >>"$LOG" 2>&1; then
+	ok "hmsctl audit-verify passes on the new primary"
+else
+	fail "hmsctl audit-verify passes on the new primary"
+fi
+lost=$(grep -c '"db_connection_lost"' "$STATE/log/hms.log" || true)
+if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/log/*.log ||
+	grep -q -E '\[(emerg|alert|crit)\]' "$STATE/nginx/logs/error.log"; then
+	fail "no sanitizer report or nginx failure in the logs"
+else
+	ok "no sanitizer report or nginx failure in the logs ($lost db_connection_lost events)"
+fi
+if [ "$(cat "$STATE/run/hms.pid")" = "$master" ] && pid_running "$master"; then
+	ok "the same hms master throughout: the workers reconnected by themselves"
+else
+	fail "the same hms master throughout"
+fi
+echo "$NAME: took $(($(date +%s) - t_begin)) s"
