@@ -147,6 +147,12 @@ fi
 [ -n "$quick" ] || run_suite "make start/stop from a closed checkout" env -u MAKEFLAGS -u MAKELEVEL \
 	"$ROOT/tests/deploy/checkout_anywhere.sh"
 
+# A synchronous standby (deploy/replica.sh), the primary killed under a
+# write load and the standby promoted: every acknowledged write and its
+# audit row survive, and hms finds the new primary by itself.
+[ -n "$quick" ] || run_suite "failover to a promoted standby" env -u MAKEFLAGS -u MAKELEVEL \
+	FAILOVER_BIN_DIR="$BIN" "$ROOT/tests/deploy/failover.sh"
+
 # make deb, installed with apt into a fresh Debian 12 root and used through
 # its own nginx site (debootstrap needs the Debian mirror apt already uses).
 [ -n "$quick" ] || run_suite "the Debian package on a fresh Debian 12" env -u MAKEFLAGS -u MAKELEVEL \
