@@ -10,6 +10,7 @@
 #ifndef HMS_FILENAME_H
 #define HMS_FILENAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena;
@@ -49,5 +50,9 @@ size_t filename_sanitize(const char *name, size_t len, char out[FILENAME_SANITIZ
  * escaping all but attr-char. Allocated in arena; NULL when out of memory.
  */
 char *filename_content_disposition(struct arena *arena, const char *name, size_t len);
+
+/* RFC 8187 attr-char: what a filename*= value carries unescaped (the
+ * encoder here and the multipart parser's decoder agree on it). */
+bool filename_is_attr_char(unsigned char c);
 
 #endif

@@ -27,6 +27,11 @@ enum hms_err json_parse(struct arena *arena, const char *text, size_t len, int m
 /* True when s is well-formed UTF-8 (no overlongs, surrogates or NUL). */
 bool utf8_is_valid(const char *s, size_t len);
 
+/* One code point from s[0..len) (Unicode Table 3-7: no overlongs,
+ * surrogates or values past U+10FFFF) into *cp. Returns its byte count, or
+ * 0 when s does not start with a well-formed sequence (len must be > 0). */
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
+
 /* The value of a JSON integer exactly as the client sent it; false for a
  * non-integer or one outside (INT64_MIN, INT64_MAX], which json-c would
  * have clamped. */

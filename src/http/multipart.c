@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/filename.h"
 #include "hms/json.h"
 
 /* Spaces and tabs allowed after a boundary on its line (RFC 2046
@@ -98,13 +99,6 @@ static bool is_bchar_nospace(unsigned char c)
 static bool is_value_char(unsigned char c)
 {
 	return (c > 0x20 && c < 0x7f && c != '"' && c != ';' && c != '\\') || c >= 0x80;
-}
-
-static bool is_attr_char(unsigned char c)
-{
-	/* RFC 8187 attr-char */
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
 }
 
 static int hex_value(unsigned char c)
@@ -314,7 +308,7 @@ static size_t decode_ext_value(struct span v, char *out)
 				return SIZE_MAX;
 			b = (unsigned char)(hi << 4 | lo);
 			c += 2;
-		} else if (!is_attr_char(b)) {
+		} else if (!filename_is_attr_char(b)) {
 			return SIZE_MAX;
 		}
 		if (latin1 && b >= 0x80) {

@@ -19,50 +19,12 @@
 #include <string.h>
 
 #include "hms/arena.h"
+#include "hms/json.h"
 
 /* Enough for any name worth keeping whole, and the head of a longer one. */
 #define WORK_BYTES (4 * FILENAME_SANITIZED_MAX)
 /* The longest extension kept when a name is cut (".pdf", ".tar.gz", ...). */
 #define EXT_MAX 32
-
-/* One code point from s[0..len) (Unicode Table 3-7: no overlongs,
- * surrogates or values past U+10FFFF). Returns its byte count, or 0 when s
- * does not start with a well-formed sequence. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	*cp = s[0] & (0xff >> (n + 1));
-	for (size_t k = 1; k < n; k++) {
-		if (k > 1 && (s[k] < 0x80 || s[k] > 0xbf))
-			return 0;
-		*cp = *cp << 6 | (s[k] & 0x3f);
-	}
-	return n;
-}
 
 enum verdict { KEEP, DROP, SPACE };
 
@@ -123,7 +85,7 @@ static size_t filter(const char *s, size_t len, char *out, size_t out_size, bool
 	*overflow = false;
 	while (i < len) {
 		uint32_t cp;
-		size_t k = utf8_decode(u + i, len - i, &cp);
+		size_t k = utf8_decode((const char *)u + i, len - i, &cp);
 		enum verdict v;
 
 		if (k == 0) {
@@ -228,13 +190,6 @@ size_t filename_sanitize(const char *name, size_t len, char out[FILENAME_SANITIZ
 	return e - b;
 }
 
-static bool is_attr_char(unsigned char c)
-{
-	/* RFC 8187 attr-char */
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
-}
-
 char *filename_content_disposition(struct arena *arena, const char *name, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -261,7 +216,7 @@ char *filename_content_disposition(struct arena *arena, const char *name, size_t
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)clean[i];
 
-		if (is_attr_char(c)) {
+		if (filename_is_attr_char(c)) {
 			*w++ = (char)c;
 		} else {
 			*w++ = '%';
@@ -271,4 +226,11 @@ char *filename_content_disposition(struct arena *arena, const char *name, size_t
 	}
 	*w = '\0';
 	return buf;
+}
+
+bool filename_is_attr_char(unsigned char c)
+{
+	/* RFC 8187 attr-char */
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
 }

@@ -16,46 +16,55 @@
 
 #include "hms/arena.h"
 
-bool utf8_is_valid(const char *str, size_t len)
+/* One code point from s[0..len) (Unicode Table 3-7: no overlongs,
+ * surrogates or values past U+10FFFF). Returns its byte count, or 0 when s
+ * does not start with a well-formed sequence. */
+size_t utf8_decode(const char *str, size_t len, uint32_t *cp)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
 
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	*cp = s[0] & (0xff >> (n + 1));
+	for (size_t k = 1; k < n; k++) {
+		if (k > 1 && (s[k] < 0x80 || s[k] > 0xbf))
+			return 0;
+		*cp = *cp << 6 | (s[k] & 0x3f);
+	}
+	return n;
+}
+
+bool utf8_is_valid(const char *str, size_t len)
+{
+	for (size_t i = 0; i < len;) {
 		uint32_t cp;
+		size_t n = utf8_decode(str + i, len - i, &cp);
 
-		if (c == 0)
+		if (n == 0 || cp == 0)
 			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* Overlong forms, surrogates and values past U+10FFFF. */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
+		i += n;
 	}
 	return true;
 }
