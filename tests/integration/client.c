@@ -640,3 +640,17 @@ long long client_new_patient(void)
 	client_response_free(&res);
 	return id;
 }
+
+long long client_audit_count(const char *request_id, const char *action, const char *entity_type,
+                             long long entity_id, long long actor)
+{
+	char *sql = client_format("SELECT count(*) FROM audit_log WHERE request_id = '%s' AND "
+	                          "action = '%s' AND entity_type = '%s' AND "
+	                          "coalesce(entity_id, 0) = %lld AND actor = %lld AND outcome = "
+	                          "'success'",
+	                          request_id, action, entity_type, entity_id, actor);
+	long long n = client_sql_long(sql);
+
+	free(sql);
+	return n;
+}

@@ -125,6 +125,11 @@ struct client_session {
 void client_open_session(const char *role, struct client_session *s);
 void client_close_session(struct client_session *s);
 
+/* Successful audit rows of one request: action on entity_type entity_id
+ * (0: none) by actor. */
+long long client_audit_count(const char *request_id, const char *action, const char *entity_type,
+                             long long entity_id, long long actor);
+
 /* A new patient (created by the admin); returns its id. */
 long long client_new_patient(void);
 

@@ -898,15 +898,7 @@ Test(invoices, filters_ordering_and_numbers)
 static long long audit_count(const char *request_id, const char *action, long long entity_id,
                              long long actor)
 {
-	char *sql = client_format("SELECT count(*) FROM audit_log WHERE request_id = '%s' AND "
-	                          "action = '%s' AND entity_type = 'invoice' AND "
-	                          "coalesce(entity_id, 0) = %lld AND actor = %lld AND outcome = "
-	                          "'success'",
-	                          request_id, action, entity_id, actor);
-	long long n = client_sql_long(sql);
-
-	free(sql);
-	return n;
+	return client_audit_count(request_id, action, "invoice", entity_id, actor);
 }
 
 Test(invoices, reads_and_changes_are_audited_without_amounts_or_descriptions)
