@@ -171,48 +171,8 @@ token=$(curl -s --cacert "$CA" --max-time 10 -H 'Content-Type: application/json'
 }
 
 # --- load, crash, promote ----------------------------------------------------------
-# One line per answer: send time, answer time, status, id of a 201.
-cat >"$WORK/load.py" <<'PY'
-import http.client, json, ssl, sys, threading, time
-port, ca, token, seconds, clients, out = sys.argv[1:7]
-ctx = ssl.create_default_context(cafile=ca)
-end = time.time() + float(seconds)
-lock = threading.Lock()
-log = open(out, "w", buffering=1)
-headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-
-def client(n):
-    conn, i = None, 0
-    while time.time() < end:
-        i += 1
-        body = json.dumps({"first_name": "Fail%d" % n, "last_name": "Over%d" % i,
-                           "date_of_birth": "1980-01-01", "gender": "female"})
-        t0, status, pid = time.time(), 0, ""
-        try:
-            if conn is None:
-                conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=15)
-            conn.request("POST", "/api/patients/", body, headers)
-            r = conn.getresponse()
-            data = r.read()
-            status = r.status
-            if status == 201:
-                pid = str(json.loads(data)["id"])
-            elif not data.startswith(b"{"):
-                status = -status  # an answer that is not JSON
-        except Exception:
-            if conn is not None:
-                conn.close()
-            conn = None
-        with lock:
-            log.write("%.3f %.3f %d %s\n" % (t0, time.time(), status, pid))
-        if status != 201:
-            time.sleep(0.05)
-
-threads = [threading.Thread(target=client, args=(n,)) for n in range(int(clients))]
-for t in threads: t.start()
-for t in threads: t.join()
-PY
-python3 "$WORK/load.py" "$HMS_HTTPS_PORT" "$CA" "$token" "$LOAD_SECONDS" "$CLIENTS" "$WORK/answers" &
+python3 "$ROOT/tests/deploy/load.py" run --port "$HMS_HTTPS_PORT" --ca "$CA" --token "$token" \
+	--seconds "$LOAD_SECONDS" --clients "$CLIENTS" --mix create --out "$WORK/answers" &
 CLIENT_PID=$!
 sleep "$FAULT_AT"
 as_pg "$PGBIN/pg_ctl" -D "$STATE/pg/data" -m immediate -w stop >>"$LOG" 2>&1 &&
@@ -231,27 +191,15 @@ else
 fi
 
 # --- what the client saw, what the new primary has ------------------------------------
-read -r n_answers n_acked n_before n_during n_after n_503 n_other recover_crash recover_promote < <(
-	python3 - "$WORK/answers" "$t_crash" "$t_promote" "$t_promoted" "$WORK/acked" <<'PY'
-import sys
-rows = [l.split() for l in open(sys.argv[1])]
-crash, promote, promoted = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-acked = [r for r in rows if r[2] == "201"]
-open(sys.argv[5], "w").write(",".join(r[3] for r in acked))
-before = sum(1 for r in acked if float(r[1]) < crash)
-after = sum(1 for r in acked if float(r[0]) > promoted)
-during = len(acked) - before - after
-n503 = sum(1 for r in rows if r[2] == "503")
-other = len(rows) - len(acked) - n503
-# The first 201 to a request sent after the crash: how long after the
-# crash, and after `replica.sh promote` was run.
-first = min((float(r[1]) for r in acked if float(r[0]) >= crash), default=None)
-rc = "%.2f" % (first - crash) if first else "none"
-rp = "%.2f" % (first - promote) if first else "none"
-print(len(rows), len(acked), before, during, after, n503, other, rc, rp)
-PY
-)
-echo "$NAME: $n_answers answers: $n_acked acknowledged (201: $n_before answered before the crash, $n_during answered after it but sent before the promotion was done, $n_after sent after), $n_503 503s, $n_other other"
+declare -A fig
+while IFS='=' read -r key value; do fig[$key]=$value; done < <(
+	python3 "$ROOT/tests/deploy/load.py" report "$WORK/answers" --fault "$t_crash" \
+		--healed "$t_promoted" --acked-ids "$WORK/acked")
+n_acked=${fig[acked]} n_before=${fig[acked_before]} n_after=${fig[acked_after]}
+n_during=$((n_acked - n_before - n_after))
+recover_crash=${fig[recover_s]}
+recover_promote=$(python3 -c "r = $recover_crash; print('%.2f' % (r - ($t_promote - $t_crash)) if r >= 0 else 'none')")
+echo "$NAME: ${fig[answers]} answers: $n_acked acknowledged (201: $n_before answered before the crash, $n_during answered after it but sent before the promotion was done, $n_after sent after), failed: ${fig[failed_statuses]}"
 echo "$NAME: first 201 to a request sent after the crash: ${recover_crash} s after the crash, ${recover_promote} s after replica.sh promote was run (promotion took $(python3 -c "print('%.2f' % ($t_promoted - $t_promote))") s)"
 if [ "$n_before" -gt 0 ] && [ "$n_after" -gt 0 ]; then
 	ok "acknowledged writes before the crash ($n_before) and after the promotion ($n_after)"
@@ -263,10 +211,10 @@ if [ "$recover_promote" != none ] && python3 -c "import sys; sys.exit(not $recov
 else
 	fail "2xx again within $RECOVER_LIMIT s of the promotion's start (took: $recover_promote)"
 fi
-if [ "$n_other" -eq 0 ]; then
-	ok "every answer that was not a 201 was a JSON 503 (no 5xx page, no dropped connection)"
+if [[ ${fig[failed_statuses]} =~ ^(-|503:[0-9]+)$ ]]; then
+	ok "every answer that was not a 2xx was a JSON 503 (no 5xx page, no dropped connection)"
 else
-	fail "every answer that was not a 201 was a JSON 503 ($n_other were not)"
+	fail "every answer that was not a 2xx was a JSON 503 (got ${fig[failed_statuses]})"
 fi
 ids=$(cat "$WORK/acked")
 rows=$(echo "SELECT count(*) FROM patients WHERE id = ANY('{$ids}'::bigint[])" |
@@ -274,7 +222,7 @@ rows=$(echo "SELECT count(*) FROM patients WHERE id = ANY('{$ids}'::bigint[])" |
 audits=$(echo "SELECT count(DISTINCT entity_id) FROM audit_log WHERE action = 'create'
 	AND entity_type = 'patient' AND entity_id = ANY('{$ids}'::bigint[])" |
 	psql_on "$HMS_STANDBY_PORT" "$STATE/pg-standby/run")
-extra=$(echo "SELECT count(*) FROM patients WHERE last_name LIKE 'Over%' AND NOT (id = ANY('{$ids}'::bigint[]))" |
+extra=$(echo "SELECT count(*) FROM patients WHERE last_name LIKE 'Fault%' AND NOT (id = ANY('{$ids}'::bigint[]))" |
 	psql_on "$HMS_STANDBY_PORT" "$STATE/pg-standby/run")
 if [ "$n_acked" -gt 0 ] && [ "$rows" = "$n_acked" ]; then
 	ok "every acknowledged patient is on the new primary ($rows of $n_acked; $extra more rows from requests cut by the crash)"

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""load.py - the load client of the fault tests under load, and its report.
+
+    load.py run --port P --ca CA --token T --seconds S --clients N
+                --mix create|read|mixed --out ANSWERS [--read-ids 1,2,3]
+    load.py report ANSWERS --fault T0 [--healed T1] [--grace G] [--acked-ids FILE]
+
+`run` keeps N clients busy on https://127.0.0.1:P for S seconds, each on
+its own keep-alive connection (reopened after an error), and logs one line
+per request, in the order answers arrive:
+
+    <sent> <answered> <method> <status> <patient id or ->
+
+times in seconds since the epoch; status 0 for a connection that failed
+without an answer, the status negated for an answer whose body is not JSON.
+`create` POSTs patients (as the token's user), `read` GETs one patient
+(given by --read-ids, chosen in turn), `mixed` alternates the two, each
+client reading the patient it created last.
+
+`report` reads that log around a fault that began at T0 (and was healed at
+T1, default T0) and prints `key=value` lines, one per figure:
+
+    answers acked failed nonjson          all answers, 2xx, other, not JSON
+    acked_before acked_after              2xx answered before T0, sent after T1
+    failed_outside                        failures sent after T1 + G or
+                                          answered before T0: not the fault's
+    failed_posts failed_gets              failures by method
+    recover_s                             first 2xx to a request sent after T0,
+                                          in seconds after T0 (-1: none)
+    gap_s                                 the longest time without a 2xx answer
+    failed_statuses                       e.g. 503:12,502:1 (- if none)
+
+and, with --acked-ids, writes the ids of the acknowledged creations as a
+comma-separated list (for a SQL ANY('{...}') check).
+"""
+import argparse
+import http.client
+import json
+import ssl
+import sys
+import threading
+import time
+
+
+def run(args):
+    ctx = ssl.create_default_context(cafile=args.ca)
+    end = time.time() + args.seconds
+    lock = threading.Lock()
+    log = open(args.out, "w", buffering=1)
+    headers = {"Authorization": "Bearer " + args.token, "Content-Type": "application/json"}
+    read_ids = [i for i in args.read_ids.split(",") if i] if args.read_ids else []
+    if args.mix == "read" and not read_ids:
+        sys.exit("load.py: --mix read needs --read-ids")
+
+    def client(n):
+        conn, i, last_id = None, 0, read_ids[n % len(read_ids)] if read_ids else None
+        while time.time() < end:
+            i += 1
+            create = args.mix == "create" or (args.mix == "mixed" and (i % 2 == 1 or last_id is None))
+            if create:
+                method, path = "POST", "/api/patients/"
+                body = json.dumps({"first_name": "Load%d" % n, "last_name": "Fault%d" % i,
+                                   "date_of_birth": "1980-01-01", "gender": "female"})
+            else:
+                pid = last_id if args.mix == "mixed" else read_ids[(n + i) % len(read_ids)]
+                method, path, body = "GET", "/api/patients/%s/" % pid, None
+            t0, status, created = time.time(), 0, "-"
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection("127.0.0.1", args.port, context=ctx,
+                                                       timeout=args.timeout)
+                conn.request(method, path, body, headers)
+                r = conn.getresponse()
+                data = r.read()
+                status = r.status
+                try:
+                    doc = json.loads(data)
+                except ValueError:
+                    doc, status = None, -status
+                if status == 201 and isinstance(doc, dict):
+                    created = str(doc["id"])
+                    last_id = created
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except Exception:
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with lock:
+                log.write("%.3f %.3f %s %d %s\n" % (t0, time.time(), method, status, created))
+            if not 200 <= status < 300:
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def report(args):
+    rows = []
+    for line in open(args.answers):
+        sent, answered, method, status, created = line.split()
+        rows.append((float(sent), float(answered), method, int(status), created))
+    fault, healed = args.fault, args.healed if args.healed is not None else args.fault
+    ok = [r for r in rows if 200 <= r[3] < 300]
+    bad = [r for r in rows if not 200 <= r[3] < 300]
+    statuses = {}
+    for r in bad:
+        statuses[r[3]] = statuses.get(r[3], 0) + 1
+    first = min((r[1] for r in ok if r[0] >= fault), default=None)
+    answers_at = sorted(r[1] for r in ok)
+    gap, prev = 0.0, min((r[0] for r in rows), default=0.0)
+    for t in answers_at:
+        gap, prev = max(gap, t - prev), t
+    if rows:
+        gap = max(gap, max(r[1] for r in rows) - prev)
+    figures = {
+        "answers": len(rows),
+        "acked": len(ok),
+        "failed": len(bad),
+        "nonjson": sum(1 for r in rows if r[3] <= 0),
+        "acked_before": sum(1 for r in ok if r[1] < fault),
+        "acked_after": sum(1 for r in ok if r[0] > healed),
+        "failed_outside": sum(1 for r in bad if r[0] > healed + args.grace or r[1] < fault),
+        "failed_posts": sum(1 for r in bad if r[2] == "POST"),
+        "failed_gets": sum(1 for r in bad if r[2] == "GET"),
+        "recover_s": "%.2f" % (first - fault) if first is not None else "-1",
+        "gap_s": "%.2f" % gap,
+        "failed_statuses": ",".join("%d:%d" % kv for kv in sorted(statuses.items())) or "-",
+    }
+    for k, v in figures.items():
+        print("%s=%s" % (k, v))
+    if args.acked_ids:
+        with open(args.acked_ids, "w") as f:
+            f.write(",".join(r[4] for r in ok if r[4] != "-"))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--ca", required=True)
+    r.add_argument("--token", required=True)
+    r.add_argument("--seconds", type=float, required=True)
+    r.add_argument("--clients", type=int, default=4)
+    r.add_argument("--mix", choices=("create", "read", "mixed"), default="create")
+    r.add_argument("--read-ids", default="")
+    r.add_argument("--timeout", type=float, default=15)
+    r.add_argument("--out", required=True)
+    s = sub.add_parser("report")
+    s.add_argument("answers")
+    s.add_argument("--fault", type=float, required=True)
+    s.add_argument("--healed", type=float)
+    s.add_argument("--grace", type=float, default=0.0)
+    s.add_argument("--acked-ids")
+    args = p.parse_args()
+    run(args) if args.cmd == "run" else report(args)
+
+
+if __name__ == "__main__":
+    main()
