@@ -8,7 +8,10 @@
 #                               none, start it, and make the primary wait for
 #                               it at every commit (synchronous_standby_names)
 #   deploy/replica.sh promote   pg_ctl promote: the standby becomes the primary
-#   deploy/replica.sh stop      stop the standby
+#   deploy/replica.sh rejoin    after a promotion: the old primary (stopped)
+#                               rewound with pg_rewind and started as the
+#                               synchronous standby of the promoted one
+#   deploy/replica.sh stop      stop the standby (and a rejoined old primary)
 #   deploy/replica.sh conninfo  the multi-host database_url for hms: both
 #                               sockets, target_session_attrs=read-write
 #   deploy/replica.sh status
@@ -23,8 +26,12 @@
 # The standby lives beside the primary, in pg-standby/ of the directory
 # `stack.sh status` names, and like it listens only on a unix socket. After
 # a promotion the stack's own cluster is the stale old primary: do not
-# `stack.sh start` it again as it is (two primaries); remove both or make a
-# new standby from the promoted one.
+# `stack.sh start` it again as it is (two primaries); `replica.sh rejoin`
+# turns it into the new primary's standby. pg_rewind needs the old primary
+# to have run with wal_log_hints = on (or data checksums) and to still have
+# its WAL back to the last checkpoint before the switch (wal_keep_size, or
+# a WAL archive): HMS_PG_EXTRA_CONF gives both to the stack's cluster, and
+# the standby made here has them.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -100,6 +107,8 @@ unix_socket_directories = '"$SSOCK"'
 port = $STANDBY_PORT
 max_connections = 200
 hot_standby = on
+wal_log_hints = on
+wal_keep_size = 256MB
 log_min_messages = warning
 log_error_verbosity = terse
 CONF
@@ -128,6 +137,59 @@ CONF
 	die "the standby is not a synchronous replica after 60 s; see $LOGDIR/standby.log"
 }
 
+# The old primary, fenced (stopped), becomes the synchronous standby of the
+# promoted one: pg_rewind takes back what it wrote after the standby's
+# timeline forked (WAL the standby never had: never acknowledged, since
+# every acknowledged commit waited for the standby), then it streams from
+# the new primary. Its own hms-local.conf survives the rewind, which copies
+# the source's configuration files.
+rejoin() {
+	local old_name=hms_old_primary keep tli
+	standby_running && [ ! -f "$SDATA/standby.signal" ] ||
+		die "no promoted standby in $SDATA: promote it first"
+	if as_pg "$PGBIN/pg_ctl" -D "$PDATA" status >/dev/null 2>&1; then
+		die "the old primary in $PDATA is running: stop it (and keep it fenced) first"
+	fi
+	keep=$(mktemp)
+	cp "$PDATA/hms-local.conf" "$keep"
+	# pg_rewind reads the source's timeline from its control file, which a
+	# promotion updates only at its first checkpoint: without one it sees
+	# the same timeline on both sides and says that no rewind is required.
+	psql_at "$SSOCK" "$STANDBY_PORT" -c "CHECKPOINT" >/dev/null
+	say "rewinding $PDATA to the promoted standby's timeline (pg_rewind)"
+	if ! as_pg "$PGBIN/pg_rewind" --target-pgdata="$PDATA" \
+		--source-server="host='$SSOCK' port=$STANDBY_PORT user=postgres dbname=postgres" \
+		>>"$LOGDIR/standby.log" 2>&1; then
+		rm -f "$keep"
+		die "pg_rewind failed; see $LOGDIR/standby.log"
+	fi
+	as_pg tee "$PDATA/hms-local.conf" <"$keep" >/dev/null
+	rm -f "$keep"
+	as_pg sed -i '/^synchronous_standby_names/d;/^primary_conninfo/d' "$PDATA/postgresql.auto.conf"
+	echo "primary_conninfo = 'host=''$SSOCK'' port=$STANDBY_PORT user=postgres application_name=$old_name'" |
+		as_pg tee -a "$PDATA/postgresql.auto.conf" >/dev/null
+	as_pg touch "$PDATA/standby.signal"
+	as_pg "$PGBIN/pg_ctl" -D "$PDATA" -w -t 60 start >>"$LOGDIR/standby.log" 2>&1 </dev/null ||
+		die "the rewound old primary did not start; see $LOGDIR/standby.log"
+	psql_at "$SSOCK" "$STANDBY_PORT" -c "ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ($old_name)'"
+	psql_at "$SSOCK" "$STANDBY_PORT" -c "ALTER SYSTEM SET synchronous_commit = '$SYNC_COMMIT'"
+	psql_at "$SSOCK" "$STANDBY_PORT" -c "SELECT pg_reload_conf()" >/dev/null
+	# Synchronous, and streaming the new timeline: a standby that could not
+	# follow the fork shows as connected (and briefly "sync") all the same.
+	tli=$(psql_at "$SSOCK" "$STANDBY_PORT" -c "SELECT timeline_id FROM pg_control_checkpoint()")
+	for _ in $(seq 1 300); do
+		if [ "$(psql_at "$SSOCK" "$STANDBY_PORT" -c \
+			"SELECT sync_state FROM pg_stat_replication WHERE application_name = '$old_name'")" = sync ] &&
+			[ "$(psql_at "$PSOCK" "$PG_PORT" -c \
+				"SELECT status || ' ' || received_tli FROM pg_stat_wal_receiver" 2>/dev/null)" = "streaming $tli" ]; then
+			say "the old primary ($PDATA, port $PG_PORT) is the synchronous standby of $SDATA"
+			return 0
+		fi
+		sleep 0.2
+	done
+	die "the rewound old primary is not a synchronous standby after 60 s; see $LOGDIR/standby.log"
+}
+
 case "${1:-start}" in
 start) standby_start ;;
 promote)
@@ -137,10 +199,12 @@ promote)
 		die "pg_ctl promote failed; see $LOGDIR/standby.log"
 	say "promoted: $SDATA (port $STANDBY_PORT) is the primary"
 	;;
+rejoin) rejoin ;;
 stop)
 	if standby_running; then
 		as_pg "$PGBIN/pg_ctl" -D "$SDATA" -m fast -w -t 60 stop >/dev/null
 	fi
+	# A rejoined old primary is a standby now: stack.sh stop stops it too.
 	;;
 conninfo)
 	# libpq tries the hosts in order and keeps the one that accepts writes.
@@ -155,7 +219,7 @@ status)
 	echo "data: $SDATA"
 	;;
 *)
-	echo "usage: $0 start|promote|stop|conninfo|status" >&2
+	echo "usage: $0 start|promote|rejoin|stop|conninfo|status" >&2
 	exit 2
 	;;
 esac

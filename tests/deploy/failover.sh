@@ -15,6 +15,8 @@
 # (both times printed), every id acknowledged before, during and after the
 # switch is a row on the new primary with its audit row (action 'create',
 # entity_type 'patient'), and the answers that were not 201 were clean 503s.
+# Then the old primary rejoins (replica.sh rejoin: pg_rewind) as the new
+# one's synchronous standby, and a write made after that is on both.
 #
 # About 20 s with a built tree (the stack's start and the 12 s of load). Prints one
 # line per check and a Criterion-style synthesis line; everything it
@@ -62,6 +64,11 @@ HMS_HTTPS_PORT=$(free_port)
 HMS_PG_PORT=$(free_port)
 HMS_STANDBY_PORT=$(free_port)
 export HMS_WORKERS=2 HMS_NGINX_WORKERS=1 HMS_API_LIMIT_EXEMPT=127.0.0.1
+# pg_rewind (replica.sh rejoin) needs them on the primary from the start:
+# hint-bit changes in the WAL, and the WAL back to the last checkpoint
+# before the switch (the crash recovery pg_rewind runs ends with a
+# checkpoint that would otherwise recycle it).
+export HMS_PG_EXTRA_CONF=$'wal_log_hints = on\nwal_keep_size = 256MB'
 export HMS_ADMIN_PASSWORD
 HMS_ADMIN_PASSWORD=$(openssl rand -hex 16)
 
@@ -244,6 +251,30 @@ if HMS_DATABASE_URL=$both_as_owner HMS_ADMIN_DATABASE_URL=$both_as_owner \
 else
 	fail "hmsctl audit-verify passes on the new primary"
 fi
+
+# --- the old primary rejoins as the new primary's standby --------------------------
+if "$ROOT/deploy/replica.sh" rejoin >>"$LOG" 2>&1; then
+	record_pids
+	ok "replica.sh rejoin: the old primary, rewound (pg_rewind), is the promoted one's synchronous standby"
+else
+	fail "replica.sh rejoin: the old primary, rewound (pg_rewind), is the promoted one's synchronous standby"
+fi
+after=$(curl -s --cacert "$CA" --max-time 10 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+	-d '{"first_name":"Re","last_name":"Joined","date_of_birth":"1980-01-01","gender":"male"}' \
+	"$base/api/patients/" | sed -n 's/.*"id" *: *\([0-9]*\).*/\1/p' || true)
+old_rows=""
+for _ in $(seq 1 50); do # a synchronous commit is flushed there, replayed a moment later
+	old_rows=$(echo "SELECT count(*) FROM patients WHERE id = ANY('{$ids${after:+,$after}}'::bigint[])" |
+		psql_on "$HMS_PG_PORT" "$STATE/pg/run" 2>/dev/null || true)
+	[ "$old_rows" = "$((n_acked + 1))" ] && break
+	sleep 0.1
+done
+if [ -n "$after" ] && [ "$old_rows" = "$((n_acked + 1))" ]; then
+	ok "a write after the rejoin is acknowledged, and the old primary has it and every acknowledged one ($old_rows)"
+else
+	fail "a write after the rejoin (id '${after}') and every acknowledged one on the old primary ($old_rows of $((n_acked + 1)))"
+fi
+
 lost=$(grep -c '"db_connection_lost"' "$STATE/log/hms.log" || true)
 if grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/log/*.log ||
 	grep -q -E '\[(emerg|alert|crit)\]' "$STATE/nginx/logs/error.log"; then
