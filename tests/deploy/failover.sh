@@ -16,7 +16,8 @@
 # switch is a row on the new primary with its audit row (action 'create',
 # entity_type 'patient'), and the answers that were not 201 were clean 503s.
 # Then the old primary rejoins (replica.sh rejoin: pg_rewind) as the new
-# one's synchronous standby, and a write made after that is on both.
+# one's synchronous standby, and a write made after that is on both; with
+# that standby stopped a write waits, and is acknowledged once it is back.
 #
 # About 20 s with a built tree (the stack's start and the 12 s of load). Prints one
 # line per check and a Criterion-style synthesis line; everything it
@@ -96,6 +97,7 @@ cleanup() {
 	local rc=$? p
 	set +e
 	[ -n "${CLIENT_PID:-}" ] && pid_running "$CLIENT_PID" && kill -KILL "$CLIENT_PID" 2>/dev/null
+	[ -n "${WAITER:-}" ] && pid_running "$WAITER" && kill -KILL "$WAITER" 2>/dev/null
 	timeout 60 "$ROOT/deploy/stack.sh" stop >>"$LOG" 2>&1
 	timeout 60 "$ROOT/deploy/replica.sh" stop >>"$LOG" 2>&1
 	for p in "${PIDS[@]}"; do
@@ -273,6 +275,28 @@ if [ -n "$after" ] && [ "$old_rows" = "$((n_acked + 1))" ]; then
 	ok "a write after the rejoin is acknowledged, and the old primary has it and every acknowledged one ($old_rows)"
 else
 	fail "a write after the rejoin (id '${after}') and every acknowledged one on the old primary ($old_rows of $((n_acked + 1)))"
+fi
+
+# --- the synchronous standby away and back ------------------------------------------
+# Every commit waits for it (PostgreSQL does not time that wait out), and
+# completes by itself once it is back: the write is acknowledged late, not
+# lost and not acknowledged early.
+as_pg "$PGBIN/pg_ctl" -D "$STATE/pg/data" -m fast -w stop >>"$LOG" 2>&1
+curl -s --cacert "$CA" --max-time 60 -o "$WORK/waited" -w '%{http_code}' -H "Authorization: Bearer $token" \
+	-H 'Content-Type: application/json' \
+	-d '{"first_name":"Wait","last_name":"ForStandby","date_of_birth":"1980-01-01","gender":"male"}' \
+	"$base/api/patients/" >"$WORK/waited.status" 2>/dev/null &
+WAITER=$!
+sleep 3
+if pid_running "$WAITER"; then waiting=1; else waiting=0; fi
+t_back=$(date +%s.%N)
+as_pg "$PGBIN/pg_ctl" -D "$STATE/pg/data" -w -t 60 start >>"$LOG" 2>&1 </dev/null
+wait "$WAITER" || true
+t_done=$(date +%s.%N)
+if [ "$waiting" = 1 ] && [ "$(cat "$WORK/waited.status")" = 201 ]; then
+	ok "with the standby stopped a write waits (still unanswered after 3 s), and is acknowledged $(python3 -c "print('%.2f' % ($t_done - $t_back))") s after it is back"
+else
+	fail "with the standby stopped a write waits, then is acknowledged once it is back (waiting after 3 s: $waiting, answer $(cat "$WORK/waited.status"))"
 fi
 
 lost=$(grep -c '"db_connection_lost"' "$STATE/log/hms.log" || true)
