@@ -9,6 +9,8 @@
 #      failed request per killed worker (the one it held), each a JSON
 #      5xx; the master replaces them and the load goes on;
 #   3. SIGHUP: every worker replaced, not one failed request;
+#   (after each: every acknowledged create is a row with its audit row,
+#   and the creations applied though their client got no 2xx are counted)
 #   4. PostgreSQL restarted (pg_ctl restart -m fast), then 5. crashed
 #      (pg_ctl stop -m immediate, started OUTAGE s later): only JSON 503s
 #      with Retry-After, 2xx again within RECOVER_LIMIT s of PostgreSQL
