@@ -4,6 +4,8 @@
 #   make run      the whole stack in the foreground (installs what is missing)
 #   make start    the same stack in the background; make stop ends it
 #   make test     every test, on a throwaway stack, under ASan + UBSan
+#   make faults   only the fault stages of make test (C fault tests, failover,
+#                 faults under load)
 #   make bench    load benchmark through nginx (wrk)
 #   make erd      docs/erd.dot and docs/erd.svg from a freshly migrated schema
 #   make docs/permissions.md   the role table, from the code's own tables
@@ -47,7 +49,7 @@ FAULT_SRC := tests/integration/test_faults.c tests/integration/test_timezone.c t
 OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
 TOBJ     := $(LIB_SRC:%.c=build/test/obj/%.o)
 
-.PHONY: all deps run start stop test check unit bench install deb format lint clean erd docs/permissions.md
+.PHONY: all deps run start stop test check faults unit bench install deb format lint clean erd docs/permissions.md
 all: build/hms build/hmsctl
 
 build/obj/%.o: %.c
@@ -110,6 +112,13 @@ test: deps
 
 check: $(TEST_BINS)
 	@tests/run.sh
+
+# The fault stages of make test, and only them (tests/run.sh faults): the
+# C fault tests on the sanitizer test stack, tests/deploy/failover.sh and
+# tests/deploy/load_faults.sh, each stack with the sanitizer build.
+faults: deps
+	@$(MAKE) --no-print-directory build/test/hms build/test/hmsctl build/test/fault_tests
+	@tests/run.sh faults
 
 unit: build/test/unit_tests
 	@build/test/unit_tests

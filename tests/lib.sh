@@ -12,3 +12,21 @@ free_port() {
 	done
 	return 1
 }
+
+# Whether process $1 is alive and not a zombie waiting to be reaped.
+pid_running() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+
+# Runs a PostgreSQL tool as the user that owns the test clusters (root
+# runs them as 'postgres': PostgreSQL refuses root), from a directory that
+# user can read.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		(cd / && runuser -u postgres -- "$@")
+	else
+		(cd / && "$@")
+	fi
+}

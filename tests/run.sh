@@ -5,6 +5,20 @@
 # stop from a closed copy of the checkout (tests/deploy/). Everything started is
 # stopped by PID, also when a test fails. A sanitizer report in any server
 # log fails the run. The last line is "N passed, M failed".
+#
+#   tests/run.sh [STAGE...]     or HMS_TEST_STAGES="STAGE ..." (comma or space)
+#
+# runs only those groups of stages (default: all, which `make test` runs):
+#   unit         the unit tests and the OpenAPI lint
+#   fuzz         every parser's fuzz target
+#   integration  the integration suite and what runs on its stack: the docs
+#                page, answers against the API document, the FHIR schema,
+#                the walk-through, backup and restore
+#   faults       the fault stages (`make faults`): the C fault tests (on the
+#                test stack), failover to a promoted standby
+#                (tests/deploy/failover.sh) and the faults under load
+#                (tests/deploy/load_faults.sh)
+#   deploy       make start/stop from a closed checkout, the Debian package
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,16 +46,33 @@ run_suite() {
 source "$ROOT/tests/lib.sh"
 
 # For a developer's quick loop only (CI sets neither): HMS_TEST_FILTER is a
-# Criterion --filter pattern (e.g. 'records/*') for the unit and
-# integration suites, and HMS_TEST_QUICK=1 skips the fuzz, fault and
-# closed-checkout stages.
+# Criterion --filter pattern (e.g. 'records/*') for the unit, integration
+# and C fault suites, and HMS_TEST_QUICK=1 skips the fuzz stage, the
+# fault stages (the C fault tests still run when a filter is given) and
+# the deploy stages.
 filter_args=()
 [ -n "${HMS_TEST_FILTER:-}" ] && filter_args=(--filter "$HMS_TEST_FILTER")
 quick=${HMS_TEST_QUICK:-}
 
-run_suite "unit tests" "$BIN/unit_tests" "${filter_args[@]}"
-# docs/openapi.yaml through @redocly/cli's linter (npm, deploy/npm/).
-run_suite "openapi lint" "$ROOT/tests/docs/lint.sh"
+stages=${*:-${HMS_TEST_STAGES:-all}}
+stages=${stages//,/ }
+for stage in $stages; do
+	case $stage in
+	all | unit | fuzz | integration | faults | deploy) ;;
+	*)
+		echo "run.sh: unknown stage '$stage' (all, unit, fuzz, integration, faults, deploy)" >&2
+		exit 2
+		;;
+	esac
+done
+want() { [[ " $stages " == *" all "* || " $stages " == *" $1 "* ]]; }
+echo "== stages: $stages"
+
+if want unit; then
+	run_suite "unit tests" "$BIN/unit_tests" "${filter_args[@]}"
+	# docs/openapi.yaml through @redocly/cli's linter (npm, deploy/npm/).
+	run_suite "openapi lint" "$ROOT/tests/docs/lint.sh"
+fi
 
 # --- fuzz stage -------------------------------------------------------------
 # Every parser's libFuzzer target (tests/fuzz/) for HMS_FUZZ_SECONDS each, on
@@ -49,8 +80,9 @@ run_suite "openapi lint" "$ROOT/tests/docs/lint.sh"
 # here, not as prerequisites of `make check`, so that a machine without
 # clang still runs the other stages - and fails this one, loudly.
 fuzz_seconds=${HMS_FUZZ_SECONDS:-15}
-echo "== fuzz targets, $fuzz_seconds s each"
-if [ -n "$quick" ]; then
+if ! want fuzz; then
+	:
+elif echo "== fuzz targets, $fuzz_seconds s each" && [ -n "$quick" ]; then
 	echo "== fuzz: skipped (HMS_TEST_QUICK)"
 elif ! command -v "${CC_FUZZ:-clang}" >/dev/null; then
 	echo "== fuzz: ${CC_FUZZ:-clang} not found; deploy/install-deps.sh installs clang and libclang-rt-14-dev"
@@ -104,12 +136,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== starting the test stack in $STATE (https port $HMS_HTTPS_PORT)"
-if "$ROOT/deploy/stack.sh" start; then
-	export HMS_TEST_BASE_URL=https://localhost:$HMS_HTTPS_PORT
-	export HMS_TEST_CA=$STATE/tls/hms.crt HMS_TEST_ROOT=$ROOT HMS_TEST_STATE=$STATE
-	export HMS_TEST_ADMIN_URL="host=$STATE/pg/run port=$HMS_PG_PORT user=postgres"
-	export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
+# The C fault tests run on the same stack as the integration suite; quick
+# mode skips them unless a filter names some.
+c_faults=
+want faults && { [ -z "$quick" ] || [ -n "${HMS_TEST_FILTER:-}" ]; } && c_faults=1
+stack_up=
+if want integration || [ -n "$c_faults" ]; then
+	echo "== starting the test stack in $STATE (https port $HMS_HTTPS_PORT)"
+	if "$ROOT/deploy/stack.sh" start; then
+		stack_up=1
+		export HMS_TEST_BASE_URL=https://localhost:$HMS_HTTPS_PORT
+		export HMS_TEST_CA=$STATE/tls/hms.crt HMS_TEST_ROOT=$ROOT HMS_TEST_STATE=$STATE
+		export HMS_TEST_ADMIN_URL="host=$STATE/pg/run port=$HMS_PG_PORT user=postgres"
+		export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
+	else
+		echo "== the test stack did not start"
+		tail -n 40 "$STATE/log/hms.log" "$STATE/nginx/logs/error.log" "$STATE/pg/postgres.log" 2>/dev/null
+		failed_runs=$((failed_runs + 1))
+	fi
+fi
+if [ -n "$stack_up" ] && want integration; then
 	run_suite "integration tests" "$BIN/integration_tests" "${filter_args[@]}"
 	# The /api/docs/ page in headless Chromium (a screenshot is left in
 	# $STATE/docs-page.png; HMS_KEEP_TEST_STATE=1 keeps it).
@@ -131,32 +177,39 @@ if "$ROOT/deploy/stack.sh" start; then
 	# deploy/backup.sh of this (now populated) stack, deploy/restore.sh into a
 	# second, empty one; the same answers, files and audit trail.
 	run_suite "backup and restore" "$ROOT/tests/deploy/backup_restore.sh"
-	# Quick mode skips them unless a filter names some.
-	[ -n "$quick" ] && [ -z "${HMS_TEST_FILTER:-}" ] ||
-		run_suite "fault tests" "$BIN/fault_tests" --jobs 1 "${filter_args[@]}"
+fi
+if [ -n "$stack_up" ]; then
+	# The process model, the database and the disk under faults, one
+	# request at a time or with light load (tests/integration/test_faults.c).
+	[ -n "$c_faults" ] && run_suite "fault tests" "$BIN/fault_tests" --jobs 1 "${filter_args[@]}"
 	"$ROOT/deploy/stack.sh" stop
-else
-	echo "== the test stack did not start"
-	tail -n 40 "$STATE/log/hms.log" "$STATE/nginx/logs/error.log" "$STATE/pg/postgres.log" 2>/dev/null
-	failed_runs=$((failed_runs + 1))
 fi
 
 # make start / make stop from a copy of the repository in a 0700 directory
 # whose path has a space (a checkout in /root, as root), on its own ports;
 # it prints a Criterion-style synthesis line counted below.
-[ -n "$quick" ] || run_suite "make start/stop from a closed checkout" env -u MAKEFLAGS -u MAKELEVEL \
-	"$ROOT/tests/deploy/checkout_anywhere.sh"
+want deploy && [ -z "$quick" ] && run_suite "make start/stop from a closed checkout" \
+	env -u MAKEFLAGS -u MAKELEVEL "$ROOT/tests/deploy/checkout_anywhere.sh"
 
-# A synchronous standby (deploy/replica.sh), the primary killed under a
-# write load and the standby promoted: every acknowledged write and its
-# audit row survive, and hms finds the new primary by itself.
-[ -n "$quick" ] || run_suite "failover to a promoted standby" env -u MAKEFLAGS -u MAKELEVEL \
-	FAILOVER_BIN_DIR="$BIN" "$ROOT/tests/deploy/failover.sh"
+# The fault stages on stacks of their own, with the sanitizer build; each
+# checks its stack's logs for sanitizer reports. (tests/deploy/multihost.sh,
+# issue 15 item 1, joins them here.)
+if want faults && [ -z "$quick" ]; then
+	# A synchronous standby (deploy/replica.sh), the primary killed under a
+	# write load and the standby promoted: every acknowledged write and its
+	# audit row survive, and hms finds the new primary by itself.
+	run_suite "failover to a promoted standby" env -u MAKEFLAGS -u MAKELEVEL \
+		FAILOVER_BIN_DIR="$BIN" "$ROOT/tests/deploy/failover.sh"
+	# Worker kills, SIGHUP, PostgreSQL restarted and crashed, a full
+	# attachment disk and a read-only database, each under load.
+	run_suite "faults under load" env -u MAKEFLAGS -u MAKELEVEL \
+		LOAD_FAULTS_BIN_DIR="$BIN" "$ROOT/tests/deploy/load_faults.sh"
+fi
 
 # make deb, installed with apt into a fresh Debian 12 root and used through
 # its own nginx site (debootstrap needs the Debian mirror apt already uses).
-[ -n "$quick" ] || run_suite "the Debian package on a fresh Debian 12" env -u MAKEFLAGS -u MAKELEVEL \
-	"$ROOT/tests/deploy/deb_install.sh"
+want deploy && [ -z "$quick" ] && run_suite "the Debian package on a fresh Debian 12" \
+	env -u MAKEFLAGS -u MAKELEVEL "$ROOT/tests/deploy/deb_install.sh"
 
 # Sanitizer findings fail the run even when every assertion passed: in the
 # server processes (their logs) and in the test processes themselves

@@ -25,6 +25,7 @@ enum hms_err {
 	HMS_ERR_NOMEM,        /* 500, but logged as such */
 	HMS_ERR_UNAVAILABLE,  /* 503 */
 	HMS_ERR_TIMEOUT,      /* 503: a statement ran past statement_timeout */
+	HMS_ERR_READ_ONLY,    /* 503: the database refuses writes (a standby, maintenance) */
 	HMS_ERR_STORAGE_FULL, /* 507: the attachment directory is full */
 };
 
@@ -36,5 +37,9 @@ const char *hms_err_detail(enum hms_err err);
 
 /* A short stable name for logs ("bad_request", "unavailable", ...). */
 const char *hms_err_name(enum hms_err err);
+
+/* The seconds a client should wait before trying again (the Retry-After
+ * header of the answer), or 0 when waiting would not help. */
+int hms_err_retry_after(enum hms_err err);
 
 #endif

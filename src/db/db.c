@@ -252,7 +252,8 @@ static enum hms_err finish_result(struct db *db, struct arena *arena, PGresult *
 		return HMS_OK;
 	}
 	err = db_error_from_result(res);
-	if (err == HMS_ERR_INTERNAL || err == HMS_ERR_UNAVAILABLE || err == HMS_ERR_TIMEOUT) {
+	if (err == HMS_ERR_INTERNAL || err == HMS_ERR_UNAVAILABLE || err == HMS_ERR_TIMEOUT ||
+	    err == HMS_ERR_READ_ONLY) {
 		const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 		log_event(LOG_ERROR, "db_error", "s:sqlstate", state != NULL ? state : "none",
@@ -398,9 +399,13 @@ enum hms_err db_error_from_sqlstate(const char *state)
 		return HMS_ERR_TIMEOUT;
 	if (strncmp(state, "08", 2) == 0 || /* connection exception */
 	    strncmp(state, "53", 2) == 0 || /* insufficient resources: disk full, memory */
-	    strncmp(state, "57", 2) == 0 || /* operator intervention: shutdown, cancel */
-	    strcmp(state, "25006") == 0)    /* read-only transaction: a standby */
+	    strncmp(state, "57", 2) == 0)   /* operator intervention: shutdown, cancel */
 		return HMS_ERR_UNAVAILABLE;
+	/* read_only_sql_transaction: a standby, or default_transaction_read_only
+	 * set for maintenance. Nothing was written (an audited read is refused
+	 * too: its audit row could not be), and it heals when writes return. */
+	if (strcmp(state, "25006") == 0)
+		return HMS_ERR_READ_ONLY;
 	return HMS_ERR_INTERNAL;
 }
 

@@ -87,6 +87,9 @@ void http_respond_error(struct http_response *res, enum hms_err err, const char 
 
 	if (status == 401)
 		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"api\"");
+	if (hms_err_retry_after(err) > 0)
+		http_response_header(res, "Retry-After",
+		                     arena_printf(res->arena, "%d", hms_err_retry_after(err)));
 	http_respond_detail(res, status, detail != NULL ? detail : hms_err_detail(err));
 }
 

@@ -1,10 +1,19 @@
 /* err.c - what each enum hms_err means to a client and to the logs. */
 #include "hms/err.h"
 
+/* Retry-After of the 503s a client can simply repeat later. A worker
+ * reconnects on its next request, so a restarted PostgreSQL is back within
+ * seconds; a read-only database (a standby not yet promoted, maintenance)
+ * usually takes longer. A timeout is not among them: the same query would
+ * time out again. */
+#define RETRY_UNAVAILABLE_SECONDS 5
+#define RETRY_READ_ONLY_SECONDS   10
+
 static const struct {
 	int status;
 	const char *detail;
 	const char *name;
+	int retry_after;
 } errors[] = {
     [HMS_OK] = {200, "OK.", "ok"},
     [HMS_ERR_BAD_REQUEST] = {400, "Bad request.", "bad_request"},
@@ -25,11 +34,15 @@ static const struct {
     [HMS_ERR_UNAVAILABLE] = {503,
                              "Service temporarily unavailable; the database cannot be "
                              "reached.",
-                             "unavailable"},
+                             "unavailable", RETRY_UNAVAILABLE_SECONDS},
     [HMS_ERR_TIMEOUT] = {503,
                          "The database took too long to answer and the query was cancelled; "
                          "narrow it (a filter, a longer search) or use ?cursor=.",
                          "timeout"},
+    [HMS_ERR_READ_ONLY] = {503,
+                           "Service temporarily unavailable; the database accepts no changes "
+                           "at the moment, so nothing was done. Try again later.",
+                           "read_only", RETRY_READ_ONLY_SECONDS},
     [HMS_ERR_STORAGE_FULL] = {507,
                               "The server has no room to store the file; nothing was saved. "
                               "Try again later.",
@@ -54,4 +67,9 @@ const char *hms_err_detail(enum hms_err err)
 const char *hms_err_name(enum hms_err err)
 {
 	return known(err) ? errors[err].name : "unknown";
+}
+
+int hms_err_retry_after(enum hms_err err)
+{
+	return known(err) ? errors[err].retry_after : 0;
 }

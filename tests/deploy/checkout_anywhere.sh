@@ -30,12 +30,6 @@ fail() {
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Alive and not a zombie waiting to be reaped.
-pid_running() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
 
 # A user's shell: none of the stack's variables, only free ports.
 while read -r var; do unset "$var"; done < <(compgen -e | grep '^HMS_' || true)

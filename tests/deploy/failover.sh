@@ -43,18 +43,6 @@ fail() {
 }
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
-pid_running() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		(cd / && runuser -u postgres -- "$@")
-	else
-		(cd / && "$@")
-	fi
-}
 
 # Only the variables this test sets: a HMS_DATABASE_URL from the caller's
 # shell would point the stack elsewhere.

@@ -2,20 +2,27 @@
 """load.py - the load client of the fault tests under load, and its report.
 
     load.py run --port P --ca CA --token T --seconds S --clients N
-                --mix create|read|mixed --out ANSWERS [--read-ids 1,2,3]
+                --mix create|read|mixed|upload --out ANSWERS [--read-ids 1,2,3]
+                [--record R --upload-bytes B] [--request-ids PREFIX]
     load.py report ANSWERS --fault T0 [--healed T1] [--grace G] [--acked-ids FILE]
+                [--acked-reads FILE]
 
 `run` keeps N clients busy on https://127.0.0.1:P for S seconds, each on
 its own keep-alive connection (reopened after an error), and logs one line
 per request, in the order answers arrive:
 
-    <sent> <answered> <method> <status> <patient id or ->
+    <sent> <answered> <method> <status> <created id or -> <request id> <flags>
 
 times in seconds since the epoch; status 0 for a connection that failed
 without an answer, the status negated for an answer whose body is not JSON.
+Each request carries its own X-Request-ID (PREFIX-client-n; the audit row
+of the request has it); flags are R when the answer had a Retry-After
+header, - otherwise. (report also reads logs of the first five columns.)
 `create` POSTs patients (as the token's user), `read` GETs one patient
 (given by --read-ids, chosen in turn), `mixed` alternates the two, each
-client reading the patient it created last.
+client reading the patient it created last, `upload` POSTs a text file of
+--upload-bytes to --record as a multipart/form-data attachment (the token's
+user must be a doctor or nurse).
 
 `report` reads that log around a fault that began at T0 (and was healed at
 T1, default T0) and prints `key=value` lines, one per figure:
@@ -29,13 +36,18 @@ T1, default T0) and prints `key=value` lines, one per figure:
                                           in seconds after T0 (-1: none)
     gap_s                                 the longest time without a 2xx answer
     failed_statuses                       e.g. 503:12,502:1 (- if none)
+    retry_after                           failures that carried Retry-After
+    healed_s                              first 2xx to a request sent after
+                                          T1, answered how long after T1 (-1)
 
 and, with --acked-ids, writes the ids of the acknowledged creations as a
-comma-separated list (for a SQL ANY('{...}') check).
+comma-separated list (for a SQL ANY('{...}') check); with --acked-reads,
+the request ids of the acknowledged GETs, the same way (their audit rows).
 """
 import argparse
 import http.client
 import json
+import os
 import ssl
 import sys
 import threading
@@ -51,28 +63,46 @@ def run(args):
     read_ids = [i for i in args.read_ids.split(",") if i] if args.read_ids else []
     if args.mix == "read" and not read_ids:
         sys.exit("load.py: --mix read needs --read-ids")
+    if args.mix == "upload" and not args.record:
+        sys.exit("load.py: --mix upload needs --record")
+    prefix = args.request_ids or "load%d" % os.getpid()
+    boundary = "l0adB0undary"
+    upload_head = ("--%s\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n%s\r\n"
+                   "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+                   "filename=\"load.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+                   % (boundary, args.record, boundary)).encode()
+    upload_tail = ("\r\n--%s--\r\n" % boundary).encode()
 
     def client(n):
         conn, i, last_id = None, 0, read_ids[n % len(read_ids)] if read_ids else None
         while time.time() < end:
             i += 1
             create = args.mix == "create" or (args.mix == "mixed" and (i % 2 == 1 or last_id is None))
-            if create:
+            request_id = "%s-%d-%d" % (prefix, n, i)
+            hdrs = dict(headers, **{"X-Request-ID": request_id})
+            if args.mix == "upload":
+                method, path = "POST", "/api/attachments/"
+                body = upload_head + (b"upload %d %d\n" % (n, i)).ljust(args.upload_bytes, b"x") \
+                    + upload_tail
+                hdrs["Content-Type"] = "multipart/form-data; boundary=" + boundary
+            elif create:
                 method, path = "POST", "/api/patients/"
                 body = json.dumps({"first_name": "Load%d" % n, "last_name": "Fault%d" % i,
                                    "date_of_birth": "1980-01-01", "gender": "female"})
             else:
                 pid = last_id if args.mix == "mixed" else read_ids[(n + i) % len(read_ids)]
                 method, path, body = "GET", "/api/patients/%s/" % pid, None
-            t0, status, created = time.time(), 0, "-"
+            t0, status, created, flags = time.time(), 0, "-", "-"
             try:
                 if conn is None:
                     conn = http.client.HTTPSConnection("127.0.0.1", args.port, context=ctx,
                                                        timeout=args.timeout)
-                conn.request(method, path, body, headers)
+                conn.request(method, path, body, hdrs)
                 r = conn.getresponse()
                 data = r.read()
                 status = r.status
+                if r.getheader("Retry-After") is not None:
+                    flags = "R"
                 try:
                     doc = json.loads(data)
                 except ValueError:
@@ -88,7 +118,8 @@ def run(args):
                     conn.close()
                 conn = None
             with lock:
-                log.write("%.3f %.3f %s %d %s\n" % (t0, time.time(), method, status, created))
+                log.write("%.3f %.3f %s %d %s %s %s\n"
+                          % (t0, time.time(), method, status, created, request_id, flags))
             if not 200 <= status < 300:
                 time.sleep(0.05)
 
@@ -102,8 +133,9 @@ def run(args):
 def report(args):
     rows = []
     for line in open(args.answers):
-        sent, answered, method, status, created = line.split()
-        rows.append((float(sent), float(answered), method, int(status), created))
+        f = line.split()
+        request_id, flags = (f[5], f[6]) if len(f) >= 7 else ("-", "-")
+        rows.append((float(f[0]), float(f[1]), f[2], int(f[3]), f[4], request_id, flags))
     fault, healed = args.fault, args.healed if args.healed is not None else args.fault
     ok = [r for r in rows if 200 <= r[3] < 300]
     bad = [r for r in rows if not 200 <= r[3] < 300]
@@ -111,6 +143,7 @@ def report(args):
     for r in bad:
         statuses[r[3]] = statuses.get(r[3], 0) + 1
     first = min((r[1] for r in ok if r[0] >= fault), default=None)
+    healed_at = min((r[1] for r in ok if r[0] >= healed), default=None)
     answers_at = sorted(r[1] for r in ok)
     gap, prev = 0.0, min((r[0] for r in rows), default=0.0)
     for t in answers_at:
@@ -130,12 +163,17 @@ def report(args):
         "recover_s": "%.2f" % (first - fault) if first is not None else "-1",
         "gap_s": "%.2f" % gap,
         "failed_statuses": ",".join("%d:%d" % kv for kv in sorted(statuses.items())) or "-",
+        "retry_after": sum(1 for r in bad if "R" in r[6]),
+        "healed_s": "%.2f" % (healed_at - healed) if healed_at is not None else "-1",
     }
     for k, v in figures.items():
         print("%s=%s" % (k, v))
     if args.acked_ids:
         with open(args.acked_ids, "w") as f:
             f.write(",".join(r[4] for r in ok if r[4] != "-"))
+    if args.acked_reads:
+        with open(args.acked_reads, "w") as f:
+            f.write(",".join(r[5] for r in ok if r[2] == "GET" and r[5] != "-"))
 
 
 def main():
@@ -147,8 +185,11 @@ def main():
     r.add_argument("--token", required=True)
     r.add_argument("--seconds", type=float, required=True)
     r.add_argument("--clients", type=int, default=4)
-    r.add_argument("--mix", choices=("create", "read", "mixed"), default="create")
+    r.add_argument("--mix", choices=("create", "read", "mixed", "upload"), default="create")
     r.add_argument("--read-ids", default="")
+    r.add_argument("--record", default="")
+    r.add_argument("--upload-bytes", type=int, default=4096)
+    r.add_argument("--request-ids", default="")
     r.add_argument("--timeout", type=float, default=15)
     r.add_argument("--out", required=True)
     s = sub.add_parser("report")
@@ -157,6 +198,7 @@ def main():
     s.add_argument("--healed", type=float)
     s.add_argument("--grace", type=float, default=0.0)
     s.add_argument("--acked-ids")
+    s.add_argument("--acked-reads")
     args = p.parse_args()
     run(args) if args.cmd == "run" else report(args)
 

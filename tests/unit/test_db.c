@@ -54,7 +54,15 @@ Test(db_sqlstate, unavailability_is_503)
 	assert_maps("53300", HMS_ERR_UNAVAILABLE, 503); /* too_many_connections */
 	assert_maps("57P01", HMS_ERR_UNAVAILABLE, 503); /* admin_shutdown */
 	assert_maps("57P03", HMS_ERR_UNAVAILABLE, 503); /* cannot_connect_now */
-	assert_maps("25006", HMS_ERR_UNAVAILABLE, 503); /* read_only_sql_transaction */
+}
+
+Test(db_sqlstate, a_read_only_database_is_a_503_of_its_own)
+{
+	/* read_only_sql_transaction: a standby, or default_transaction_read_only
+	 * for maintenance. The database is reachable; it refuses changes (and
+	 * the audit rows of reads), and says so. */
+	assert_maps("25006", HMS_ERR_READ_ONLY, 503);
+	cr_assert_gt(hms_err_retry_after(HMS_ERR_READ_ONLY), 0);
 }
 
 Test(db_sqlstate, a_statement_past_statement_timeout_is_a_503_of_its_own)

@@ -3,6 +3,7 @@
  * its status, a client-safe detail and a stable log name.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "hms/err.h"
@@ -29,6 +30,7 @@ static const struct {
     {HMS_ERR_NOMEM, 500, "out_of_memory"},
     {HMS_ERR_UNAVAILABLE, 503, "unavailable"},
     {HMS_ERR_TIMEOUT, 503, "timeout"},
+    {HMS_ERR_READ_ONLY, 503, "read_only"},
     {HMS_ERR_STORAGE_FULL, 507, "storage_full"},
 };
 
@@ -88,6 +90,24 @@ Test(err, specific_details)
 	cr_assert_str_eq(hms_err_detail(HMS_ERR_NOMEM), hms_err_detail(HMS_ERR_INTERNAL));
 }
 
+Test(err, only_the_503s_that_heal_by_themselves_carry_retry_after)
+{
+	for (size_t i = 0; i < EXPECTED_COUNT; i++) {
+		bool heals =
+		    expected[i].err == HMS_ERR_UNAVAILABLE || expected[i].err == HMS_ERR_READ_ONLY;
+
+		if (heals)
+			cr_assert_gt(hms_err_retry_after(expected[i].err), 0, "%s",
+			             expected[i].name);
+		else
+			cr_assert_eq(hms_err_retry_after(expected[i].err), 0, "%s",
+			             expected[i].name);
+	}
+	/* A read-only database is not an unreachable one: its own words. */
+	cr_assert(strstr(hms_err_detail(HMS_ERR_READ_ONLY), "accepts no changes") != NULL);
+	cr_assert_null(strstr(hms_err_detail(HMS_ERR_READ_ONLY), "cannot be reached"));
+}
+
 Test(err, unknown_value_is_internal)
 {
 	/* The next value after the last one, still inside the enum's range. */
@@ -96,6 +116,7 @@ Test(err, unknown_value_is_internal)
 	cr_assert_eq(hms_err_status(unknown), 500);
 	cr_assert_str_eq(hms_err_detail(unknown), hms_err_detail(HMS_ERR_INTERNAL));
 	cr_assert_str_eq(hms_err_name(unknown), "unknown");
+	cr_assert_eq(hms_err_retry_after(unknown), 0);
 }
 
 Test(err, every_status_has_a_reason_phrase)

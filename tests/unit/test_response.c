@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hms/arena.h"
@@ -134,8 +135,27 @@ Test(response, error_uses_default_or_given_detail)
 	http_respond_error(&res, HMS_ERR_CONFLICT, "Already booked.");
 	cr_assert_eq(res.status, 409);
 	cr_assert_str_eq(string_field(body(), "detail"), "Already booked.");
+}
 
+Test(response, a_503_that_heals_by_itself_carries_retry_after)
+{
 	http_respond_error(&res, HMS_ERR_UNAVAILABLE, NULL);
+	cr_assert_eq(res.status, 503);
+	cr_assert_eq(res.header_count, 1);
+	cr_assert_str_eq(res.headers[0].name, "Retry-After");
+	cr_assert_eq(atoi(res.headers[0].value), hms_err_retry_after(HMS_ERR_UNAVAILABLE));
+
+	http_response_init(&res, arena);
+	http_respond_error(&res, HMS_ERR_READ_ONLY, NULL);
+	cr_assert_eq(res.status, 503);
+	cr_assert_eq(res.header_count, 1);
+	cr_assert_str_eq(res.headers[0].name, "Retry-After");
+	cr_assert_eq(atoi(res.headers[0].value), hms_err_retry_after(HMS_ERR_READ_ONLY));
+	cr_assert_str_eq(string_field(body(), "detail"), hms_err_detail(HMS_ERR_READ_ONLY));
+
+	/* A statement past its timeout would time out again: no Retry-After. */
+	http_response_init(&res, arena);
+	http_respond_error(&res, HMS_ERR_TIMEOUT, NULL);
 	cr_assert_eq(res.status, 503);
 	cr_assert_eq(res.header_count, 0);
 }
