@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -193,6 +194,34 @@ static int accept_connection(const struct hms_config *cfg, int listen_fd)
 	return fd;
 }
 
+/* accept() errors that concern one connection, not the socket: Linux
+ * reports a pending network error of the new connection through accept()
+ * (accept(2)), and the connection is then gone; the next one is fine. */
+static bool accept_error_is_transient(int err)
+{
+	switch (err) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+	case ECONNABORTED:
+	case ECONNRESET:
+	case EPROTO:
+	case ETIMEDOUT:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int worker_run(const struct hms_config *cfg, int listen_fd)
 {
 	struct sigaction sa;
@@ -289,8 +318,7 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 		if (fr.ipcFd < 0) {
 			int fd = accept_connection(cfg, listen_fd);
 
-			if (fd == -EAGAIN || fd == -EWOULDBLOCK || fd == -ECONNABORTED ||
-			    fd == -EINTR)
+			if (fd < 0 && accept_error_is_transient(-fd))
 				continue; /* another worker took it, or the client left */
 			if (fd < 0) {
 				log_event(LOG_ERROR, "worker_accept_failed", "i:error", -fd,
