@@ -24,7 +24,8 @@
 #     lock) are answered 502 and never reach B: nginx does not resend a
 #     write that reached a host (deploy/nginx/hms.conf, /_hms_write);
 #   - B alone, under load, SIGHUP with a new binary installed: the upgrade
-#     re-exec keeps the TCP socket open (no request fails);
+#     re-exec keeps the TCP socket open (no request fails); a reload that
+#     would drop listen_address is refused;
 #   - a file uploaded through A while only A runs is downloaded (signed
 #     URL, streamed by nginx) byte for byte while only B runs, and the
 #     other way round;
@@ -432,6 +433,25 @@ if grep -q '"event":"upgraded"' "$STATE/host2/log/hms.log" && [ "$(host_master 2
 	ok "host B alone under load: SIGHUP with a new binary installed re-execs the master (same pid), the TCP socket stays open: ${upg[acked]} of ${upg[answers]} requests 2xx"
 else
 	fail "host B alone under load, upgraded by SIGHUP: ${upg[failed]} of ${upg[answers]} failed (${upg[failed_statuses]})"
+fi
+# A reload that would move B from TCP to the unix socket is refused: the
+# open socket and the running workers stay.
+conf_b=$STATE/host2/hms.conf
+cp "$conf_b" "$WORK/host2.conf"
+sed -i '/^listen_address/d' "$conf_b"
+kill -HUP "$master_b"
+refused_reload=0
+for _ in $(seq 1 30); do
+	grep -q '"event":"reload_failed","reason":"listen_address was removed' "$STATE/host2/log/hms.log" &&
+		refused_reload=1 && break
+	sleep 0.1
+done
+cp "$WORK/host2.conf" "$conf_b"
+health=$(curl -s --cacert "$CA" --max-time 10 -o /dev/null -w '%{http_code}' "$base/api/health/")
+if [ "$refused_reload" = 1 ] && [ "$health" = 200 ]; then
+	ok "a reload of B without listen_address is refused (TCP to unix needs a restart); B still answers"
+else
+	fail "a reload of B without listen_address is refused, and B still answers (refused: $refused_reload, health $health)"
 fi
 host_start 1
 
