@@ -332,6 +332,24 @@ static void check_secret_files(struct check *c, const struct hms_config *cfg,
 			check_secret_file(c, files[i].key, files[i].path, web, false);
 }
 
+/* What nginx connects to, and the name this host's temporary upload files
+ * carry in a directory other hosts may share: said, not judged (the
+ * configuration's validation has refused what is wrong). */
+static void check_listener(struct check *c, const struct hms_config *cfg)
+{
+	if (config_listens_on_tcp(cfg))
+		ok(c,
+		   "FastCGI on TCP %s, from %s only (fastcgi_allowed_peers): no authentication, "
+		   "no encryption; let nothing else reach the port",
+		   cfg->listen_address, cfg->fastcgi_allowed_peers);
+	else
+		ok(c, "FastCGI on the unix socket %s", cfg->socket_path);
+	ok(c,
+	   "instance_name %s: names this host's temporary upload files; with attachment_dir "
+	   "shared, every host needs its own",
+	   cfg->instance_name);
+}
+
 int check_run(const struct check_options *options, FILE *out)
 {
 	struct check c = {.out = out};
@@ -347,11 +365,13 @@ int check_run(const struct check_options *options, FILE *out)
 		fail(&c, "configuration: %s", err);
 		goto out;
 	}
-	if (config_validate(&cfg, CONFIG_FOR_CHECK, err, sizeof(err)) != 0)
+	if (config_validate(&cfg, CONFIG_FOR_CHECK, err, sizeof(err)) != 0) {
 		fail(&c, "configuration: %s", err);
-	else
+	} else {
 		ok(&c, "configuration %s: valid",
 		   is_set(options->config_path) ? options->config_path : "(environment only)");
+		check_listener(&c, &cfg);
+	}
 
 	if (is_set(cfg.socket_group) && (found = getgrnam(cfg.socket_group)) != NULL) {
 		web_copy = *found; /* the next getgrgid() may overwrite it; only gr_gid and */

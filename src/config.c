@@ -65,6 +65,9 @@ static const struct config_key keys[] = {
     {INT(json_max_depth, "32", 2, 512)},
     {INT(workers, "0", 0, CONFIG_MAX_WORKERS)},
     {STR(socket_path, "/run/hms/hms.sock")},
+    {STR(listen_address, NULL)},
+    {STR(fastcgi_allowed_peers, NULL)},
+    {STR(instance_name, NULL)},
     {"socket_mode", KEY_OCTAL, offsetof(struct hms_config, socket_mode), "0660", 0, 0777},
     {STR(socket_group, NULL)},
     {STR(worker_user, NULL)},
@@ -526,6 +529,92 @@ static bool fhir_system_is_valid(const char *uri)
 	return true;
 }
 
+/* listen_address and its allow-list. FastCGI has no authentication and TCP
+ * here no encryption: whoever reaches the port could send requests as
+ * nginx does (with any X-Request-ID, any REMOTE_ADDR), so a TCP listener
+ * without an allow-list is refused rather than defaulted to "everyone". */
+static int validate_listener(struct hms_config *cfg, char *err, size_t errlen)
+{
+	char bad[80];
+	int count;
+
+	cfg->listen_sockaddr_len = 0;
+	cfg->peer_count = 0;
+	count = netaddr_parse_peers(cfg->fastcgi_allowed_peers, cfg->peers, NETADDR_MAX_PEERS, bad,
+	                            sizeof(bad));
+	if (count < 0) {
+		snprintf(err, errlen,
+		         "fastcgi_allowed_peers: '%s': each entry must be an IPv4 or IPv6 address "
+		         "(nginx's), optionally with a /prefix of 1 or more bits (10.0.0.0/24), at "
+		         "most %d entries, separated by commas or blanks",
+		         bad, NETADDR_MAX_PEERS);
+		return -1;
+	}
+	cfg->peer_count = (size_t)count;
+	if (is_empty(cfg->listen_address))
+		return 0;
+	if (netaddr_parse_listen(cfg->listen_address, &cfg->listen_sockaddr,
+	                         &cfg->listen_sockaddr_len) != 0) {
+		cfg->listen_sockaddr_len = 0;
+		snprintf(
+		    err, errlen,
+		    "listen_address must be an IP address and a port, such as 10.0.0.5:9000 or "
+		    "[2001:db8::5]:9000 (no host name; port 1 to 65535), not '%.60s'",
+		    cfg->listen_address);
+		return -1;
+	}
+	if (cfg->peer_count == 0) {
+		snprintf(err, errlen,
+		         "listen_address makes hms take FastCGI over TCP, which has neither "
+		         "authentication nor encryption: set fastcgi_allowed_peers to the "
+		         "address(es) nginx connects from (such as fastcgi_allowed_peers = "
+		         "10.0.0.2), and keep the port closed to everyone else");
+		return -1;
+	}
+	return 0;
+}
+
+/* instance_name: unset means the host name, made safe for a file name
+ * (letters, digits, '-' and '_'; anything else becomes '_'). */
+static int validate_instance_name(struct hms_config *cfg, char *err, size_t errlen)
+{
+	if (is_empty(cfg->instance_name)) {
+		char host[256] = "";
+		size_t len;
+
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			strcpy(host, "host");
+		host[CONFIG_INSTANCE_NAME_MAX] = '\0';
+		len = strlen(host);
+		for (size_t i = 0; i < len; i++)
+			if (!isalnum((unsigned char)host[i]) && host[i] != '-')
+				host[i] = '_';
+		free(cfg->instance_name);
+		cfg->instance_name = strdup(host);
+		if (cfg->instance_name == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (strlen(cfg->instance_name) > CONFIG_INSTANCE_NAME_MAX ||
+	    strspn(cfg->instance_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                               "0123456789-_") != strlen(cfg->instance_name)) {
+		snprintf(err, errlen,
+		         "instance_name must be 1 to %d letters, digits, '-' or '_' (it names this "
+		         "host's temporary upload files in attachment_dir, which other hosts may "
+		         "share: give each host its own; default: the host name)",
+		         CONFIG_INSTANCE_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+bool config_listens_on_tcp(const struct hms_config *cfg)
+{
+	return cfg->listen_sockaddr_len > 0;
+}
+
 int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *err, size_t errlen)
 {
 	if (is_empty(cfg->database_url)) {
@@ -571,6 +660,9 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 		         "socket)");
 		return -1;
 	}
+	if (validate_listener(cfg, err, errlen) != 0 ||
+	    validate_instance_name(cfg, err, errlen) != 0)
+		return -1;
 	if (!is_empty(cfg->socket_group) && getgrnam(cfg->socket_group) == NULL) {
 		snprintf(err, errlen, "socket_group '%s' does not exist", cfg->socket_group);
 		return -1;

@@ -1,7 +1,8 @@
 /*
  * main.c - the hms master process.
  *
- * Reads and validates the configuration, opens the FastCGI unix socket,
+ * Reads and validates the configuration, opens the FastCGI socket (the unix
+ * socket_path, or TCP on listen_address for nginx on another machine),
  * pre-forks the workers and the audit sealer (sealer.h) and supervises
  * them:
  *   - a worker that dies is replaced; one that dies soon after starting is
@@ -21,6 +22,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@
 #include "hms/config.h"
 #include "hms/file_store.h"
 #include "hms/log.h"
+#include "hms/netaddr.h"
 #include "hms/sandbox.h"
 #include "hms/sealer.h"
 #include "hms/worker.h"
@@ -63,6 +67,7 @@ struct master {
 	ino_t exe_ino;
 	char **argv;
 	int listen_fd;
+	bool listen_is_tcp; /* what listen_fd is, whatever the configuration says now */
 	struct worker_slot slots[MAX_WORKERS + 1]; /* the workers, then the sealer */
 	long slot_count;
 	pid_t retiring[MAX_RETIRING]; /* old generation, finishing their request */
@@ -77,11 +82,45 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* TCP on listen_address. SO_REUSEADDR: a restart binds again at once, even
+ * with the previous master's connections in TIME_WAIT (it never lets a
+ * second live listener share the port: that would be SO_REUSEPORT).
+ * TCP_NODELAY here too, although each worker sets it on what it accepts:
+ * a response is written in several FastCGI records, and Nagle's algorithm
+ * with nginx's delayed ACK would hold the last of them for ~40 ms. */
+static int open_tcp_socket(const struct hms_config *cfg, char *err, size_t errlen)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen_sockaddr;
+	int one = 1;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    bind(fd, sa, cfg->listen_sockaddr_len) != 0 ||
+	    listen(fd, (int)cfg->listen_backlog) != 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		goto fail;
+	}
+	return fd;
+fail:
+	snprintf(err, errlen, "cannot listen on %s (listen_address): %s", cfg->listen_address,
+	         strerror(errno));
+	return -1;
+}
+
 static int open_socket(const struct hms_config *cfg, char *err, size_t errlen)
 {
 	struct sockaddr_un addr;
 	int fd;
 
+	if (config_listens_on_tcp(cfg))
+		return open_tcp_socket(cfg, err, errlen);
 	memset(&addr, 0, sizeof(addr));
 	addr.sun_family = AF_UNIX;
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", cfg->socket_path);
@@ -213,7 +252,8 @@ static void reap(struct master *m, bool stopping)
 		describe_exit(status, &how, &code);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			/* It may have died mid-upload. */
-			int swept = file_store_sweep_worker(m->cfg.attachment_dir, (long)pid);
+			int swept = file_store_sweep_worker(m->cfg.attachment_dir,
+			                                    m->cfg.instance_name, (long)pid);
 
 			if (swept > 0)
 				log_event(LOG_INFO, "attachment_temp_files_removed", "i:worker_pid",
@@ -372,9 +412,40 @@ static void reload(struct master *m)
 		config_free(&fresh);
 		return;
 	}
-	if (strcmp(fresh.socket_path, m->cfg.socket_path) != 0)
+	/* The socket stays open: a configuration for the other kind of socket
+	 * would leave the workers without the allow-list a TCP socket needs
+	 * (or with one that means nothing), so it waits for a restart. */
+	if (config_listens_on_tcp(&fresh) != m->listen_is_tcp) {
+		log_event(LOG_ERROR, "reload_failed", "s:reason",
+		          m->listen_is_tcp ? "listen_address was removed: moving from TCP to "
+		                             "socket_path needs a restart; nothing changed"
+		                           : "listen_address was set: moving from socket_path to "
+		                             "TCP needs a restart; nothing changed",
+		          LOG_END);
+		config_free(&fresh);
+		return;
+	}
+	if (!m->listen_is_tcp && strcmp(fresh.socket_path, m->cfg.socket_path) != 0)
 		log_event(LOG_WARN, "reload_socket_unchanged", "s:reason",
 		          "socket_path changes need a restart; keeping the open socket", LOG_END);
+	if (m->listen_is_tcp && (m->cfg.listen_address == NULL ||
+	                         strcmp(fresh.listen_address, m->cfg.listen_address) != 0))
+		log_event(LOG_WARN, "reload_socket_unchanged", "s:reason",
+		          "listen_address changes need a restart; keeping the open socket "
+		          "(fastcgi_allowed_peers applies now)",
+		          LOG_END);
+	if (strcmp(fresh.instance_name, m->cfg.instance_name) != 0) {
+		/* The reaper must find the files of workers started under the
+		 * old name. */
+		char *kept = strdup(m->cfg.instance_name);
+
+		if (kept != NULL) {
+			free(fresh.instance_name);
+			fresh.instance_name = kept;
+		}
+		log_event(LOG_WARN, "reload_instance_name_unchanged", "s:reason",
+		          "instance_name changes need a restart; keeping the running one", LOG_END);
+	}
 	count = config_worker_count(&fresh);
 	if (new_binary_installed(m)) {
 		if (new_binary_starts(m)) {
@@ -601,9 +672,28 @@ int main(int argc, char **argv)
 		log_event(LOG_WARN, "workers_run_as_root", "s:reason",
 		          "started as root without worker_user: the workers keep root's rights",
 		          LOG_END);
-	set_slots(&m, config_worker_count(&m.cfg));
-	log_event(LOG_INFO, "started", "s:socket", m.cfg.socket_path, "i:workers",
-	          (int)(m.slot_count - 1), LOG_END);
+	{
+		/* What the socket is, not what the file says: after an upgrade
+		 * it is the one the previous image handed over. */
+		struct sockaddr_storage bound;
+		socklen_t len = sizeof(bound);
+		char where[NETADDR_TEXT_MAX];
+
+		m.listen_is_tcp = getsockname(m.listen_fd, (struct sockaddr *)&bound, &len) == 0 &&
+		                  (bound.ss_family == AF_INET || bound.ss_family == AF_INET6);
+		if (m.listen_is_tcp != config_listens_on_tcp(&m.cfg))
+			log_event(LOG_WARN, "listen_socket_kept", "s:reason",
+			          "the socket handed over by the previous binary is not the "
+			          "configured kind; it stays until a restart",
+			          LOG_END);
+		if (m.listen_is_tcp)
+			netaddr_format((struct sockaddr *)&bound, where, sizeof(where));
+		set_slots(&m, config_worker_count(&m.cfg));
+		log_event(LOG_INFO, "started", "s:socket",
+		          m.listen_is_tcp ? where : m.cfg.socket_path, "s:transport",
+		          m.listen_is_tcp ? "tcp" : "unix", "s:instance", m.cfg.instance_name,
+		          "i:workers", (int)(m.slot_count - 1), LOG_END);
+	}
 	for (long i = 0; i < m.slot_count; i++)
 		start_slot(&m, &m.slots[i]);
 
@@ -621,7 +711,8 @@ int main(int argc, char **argv)
 	}
 	shut_down(&m, &set);
 	close(m.listen_fd);
-	unlink(m.cfg.socket_path);
+	if (!m.listen_is_tcp)
+		unlink(m.cfg.socket_path);
 	log_event(LOG_INFO, "stopped", LOG_END);
 	config_free(&m.cfg);
 	return 0;

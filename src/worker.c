@@ -6,17 +6,28 @@
  * request short. The listening socket is non-blocking; when several idle
  * workers wake for one connection, the losers get EAGAIN from
  * FCGX_Accept_r and go back to waiting instead of blocking in accept().
+ *
+ * The worker accepts connections itself and hands each to libfcgi
+ * (accept_connection), so that a TCP peer that is not on
+ * fastcgi_allowed_peers is closed before libfcgi parses a byte of it.
+ * libfcgi's own check (FCGI_WEB_SERVER_ADDRS, in Debian 12's 2.4.2) covers
+ * IPv4 only: an IPv6 peer, or an IPv4 one on a dual-stack listener
+ * (::ffff:a.b.c.d), is let through unchecked and gets no TCP_NODELAY.
  */
 #include "hms/worker.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +38,7 @@
 #include "hms/db.h"
 #include "hms/http.h"
 #include "hms/log.h"
+#include "hms/netaddr.h"
 #include "hms/password.h"
 #include "hms/router.h"
 #include "hms/sandbox.h"
@@ -34,6 +46,14 @@
 /* Room for request metadata and parsed JSON beyond the body itself. */
 #define ARENA_BLOCK_BYTES    (64 * 1024)
 #define ARENA_OVERHEAD_BYTES (32 * 1024 * 1024)
+
+/* How long a TCP peer may stay silent mid-request, or not read the answer.
+ * nginx buffers the whole request before it connects and reads answers at
+ * once; a longer silence means its machine or the network is gone, and a
+ * unix socket's peer cannot vanish without the kernel closing it. */
+#define PEER_TIMEOUT_SECONDS 60
+/* At most one fastcgi_peer_refused line per this many seconds. */
+#define REFUSED_LOG_SECONDS 10
 
 static volatile sig_atomic_t stop_requested;
 
@@ -127,6 +147,81 @@ static void handle(FCGX_Request *fr, const struct hms_config *cfg, struct db *db
 	          (long long)(req.user.authenticated ? req.user.id : 0), LOG_END);
 }
 
+/* Logs a refused peer, at most one line per REFUSED_LOG_SECONDS with the
+ * count since the last: a scanner must not flood the log. */
+static void log_refused_peer(const struct sockaddr *peer)
+{
+	static time_t last_logged;
+	static int unlogged;
+	char where[NETADDR_TEXT_MAX];
+	time_t now = time(NULL);
+
+	unlogged++;
+	if (last_logged != 0 && now - last_logged < REFUSED_LOG_SECONDS)
+		return;
+	netaddr_format(peer, where, sizeof(where));
+	log_event(LOG_WARN, "fastcgi_peer_refused", "s:peer", where, "i:refused", unlogged,
+	          "s:reason", "not in fastcgi_allowed_peers", LOG_END);
+	last_logged = now;
+	unlogged = 0;
+}
+
+/* The next connection, or a negative errno (-EAGAIN: another worker took
+ * it; -ECONNABORTED: it left, or was refused here). A TCP peer must be on
+ * the allow-list; its connection gets TCP_NODELAY (an answer is several
+ * FastCGI records: with Nagle's algorithm and nginx's delayed ACK the last
+ * would wait ~40 ms) and the timeouts above. */
+static int accept_connection(const struct hms_config *cfg, int listen_fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int fd = accept4(listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+	int one = 1;
+	struct timeval timeout = {PEER_TIMEOUT_SECONDS, 0};
+
+	if (fd < 0)
+		return -errno;
+	if (peer.ss_family != AF_INET && peer.ss_family != AF_INET6)
+		return fd; /* the unix socket: its file mode is the check */
+	if (!netaddr_peer_allowed(cfg->peers, cfg->peer_count, (struct sockaddr *)&peer)) {
+		log_refused_peer((struct sockaddr *)&peer);
+		close(fd);
+		return -ECONNABORTED;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	return fd;
+}
+
+/* accept() errors that concern one connection, not the socket: Linux
+ * reports a pending network error of the new connection through accept()
+ * (accept(2)), and the connection is then gone; the next one is fine. */
+static bool accept_error_is_transient(int err)
+{
+	switch (err) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+	case ECONNABORTED:
+	case ECONNRESET:
+	case EPROTO:
+	case ETIMEDOUT:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EHOSTUNREACH:
+	case ENONET:
+	case ENOPROTOOPT:
+	case EOPNOTSUPP:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int worker_run(const struct hms_config *cfg, int listen_fd)
 {
 	struct sigaction sa;
@@ -168,8 +263,10 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	arena =
 	    arena_new(ARENA_BLOCK_BYTES, 2 * (size_t)cfg->max_body_bytes + ARENA_OVERHEAD_BYTES);
 	db = db_new(cfg->database_url);
-	if (arena == NULL || db == NULL || FCGX_Init() != 0 ||
-	    FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
+	/* No listening socket for libfcgi: it gets connections from
+	 * accept_connection only (with none, its own accept fails with
+	 * EBADF rather than take an unchecked one). */
+	if (arena == NULL || db == NULL || FCGX_Init() != 0 || FCGX_InitRequest(&fr, -1, 0) != 0) {
 		log_event(LOG_ERROR, "worker_init_failed", LOG_END);
 		arena_free(arena);
 		db_free(db);
@@ -207,7 +304,9 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 	}
 
 	while (!stop_requested) {
-		struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
+		/* The listening socket, or a connection nginx keeps open for its
+		 * next request (FCGI_KEEP_CONN; the shipped site does not). */
+		struct pollfd pfd = {.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd, .events = POLLIN};
 		int rc = ppoll(&pfd, 1, NULL, &wait_mask);
 
 		if (rc < 0) {
@@ -216,12 +315,31 @@ int worker_run(const struct hms_config *cfg, int listen_fd)
 			log_event(LOG_ERROR, "worker_poll_failed", "i:errno", errno, LOG_END);
 			break;
 		}
-		rc = FCGX_Accept_r(&fr);
-		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -ECONNABORTED || rc == -EINTR)
-			continue; /* another worker took it, or the client left */
-		if (rc < 0) {
-			log_event(LOG_ERROR, "worker_accept_failed", "i:error", -rc, LOG_END);
-			break;
+		if (fr.ipcFd < 0) {
+			int fd = accept_connection(cfg, listen_fd);
+
+			if (fd < 0 && accept_error_is_transient(-fd))
+				continue; /* another worker took it, or the client left */
+			if (fd < 0) {
+				log_event(LOG_ERROR, "worker_accept_failed", "i:error", -fd,
+				          LOG_END);
+				break;
+			}
+			fr.ipcFd = fd;
+			/* FCGX_Accept_r first finishes the previous request, which
+			 * closes the connection unless it is to be kept: this one
+			 * is. Its BEGIN_REQUEST record then sets the flag. */
+			fr.keepConnection = 1;
+		}
+		/* Reads the request's parameters from fr.ipcFd (libfcgi accepts
+		 * only when there is no connection). On a protocol error or a
+		 * peer that left it closes the connection and, having no
+		 * listening socket, returns an error: the next one is ours. */
+		if (FCGX_Accept_r(&fr) < 0) {
+			if (fr.ipcFd >= 0) {
+				FCGX_Free(&fr, 1);
+			}
+			continue;
 		}
 		handle(&fr, cfg, db, arena);
 		FCGX_Finish_r(&fr);

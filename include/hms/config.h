@@ -12,11 +12,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
-#define CONFIG_MAX_JWT_KEYS     8
-#define CONFIG_JWT_KID_MAX      32
-#define CONFIG_MIN_SECRET_BYTES 32
-#define CONFIG_ERROR_MAX        512
+#include "hms/netaddr.h"
+
+#define CONFIG_MAX_JWT_KEYS      8
+#define CONFIG_JWT_KID_MAX       32
+#define CONFIG_MIN_SECRET_BYTES  32
+#define CONFIG_ERROR_MAX         512
+#define CONFIG_INSTANCE_NAME_MAX 63
 
 /* A named secret ("kid:secret"): a JWT signing key or an audit sealing key. */
 struct config_jwt_key {
@@ -68,6 +72,15 @@ struct hms_config {
 	long json_max_depth;
 	long workers; /* 0 = CONFIG_WORKERS_PER_CPU per online CPU */
 	char *socket_path;
+	/* FastCGI over TCP instead of socket_path, for nginx on another
+	 * machine: "10.0.0.5:9000" or "[2001:db8::5]:9000"; NULL = socket_path.
+	 * It has neither authentication nor encryption, so it needs
+	 * fastcgi_allowed_peers: the addresses nginx connects from. */
+	char *listen_address;
+	char *fastcgi_allowed_peers;
+	/* Names this host's temporary upload files in attachment_dir, which
+	 * several hosts may share; NULL: the host name (config_validate). */
+	char *instance_name;
 	long socket_mode;
 	char *socket_group;
 	char *worker_user; /* started as root: workers and sealer run as this user */
@@ -87,6 +100,10 @@ struct hms_config {
 	size_t seal_key_count;
 	struct config_jwt_key download[CONFIG_MAX_JWT_KEYS];
 	size_t download_key_count;
+	struct sockaddr_storage listen_sockaddr;      /* listen_address, when set */
+	socklen_t listen_sockaddr_len;                /* 0: socket_path */
+	struct netaddr_peer peers[NETADDR_MAX_PEERS]; /* fastcgi_allowed_peers */
+	size_t peer_count;
 };
 
 /* What the caller is about to do decides what must be configured. */
@@ -96,6 +113,10 @@ enum config_purpose {
 	CONFIG_FOR_CHECK     /* hmsctl check: everything but attachment_dir,
 	                        which it looks at in more detail itself */
 };
+
+/* Whether the FastCGI socket is TCP (listen_address), after
+ * config_validate. */
+bool config_listens_on_tcp(const struct hms_config *cfg);
 
 /* The file to read when neither --config nor HMS_CONFIG names one:
  * /etc/hms/hms.conf, else conf/hms.conf (a checkout), else NULL. */

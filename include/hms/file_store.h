@@ -26,8 +26,11 @@
 
 #define FILE_STORE_NAME_LEN 32
 
-/* ".upload-<host>.<pid>.<random>": whose it is, so that the master can
- * remove a dead worker's at once, even on storage several hosts share. */
+/* ".upload-<instance>.<pid>.<random>": whose it is, so that the master can
+ * remove a dead worker's at once, even on storage several hosts share.
+ * <instance> is the host's instance_name (config.h), unique among the hosts
+ * sharing the directory: two hosts with the same name could each take the
+ * other's live upload for a dead worker's (pids are per machine). */
 #define FILE_STORE_TEMP_MAX 160
 
 struct stored_file {
@@ -38,8 +41,9 @@ struct stored_file {
 	bool committed;
 };
 
-/* Creates a temporary file in dir. f is always safe to discard after. */
-enum hms_err file_store_create(struct stored_file *f, const char *dir);
+/* Creates a temporary file in dir, named for this process of the host
+ * instance. f is always safe to discard after. */
+enum hms_err file_store_create(struct stored_file *f, const char *dir, const char *instance);
 
 /* Appends len bytes. */
 enum hms_err file_store_write(struct stored_file *f, const void *data, size_t len);
@@ -58,8 +62,9 @@ void file_store_close(struct stored_file *f);
  * ago: left by a worker that died mid-upload. Returns how many. */
 int file_store_sweep(const char *dir, long min_age_seconds);
 
-/* Removes the temporary files of the worker pid of this host (the master
- * calls it when it reaps a worker that did not exit cleanly). */
-int file_store_sweep_worker(const char *dir, long pid);
+/* Removes the temporary files of the worker pid of the host instance (the
+ * master calls it when it reaps a worker that did not exit cleanly); other
+ * hosts' files, in-flight or not, are left alone. */
+int file_store_sweep_worker(const char *dir, const char *instance, long pid);
 
 #endif

@@ -155,7 +155,8 @@ static int on_part_begin(void *user, const struct multipart_part *part)
 			return upload_fail(u, HMS_ERR_BAD_REQUEST, "file",
 			                   "No file was submitted.");
 		filename_sanitize(part->filename, strlen(part->filename), u->filename);
-		err = file_store_create(&u->file, u->req->config->attachment_dir);
+		err = file_store_create(&u->file, u->req->config->attachment_dir,
+		                        u->req->config->instance_name);
 		u->file_created = true;
 		if (err != HMS_OK)
 			return upload_fail(u, err, NULL, NULL);

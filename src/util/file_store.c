@@ -17,21 +17,13 @@
 
 #define TEMP_PREFIX ".upload-"
 
-/* "<host>.<pid>." for this process's temporary names. */
-static void owner_prefix(long pid, char *out, size_t size)
+/* "<instance>.<pid>." for a process's temporary names. The instance name
+ * (config.h: instance_name, the host name by default) is already limited
+ * to letters, digits, '-' and '_', so no '/' or '.' reaches a file name
+ * and one owner's prefix is never the start of another's. */
+static void owner_prefix(const char *instance, long pid, char *out, size_t size)
 {
-	char host[65] = "host";
-
-	if (gethostname(host, sizeof(host)) != 0)
-		strcpy(host, "host");
-	host[sizeof(host) - 1] = '\0';
-	/* A host name is letters, digits, dots and dashes; anything else (or
-	 * a '/') must not reach a file name. */
-	for (char *c = host; *c != '\0'; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-'))
-			*c = '_';
-	snprintf(out, size, TEMP_PREFIX "%s.%ld.", host, pid);
+	snprintf(out, size, TEMP_PREFIX "%s.%ld.", instance, pid);
 }
 
 static enum hms_err io_error(const char *event, int err)
@@ -62,7 +54,7 @@ static int random_name(char out[FILE_STORE_NAME_LEN + 1])
 	return 0;
 }
 
-enum hms_err file_store_create(struct stored_file *f, const char *dir)
+enum hms_err file_store_create(struct stored_file *f, const char *dir, const char *instance)
 {
 	char suffix[FILE_STORE_NAME_LEN + 1], owner[FILE_STORE_TEMP_MAX - FILE_STORE_NAME_LEN];
 
@@ -73,7 +65,7 @@ enum hms_err file_store_create(struct stored_file *f, const char *dir)
 		return io_error("open_dir", errno);
 	if (random_name(suffix) != 0)
 		return HMS_ERR_INTERNAL;
-	owner_prefix((long)getpid(), owner, sizeof(owner));
+	owner_prefix(instance, (long)getpid(), owner, sizeof(owner));
 	snprintf(f->temp_name, sizeof(f->temp_name), "%s%s", owner, suffix);
 	/* Read back by libmagic; readable by nginx's group (the directory is
 	 * setgid to it), by no one else. */
@@ -149,7 +141,7 @@ void file_store_close(struct stored_file *f)
 	close_all(f);
 }
 
-int file_store_sweep_worker(const char *dir, long pid)
+int file_store_sweep_worker(const char *dir, const char *instance, long pid)
 {
 	char owner[FILE_STORE_TEMP_MAX];
 	DIR *d = opendir(dir);
@@ -158,7 +150,7 @@ int file_store_sweep_worker(const char *dir, long pid)
 
 	if (d == NULL)
 		return 0;
-	owner_prefix(pid, owner, sizeof(owner));
+	owner_prefix(instance, pid, owner, sizeof(owner));
 	while ((e = readdir(d)) != NULL)
 		if (strncmp(e->d_name, owner, strlen(owner)) == 0 &&
 		    unlinkat(dirfd(d), e->d_name, 0) == 0)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "hms/config.h"
@@ -653,6 +654,110 @@ Test(config, socket_path_rules)
 	long_path[100] = '\0';
 	set("socket_path", long_path);
 	cr_assert_eq(validate(), 0, "100 bytes is allowed: %s", err);
+}
+
+Test(config, listen_address_is_a_literal_and_a_port)
+{
+	make_valid();
+	set("fastcgi_allowed_peers", "10.0.0.2");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_not(config_listens_on_tcp(&cfg), "no listen_address: the unix socket");
+	set("listen_address", "10.0.0.5:9000");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert(config_listens_on_tcp(&cfg));
+	cr_assert_eq(cfg.listen_sockaddr.ss_family, AF_INET);
+	set("listen_address", "[2001:db8::5]:9000");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.listen_sockaddr.ss_family, AF_INET6);
+	set("listen_address", "hms1.example.org:9000");
+	assert_refused_with("listen_address must be an IP address and a port");
+	set("listen_address", "10.0.0.5:0");
+	assert_refused_with("port 1 to 65535");
+	set("listen_address", "10.0.0.5:65536");
+	assert_refused_with("listen_address");
+	set("listen_address", "10.0.0.5");
+	assert_refused_with("listen_address");
+	set("listen_address", "::1:9000");
+	assert_refused_with("listen_address");
+	cr_assert_not(config_listens_on_tcp(&cfg), "a refused address is not half-set");
+	/* Empty means unset, as for every key. */
+	set("listen_address", "");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_not(config_listens_on_tcp(&cfg));
+}
+
+Test(config, tcp_listener_needs_an_allow_list)
+{
+	make_valid();
+	set("listen_address", "10.0.0.5:9000");
+	assert_refused_with("set fastcgi_allowed_peers");
+	assert_err_has("neither authentication nor encryption");
+	set("fastcgi_allowed_peers", " , ");
+	assert_refused_with("set fastcgi_allowed_peers");
+	set("fastcgi_allowed_peers", "10.0.0.2, 10.0.0.3 2001:db8::2 10.0.1.0/24");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.peer_count, 4);
+	/* The environment, as for every key. */
+	setenv("HMS_FASTCGI_ALLOWED_PEERS", "nginx.example.org", 1);
+	cr_assert_eq(config_load(&cfg, NULL, err, sizeof(err)), 0, "%s", err);
+	assert_refused_with("fastcgi_allowed_peers: 'nginx.example.org'");
+	set("fastcgi_allowed_peers", "0.0.0.0/0");
+	assert_refused_with("fastcgi_allowed_peers: '0.0.0.0/0'");
+	set("fastcgi_allowed_peers", "10.0.0.2/33");
+	assert_refused_with("fastcgi_allowed_peers");
+}
+
+Test(config, allow_list_without_listener_is_checked_and_unused)
+{
+	make_valid();
+	set("fastcgi_allowed_peers", "10.0.0.2");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_not(config_listens_on_tcp(&cfg));
+	set("fastcgi_allowed_peers", "not-an-address");
+	assert_refused_with("fastcgi_allowed_peers");
+}
+
+Test(config, instance_name_defaults_to_the_host_name)
+{
+	char host[256] = "";
+
+	make_valid();
+	cr_assert_null(cfg.instance_name);
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_not_null(cfg.instance_name);
+	cr_assert_eq(gethostname(host, sizeof(host) - 1), 0);
+	host[CONFIG_INSTANCE_NAME_MAX] = '\0';
+	cr_assert_eq(strlen(cfg.instance_name), strlen(host));
+	for (size_t i = 0; host[i] != '\0'; i++)
+		cr_assert(cfg.instance_name[i] == host[i] || cfg.instance_name[i] == '_',
+		          "%s vs %s", cfg.instance_name, host);
+	cr_assert_eq(strspn(cfg.instance_name,
+	                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                    "0123456789-_"),
+	             strlen(cfg.instance_name));
+}
+
+Test(config, instance_name_rules)
+{
+	char long_name[CONFIG_INSTANCE_NAME_MAX + 2];
+
+	make_valid();
+	set("instance_name", "hms-2_b");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_str_eq(cfg.instance_name, "hms-2_b");
+	set("instance_name", "hms.2");
+	assert_refused_with("instance_name must be 1 to 63 letters");
+	set("instance_name", "../x");
+	assert_refused_with("instance_name");
+	set("instance_name", "a b");
+	assert_refused_with("instance_name");
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	set("instance_name", long_name);
+	assert_refused_with("instance_name");
+	long_name[CONFIG_INSTANCE_NAME_MAX] = '\0';
+	set("instance_name", long_name);
+	cr_assert_eq(validate(), 0, "63 characters are allowed: %s", err);
 }
 
 Test(config, socket_group_must_exist)

@@ -72,7 +72,7 @@ static int worker_like(void *arg)
 	struct stat st;
 	int fd;
 
-	if (file_store_create(&f, dir) != HMS_OK ||
+	if (file_store_create(&f, dir, "unit") != HMS_OK ||
 	    file_store_write(&f, text, strlen(text)) != HMS_OK)
 		return 2;
 	if (file_type_of(f.fd, &mime) != HMS_OK || mime == NULL || strcmp(mime, "text/plain") != 0)
