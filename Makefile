@@ -5,7 +5,7 @@
 #   make start    the same stack in the background; make stop ends it
 #   make test     every test, on a throwaway stack, under ASan + UBSan
 #   make faults   only the fault stages of make test (C fault tests, failover,
-#                 faults under load)
+#                 faults under load, two application hosts)
 #   make bench    load benchmark through nginx (wrk)
 #   make erd      docs/erd.dot and docs/erd.svg from a freshly migrated schema
 #   make docs/permissions.md   the role table, from the code's own tables
@@ -114,8 +114,9 @@ check: $(TEST_BINS)
 	@tests/run.sh
 
 # The fault stages of make test, and only them (tests/run.sh faults): the
-# C fault tests on the sanitizer test stack, tests/deploy/failover.sh and
-# tests/deploy/load_faults.sh, each stack with the sanitizer build.
+# C fault tests on the sanitizer test stack, tests/deploy/failover.sh,
+# tests/deploy/load_faults.sh and tests/deploy/multihost.sh, each stack with
+# the sanitizer build.
 faults: deps
 	@$(MAKE) --no-print-directory build/test/hms build/test/hmsctl build/test/fault_tests
 	@tests/run.sh faults

@@ -16,8 +16,9 @@
 #                the walk-through, backup and restore
 #   faults       the fault stages (`make faults`): the C fault tests (on the
 #                test stack), failover to a promoted standby
-#                (tests/deploy/failover.sh) and the faults under load
-#                (tests/deploy/load_faults.sh)
+#                (tests/deploy/failover.sh), the faults under load
+#                (tests/deploy/load_faults.sh) and two application hosts
+#                (tests/deploy/multihost.sh)
 #   deploy       make start/stop from a closed checkout, the Debian package
 set -uo pipefail
 
@@ -192,8 +193,7 @@ want deploy && [ -z "$quick" ] && run_suite "make start/stop from a closed check
 	env -u MAKEFLAGS -u MAKELEVEL "$ROOT/tests/deploy/checkout_anywhere.sh"
 
 # The fault stages on stacks of their own, with the sanitizer build; each
-# checks its stack's logs for sanitizer reports. (tests/deploy/multihost.sh,
-# issue 15 item 1, joins them here.)
+# checks its stack's logs for sanitizer reports.
 if want faults && [ -z "$quick" ]; then
 	# A synchronous standby (deploy/replica.sh), the primary killed under a
 	# write load and the standby promoted: every acknowledged write and its
@@ -204,6 +204,11 @@ if want faults && [ -z "$quick" ]; then
 	# attachment disk and a read-only database, each under load.
 	run_suite "faults under load" env -u MAKEFLAGS -u MAKELEVEL \
 		LOAD_FAULTS_BIN_DIR="$BIN" "$ROOT/tests/deploy/load_faults.sh"
+	# Two application hosts behind one nginx upstream: one killed (-9, the
+	# whole tree) under load, writes never sent twice, attachments across
+	# hosts.
+	run_suite "two application hosts" env -u MAKEFLAGS -u MAKELEVEL \
+		MULTIHOST_BIN_DIR="$BIN" "$ROOT/tests/deploy/multihost.sh"
 fi
 
 # make deb, installed with apt into a fresh Debian 12 root and used through

@@ -79,7 +79,6 @@ check "a second cluster starts empty" stack2 pg-start
 # As deploy/restore.sh asks of a new cluster: its transaction ids past the
 # backup's (the audit seals cover xid ranges), by raising the xid epoch.
 epoch=$(($(sed -n 's/^txid = //p' "$WORK/backup/backup.info") / 4294967296 + 1))
-as_pg() { if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 stack2 pg-stop >>"$LOG" 2>&1
 if as_pg "$PGBIN/pg_resetwal" -e "$epoch" -D "$S2/pg/data" >>"$LOG" 2>&1 && stack2 pg-start >>"$LOG" 2>&1; then
 	ok "its xid epoch raised to $epoch (pg_resetwal), past the backup's transaction ids"

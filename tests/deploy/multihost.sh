@@ -65,18 +65,6 @@ check() { # DESCRIPTION COMMAND...: ok when the command succeeds
 }
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
-pid_running() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st:0:1}" != Z ]
-}
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		(cd / && runuser -u postgres -- "$@")
-	else
-		(cd / && "$@")
-	fi
-}
 
 # Only the variables this test sets.
 while read -r var; do unset "$var"; done < <(compgen -e | grep '^HMS_' || true)
