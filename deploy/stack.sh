@@ -518,6 +518,7 @@ nginx_config() {
 		-e "s|alias /usr/local/share/hms/docs-ui/;|alias $(sed_escape "$(ngx_quote "$DOCS_UI/")");|" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|g" \
 		-e "s|access_log /var/log/nginx/hms-access.log hms_json;|$access_line|" \
+		-e "s|error_log /var/log/nginx/hms-error.log crit;|error_log $(sed_escape "$(ngx_quote "$NGX/logs/error.log")") crit;|" \
 		-e "s|zone=hms_token:10m rate=10r/m|zone=hms_token:10m rate=${HMS_TOKEN_RATE:-10r/m}|" \
 		-e "s|zone=hms_password:10m rate=6r/m|zone=hms_password:10m rate=${HMS_PASSWORD_RATE:-6r/m}|" \
 		-e "s|client_max_body_size 10551296;|client_max_body_size $((MAX_UPLOAD + 65536));|" \

@@ -2172,3 +2172,31 @@ Test(patients, search_terms_reach_no_log)
 	cr_assert_eq(client_run(grep, NULL), 0, "nginx's access log has no JSON path line");
 	free(grep);
 }
+
+/* nginx's error log prints the request line, query and all, with every
+ * error it logs (a body over the limit, a host that refused a connection,
+ * a request over a limit_req); the site keeps it to crit and above, where
+ * no request is named. */
+Test(patients, search_terms_reach_no_log_when_nginx_refuses_the_request)
+{
+	struct client_response res;
+	size_t size = 2 * 1024 * 1024;
+	char name[64], *path, *grep, *body = malloc(size + 1);
+
+	cr_assert_not_null(body);
+	memset(body, ' ', size);
+	body[0] = '{';
+	body[size - 1] = '}';
+	body[size] = '\0';
+	client_unique_name("Achieng", name, sizeof(name));
+	path = client_format("/api/patients/?search=%s", name);
+	client_call("POST", path, client_admin_token(), NULL, body, &res);
+	client_assert_status(&res, 413);
+	client_response_free(&res);
+	free(path);
+	free(body);
+	grep = client_format("! grep -rqs --include='*.log' -F -e '%s' '%s'", name,
+	                     client_env("HMS_TEST_STATE"));
+	cr_assert_eq(client_run(grep, NULL), 0, "a search term is in a log");
+	free(grep);
+}
