@@ -1,6 +1,7 @@
 /*
  * hmsctl.c - the operator's command line: migrations, the first admin
- * account, the audit chain check, demo data and the installation check.
+ * account, the audit chain check, the attachment files' check, demo data
+ * and the installation check.
  *
  * One table lists the commands with their help; help never needs a
  * configuration, so `hmsctl COMMAND --help` works on a machine where
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "hms/arena.h"
+#include "hms/attachments_check.h"
 #include "hms/audit.h"
 #include "hms/audit_seal.h"
 #include "hms/audit_verify.h"
@@ -28,14 +30,15 @@
 
 /* The exit codes, the same for every command. */
 enum {
-	EXIT_DONE = 0,   /* done; for check and audit-verify: nothing wrong */
+	EXIT_DONE = 0,   /* done; for check, audit-verify, attachments-check: nothing wrong */
 	EXIT_FAILED = 1, /* the command failed, or found a problem */
 	EXIT_USAGE = 2,  /* bad command line, or a configuration that does not load */
 };
 
 static const char exit_codes_help[] =
-    "Exit status: 0 done (check, audit-verify: nothing wrong); 1 the command failed\n"
-    "or found a problem (no database, a broken audit trail, a check that failed);\n"
+    "Exit status: 0 done (check, audit-verify, attachments-check: nothing wrong); 1\n"
+    "the command failed or found a problem (no database, a broken audit trail, an\n"
+    "attachment file without a row or a row without its file, a check that failed);\n"
     "2 a usage error or a configuration that does not load or validate.\n";
 
 static const char config_help[] =
@@ -331,6 +334,64 @@ static int cmd_audit_seal(struct hms_config *cfg, const char *config_path, int a
 	return rc == 0 ? 0 : 1;
 }
 
+/* The attachment directory against the attachments table: orphan files,
+ * old temporary files, rows missing their file; --remove deletes the
+ * first two. */
+static int cmd_attachments_check(struct hms_config *cfg, const char *config_path, int argc,
+                                 char **argv)
+{
+	static const struct option options[] = {
+	    {"remove", no_argument, NULL, 'r'},
+	    {"min-age", required_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct attachments_check_options check = {.dir = cfg->attachment_dir,
+	                                          .min_age = ATTACHMENTS_CHECK_DEFAULT_MIN_AGE,
+	                                          .out = stdout};
+	bool dir_error;
+	char err[1024];
+	struct db *db;
+	char *end;
+	int opt, rc;
+
+	(void)config_path;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "rm:", options, NULL)) != -1) {
+		if (opt == 'r') {
+			check.remove = true;
+		} else if (opt == 'm') {
+			check.min_age = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' ||
+			    check.min_age < ATTACHMENTS_CHECK_MIN_MIN_AGE ||
+			    check.min_age > 100L * 365 * 86400) {
+				fprintf(
+				    stderr,
+				    "hmsctl: attachments-check: --min-age takes seconds, at "
+				    "least %d (a younger file may be an upload committing now)\n",
+				    ATTACHMENTS_CHECK_MIN_MIN_AGE);
+				return EXIT_USAGE;
+			}
+		} else {
+			command_usage(command_find("attachments-check"), stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (extra_arguments(command_find("attachments-check"), argc, argv))
+		return EXIT_USAGE;
+	if (check.dir == NULL || *check.dir == '\0') {
+		fprintf(stderr, "hmsctl: attachments-check: attachment_dir is not set\n");
+		return EXIT_USAGE;
+	}
+	db = open_db(cfg);
+	if (db == NULL)
+		return EXIT_FAILED;
+	rc = attachments_check_run(db_conn(db), &check, &dir_error, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "hmsctl: attachments-check: %s\n", err);
+	db_free(db);
+	return rc == 0 ? EXIT_DONE : rc > 0 || !dir_error ? EXIT_FAILED : EXIT_USAGE;
+}
+
 static int parse_count(const char *text, long *out)
 {
 	char *end;
@@ -540,6 +601,29 @@ static const struct command commands[] = {
      "database no hms runs against, or before a backup. Needs the audit sealing\n"
      "keys.\n",
      true, cmd_audit_seal},
+    {"attachments-check", "[--remove] [--min-age SECONDS]",
+     "Find attachment files without a row, and rows without a file",
+     "Reads attachment_dir and the attachments table and reports, by storage name\n"
+     "(random hex, never a file name): stored files with no row last written more\n"
+     "than --min-age ago (a worker killed between the rename and the commit, a\n"
+     "commit whose outcome was unknown), temporary upload files older than that (a\n"
+     "host killed mid-upload; any instance's), rows whose file is missing or not a\n"
+     "regular file (a bad restore, a storage fault), and a count of entries that\n"
+     "are none of these (left alone). Younger files are not looked at: they may be\n"
+     "uploads committing now.\n"
+     "\n"
+     "  --remove          remove the orphan and temporary files found, re-checking\n"
+     "                    each orphan against the table just before; never a file\n"
+     "                    with a row or a younger one. Prints each one removed.\n"
+     "  --min-age SECONDS how old a file must be to count (default 3600, at least\n"
+     "                    60)\n"
+     "\n"
+     "Needs read, write and search permission on attachment_dir (it never opens a\n"
+     "file) and SELECT on attachments; run it daily as hms with /etc/hms/hms.conf,\n"
+     "on one host only when hosts share the directory. Exit 0 when nothing is\n"
+     "wrong (with --remove: all found was removed and no row misses its file), 1\n"
+     "when something needs an operator, 2 when attachment_dir cannot be read.\n",
+     true, cmd_attachments_check},
     {"seed", "[--patients N] [--doctors N] [--random-seed S]", "Load demo data",
      "Inserts N made-up patients and doctors through COPY (a progress bar on a\n"
      "terminal); 1,000,000 patients take a few minutes. For demonstrations and\n"
@@ -572,7 +656,7 @@ static void usage(FILE *out)
 	             "\n"
 	             "commands:\n");
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
-		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 	        "\n"
 	        "options:\n"

@@ -26,6 +26,9 @@
 
 #define FILE_STORE_NAME_LEN 32
 
+/* The start of every temporary file's name. */
+#define FILE_STORE_TEMP_PREFIX ".upload-"
+
 /* ".upload-<instance>.<pid>.<random>": whose it is, so that the master can
  * remove a dead worker's at once, even on storage several hosts share.
  * <instance> is the host's instance_name (config.h), unique among the hosts
@@ -40,6 +43,20 @@ struct stored_file {
 	char name[FILE_STORE_NAME_LEN + 1]; /* the final name, once committed */
 	bool committed;
 };
+
+/* What an entry of the attachment directory is, by its name alone. */
+enum file_store_kind {
+	FILE_STORE_STORED,     /* a stored file's name: FILE_STORE_NAME_LEN lowercase hex */
+	FILE_STORE_TEMPORARY,  /* FILE_STORE_TEMP_PREFIX...: an upload, live or dead */
+	FILE_STORE_IGNORED,    /* ".", ".." and other dot-files (.nfs*, a mount's own) */
+	FILE_STORE_UNEXPECTED, /* anything else: nothing hms writes */
+};
+
+enum file_store_kind file_store_classify(const char *name);
+
+/* Whether name is a stored file's name (what attachments.storage_name
+ * holds): exactly FILE_STORE_NAME_LEN lowercase hex digits. */
+bool file_store_is_name(const char *name);
 
 /* Creates a temporary file in dir, named for this process of the host
  * instance. f is always safe to discard after. */

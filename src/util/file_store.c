@@ -15,15 +15,13 @@
 #include "hms/log.h"
 #include "hms/random.h"
 
-#define TEMP_PREFIX ".upload-"
-
 /* "<instance>.<pid>." for a process's temporary names. The instance name
  * (config.h: instance_name, the host name by default) is already limited
  * to letters, digits, '-' and '_', so no '/' or '.' reaches a file name
  * and one owner's prefix is never the start of another's. */
 static void owner_prefix(const char *instance, long pid, char *out, size_t size)
 {
-	snprintf(out, size, TEMP_PREFIX "%s.%ld.", instance, pid);
+	snprintf(out, size, FILE_STORE_TEMP_PREFIX "%s.%ld.", instance, pid);
 }
 
 static enum hms_err io_error(const char *event, int err)
@@ -41,6 +39,25 @@ static enum hms_err io_error(const char *event, int err)
 	}
 	log_event(LOG_ERROR, "attachment_io_failed", "s:step", event, "i:errno", err, LOG_END);
 	return HMS_ERR_INTERNAL;
+}
+
+bool file_store_is_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < FILE_STORE_NAME_LEN; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return name[i] == '\0';
+}
+
+enum file_store_kind file_store_classify(const char *name)
+{
+	if (strncmp(name, FILE_STORE_TEMP_PREFIX, strlen(FILE_STORE_TEMP_PREFIX)) == 0)
+		return FILE_STORE_TEMPORARY;
+	if (name[0] == '.')
+		return FILE_STORE_IGNORED;
+	return file_store_is_name(name) ? FILE_STORE_STORED : FILE_STORE_UNEXPECTED;
 }
 
 static int random_name(char out[FILE_STORE_NAME_LEN + 1])
@@ -173,7 +190,8 @@ int file_store_sweep(const char *dir, long min_age_seconds)
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 
-		if (strncmp(e->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) != 0 ||
+		if (strncmp(e->d_name, FILE_STORE_TEMP_PREFIX, strlen(FILE_STORE_TEMP_PREFIX)) !=
+		        0 ||
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    st.st_mtime > cutoff)
 			continue;

@@ -127,3 +127,47 @@ Test(file_store, start_up_sweep_takes_only_old_files)
 	cr_assert(exists("0123456789abcdef0123456789abcdef"));
 	file_store_discard(&fresh);
 }
+
+/* What hmsctl attachments-check makes of each name in the directory. */
+Test(file_store, names_are_classified)
+{
+	static const struct {
+		const char *name;
+		enum file_store_kind kind;
+	} cases[] = {
+	    {"0123456789abcdef0123456789abcdef", FILE_STORE_STORED},
+	    {".upload-host1.42.0123456789abcdef0123456789abcdef", FILE_STORE_TEMPORARY},
+	    {".upload-", FILE_STORE_TEMPORARY},
+	    {".", FILE_STORE_IGNORED},
+	    {"..", FILE_STORE_IGNORED},
+	    {".nfs000000000012345600000001", FILE_STORE_IGNORED},
+	    {".0123456789abcdef0123456789abcdef", FILE_STORE_IGNORED},
+	    {"0123456789ABCDEF0123456789ABCDEF", FILE_STORE_UNEXPECTED},
+	    {"0123456789abcdef0123456789abcde", FILE_STORE_UNEXPECTED},
+	    {"0123456789abcdef0123456789abcdef0", FILE_STORE_UNEXPECTED},
+	    {"0123456789abcdef0123456789abcdeg", FILE_STORE_UNEXPECTED},
+	    {"0123456789abcdef0123456789abcdef.pdf", FILE_STORE_UNEXPECTED},
+	    {"x-ray of the left wrist.pdf", FILE_STORE_UNEXPECTED},
+	    {"lost+found", FILE_STORE_UNEXPECTED},
+	    {"", FILE_STORE_UNEXPECTED},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(file_store_classify(cases[i].name), cases[i].kind, "'%s'",
+		             cases[i].name);
+	cr_assert(file_store_is_name("ffffffffffffffffffffffffffffffff"));
+	cr_assert_not(file_store_is_name("../../../../../../../../etc/passwd"));
+}
+
+/* Every name file_store_commit gives is a stored name; every temporary
+ * name a temporary one. */
+Test(file_store, committed_and_temporary_names_classify_as_such)
+{
+	struct stored_file f;
+
+	cr_assert_eq(file_store_create(&f, dir, "host1"), HMS_OK);
+	cr_assert_eq(file_store_classify(f.temp_name), FILE_STORE_TEMPORARY, "%s", f.temp_name);
+	cr_assert_eq(file_store_commit(&f), HMS_OK);
+	cr_assert_eq(file_store_classify(f.name), FILE_STORE_STORED, "%s", f.name);
+	file_store_discard(&f);
+}
