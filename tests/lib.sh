@@ -1,4 +1,5 @@
 # lib.sh - shell helpers shared by the test and benchmark scripts (sourced).
+# shellcheck shell=bash
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
@@ -29,4 +30,65 @@ as_pg() {
 	else
 		(cd / && "$@")
 	fi
+}
+
+# Every pid of the process tree under $1, itself first.
+tree_pids() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1" || true); do tree_pids "$p"; done
+}
+
+# record_pids PIDFILE...: the process of each pid file that exists, and
+# everything under it, appended to the array PIDS, so that a cleanup can
+# end by PID whatever a stop script left running.
+record_pids() {
+	local f p
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		p=$(head -n 1 "$f")
+		[[ $p =~ ^[0-9]+$ ]] || continue
+		mapfile -t -O "${#PIDS[@]}" PIDS < <(tree_pids "$p")
+	done
+}
+
+# SIGKILL to every recorded process still alive.
+kill_recorded() {
+	local p
+	for p in "${PIDS[@]}"; do
+		pid_running "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# --- a test script's checks ------------------------------------------------
+# One line per check under the script's NAME, and at the end the
+# Criterion-style synthesis line that tests/run.sh sums, then
+# "N passed, M failed".
+PIDS=()
+passed=0
+failed=0
+ok() {
+	echo "$NAME: ok - $*"
+	passed=$((passed + 1))
+}
+fail() {
+	echo "$NAME: FAIL - $*"
+	failed=$((failed + 1))
+}
+check() { # DESCRIPTION COMMAND...: ok when the command succeeds
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+# finish_checks RC: the closing lines, and the script's exit status: 1 when
+# a check failed, else RC (a script stopped by an error it did not check
+# counts as one failure).
+finish_checks() {
+	local rc=${1:-0}
+	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] || exit 1
+	exit "$rc"
 }

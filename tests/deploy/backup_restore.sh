@@ -14,23 +14,13 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NAME=backup_restore
-passed=0
-failed=0
-ok() {
-	echo "$NAME: ok - $*"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "$NAME: FAIL - $*"
-	failed=$((failed + 1))
-}
-check() { # check DESCRIPTION COMMAND...
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
+check_logged() { # DESCRIPTION COMMAND...: check, the command's output in $LOG
 	local what=$1
 	shift
 	if "$@" >>"$LOG" 2>&1; then ok "$what"; else fail "$what (log: above)"; tail -n 15 "$LOG"; fi
 }
-# shellcheck source=tests/lib.sh
-source "$ROOT/tests/lib.sh"
 
 : "${HMS_TEST_STATE:?}" "${HMS_TEST_BASE_URL:?}" "${HMS_TEST_CA:?}" "${HMS_ADMIN_PASSWORD:?}"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -47,12 +37,11 @@ db1=$(sed -n 's/^admin_database_url = //p' "$conf1")
 db2="host=$S2/pg/run port=$G2 dbname=hms user=hms"
 stack2() { env HMS_STATE_DIR="$S2" HMS_HTTPS_PORT="$P2" HMS_PG_PORT="$G2" "$ROOT/deploy/stack.sh" "$@"; }
 cleanup() {
+	local rc=$?
 	stack2 stop >/dev/null 2>&1
 	[ "$failed" -gt 0 ] && tail -n 20 "$S2/log/hms.log" 2>/dev/null
 	rm -rf "$WORK"
-	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	finish_checks "$rc"
 }
 trap cleanup EXIT
 
@@ -63,19 +52,19 @@ audit_digest() { sql "$1" "SELECT count(*) || ' ' || md5(string_agg(a::text, E'\
 
 # --- the populated stack, then its backup ---------------------------------------
 # shellcheck disable=SC2046
-check "API answers of the populated stack" python3 "$ROOT/tests/deploy/api_snapshot.py" \
+check_logged "API answers of the populated stack" python3 "$ROOT/tests/deploy/api_snapshot.py" \
 	"$HMS_TEST_BASE_URL" "$HMS_TEST_CA" "$HMS_ADMIN_PASSWORD" "$WORK/before.json" $(record_patients "$db1")
 last_audit=$(sql "$db1" "SELECT max(id) FROM audit_log")
 digest1=$(audit_digest "$db1" "$last_audit")
 files1=$(sql "$db1" "SELECT count(*) FROM attachments")
-check "deploy/backup.sh of the running stack ($files1 attachments, $last_audit audit rows)" \
+check_logged "deploy/backup.sh of the running stack ($files1 attachments, $last_audit audit rows)" \
 	"$ROOT/deploy/backup.sh" --config "$conf1" "$WORK/backup"
 
 # --- an empty second stack, the restore, its start --------------------------------
 mkdir -p "$S2/secrets" "$S2/attachments"
 chmod 700 "$S2/secrets"
 cp -p "$S1/secrets/audit-seal.keys" "$S2/secrets/"
-check "a second cluster starts empty" stack2 pg-start
+check_logged "a second cluster starts empty" stack2 pg-start
 # As deploy/restore.sh asks of a new cluster: its transaction ids past the
 # backup's (the audit seals cover xid ranges), by raising the xid epoch.
 epoch=$(($(sed -n 's/^txid = //p' "$WORK/backup/backup.info") / 4294967296 + 1))
@@ -90,7 +79,7 @@ if [ "$(id -u)" -eq 0 ] && getent group www-data >/dev/null; then
 	chgrp www-data "$S2/attachments"
 	chmod 2750 "$S2/attachments"
 fi
-check "deploy/restore.sh into it" env HMS_ADMIN_DATABASE_URL="$db2" HMS_ATTACHMENT_DIR="$S2/attachments" \
+check_logged "deploy/restore.sh into it" env HMS_ADMIN_DATABASE_URL="$db2" HMS_ATTACHMENT_DIR="$S2/attachments" \
 	"$ROOT/deploy/restore.sh" --config /dev/null "$WORK/backup"
 if env HMS_ADMIN_DATABASE_URL="$db2" HMS_ATTACHMENT_DIR="$WORK" \
 	"$ROOT/deploy/restore.sh" --config /dev/null "$WORK/backup" >>"$LOG" 2>&1; then
@@ -112,12 +101,12 @@ if [ -n "$victim" ]; then
 		fail "a damaged backup is refused (manifest)"
 	fi
 fi
-check "the restored stack starts (migrate, hms, nginx)" stack2 start
+check_logged "the restored stack starts (migrate, hms, nginx)" stack2 start
 
 # --- the same data ------------------------------------------------------------------
 db2_admin="host=$S2/pg/run port=$G2 dbname=hms user=hms"
 # shellcheck disable=SC2046
-check "API answers of the restored stack" python3 "$ROOT/tests/deploy/api_snapshot.py" \
+check_logged "API answers of the restored stack" python3 "$ROOT/tests/deploy/api_snapshot.py" \
 	"https://localhost:$P2" "$S2/tls/hms.crt" "$HMS_ADMIN_PASSWORD" "$WORK/after.json" $(record_patients "$db2_admin")
 if python3 - "$WORK/before.json" "$WORK/after.json" >>"$LOG" 2>&1 <<'PY'; then
 import json, sys
@@ -160,4 +149,4 @@ if [ -n "$digest1" ] && [ "$digest1" = "$digest2" ] && [ "${count2:-0}" -gt 0 ];
 else
 	fail "the audit trail is the same row for row ($digest1 / $digest2, API count $count2)"
 fi
-check "hmsctl audit-verify passes on the restored copy" "$HMSCTL" --config "$S2/hms.conf" audit-verify
+check_logged "hmsctl audit-verify passes on the restored copy" "$HMSCTL" --config "$S2/hms.conf" audit-verify

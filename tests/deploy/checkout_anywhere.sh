@@ -16,16 +16,6 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NAME=checkout_anywhere
-passed=0
-failed=0
-ok() {
-	echo "$NAME: ok - $*"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "$NAME: FAIL - $*"
-	failed=$((failed + 1))
-}
 
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -50,18 +40,8 @@ LOG="$WORK/out.log"
 hms_dev_existed=0
 [ -d /var/lib/hms-dev ] && hms_dev_existed=1
 RT=""
-PIDS=()
 
-record_pids() {
-	local f p
-	for f in "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$RT/pg/data/postmaster.pid"; do
-		[ -f "$f" ] || continue
-		p=$(head -n 1 "$f")
-		[[ $p =~ ^[0-9]+$ ]] || continue
-		PIDS+=("$p")
-		while read -r child; do PIDS+=("$child"); done < <(pgrep -P "$p" || true)
-	done
-}
+record_stack_pids() { record_pids "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$RT/pg/data/postmaster.pid"; }
 
 cleanup() {
 	local rc=$? p
@@ -69,9 +49,7 @@ cleanup() {
 	if [ -d "$COPY" ]; then
 		(cd "$COPY" && timeout 120 deploy/stack.sh stop) >>"$LOG" 2>&1
 	fi
-	for p in "${PIDS[@]}"; do
-		pid_running "$p" && kill -KILL "$p" 2>/dev/null
-	done
+	kill_recorded
 	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
 		echo "$NAME: output of make start/stop and the logs:"
 		cat "$LOG" 2>/dev/null
@@ -82,10 +60,7 @@ cleanup() {
 	/var/lib/hms-dev/?* | /var/tmp/hms-dev-?*) rm -rf "$RT" ;;
 	esac
 	[ "$hms_dev_existed" = 1 ] || rmdir /var/lib/hms-dev 2>/dev/null
-	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
-	[ "$failed" -eq 0 ] || exit 1
-	exit "$rc"
+	finish_checks "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -119,7 +94,7 @@ out1=$( (cd "$COPY" && timeout 900 make --no-print-directory start) 2>&1) && sta
 printf '%s\n' "$out1" >>"$LOG"
 line=$(printf '%s\n' "$out1" | sed -n 's/^stack: cluster, sockets and attachments in \(.*\) (kept out of .*/\1/p')
 RT=${line:-$STATE}
-record_pids
+record_stack_pids
 if [ "$started" = 1 ]; then
 	ok "make start succeeds with nothing set"
 else
@@ -181,7 +156,7 @@ if [ "$started" = 1 ]; then
 	(cd "$COPY" && timeout 120 make --no-print-directory stop) >>"$LOG" 2>&1 || fail "the first make stop"
 	out2=$( (cd "$COPY" && timeout 300 make --no-print-directory start) 2>&1) && started2=1 || started2=0
 	printf '%s\n' "$out2" >>"$LOG"
-	record_pids
+	record_stack_pids
 	if [ "$started2" = 1 ]; then
 		ok "a second make start succeeds"
 	else

@@ -12,36 +12,19 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NAME=deb_install
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
 
-passed=0
-failed=0
-ok() {
-	echo "deb_install: ok - $1"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "deb_install: FAIL - $1"
-	failed=$((failed + 1))
-}
-finish() {
-	# The synthesis line is what tests/run.sh sums, like Criterion's.
-	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
 if [ "$(id -u)" -ne 0 ]; then
 	fail "needs root (debootstrap and chroot); CI runs as root"
-	finish
+	finish_checks
 fi
 for tool in debootstrap dpkg-deb; do
 	command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin
 	command -v "$tool" >/dev/null || {
 		fail "$tool is missing (deploy/install-deps.sh installs it)"
-		finish
+		finish_checks
 	}
 done
 
@@ -80,7 +63,7 @@ if [ -f "$DEB" ] && dpkg-deb --info "$DEB" >/dev/null 2>&1; then
 else
 	fail "make deb did not build a package"
 	tail -n 20 "$LOG"
-	finish
+	finish_checks
 fi
 
 # --- a fresh Debian 12 ---------------------------------------------------------
@@ -89,7 +72,7 @@ if debootstrap --variant=minbase bookworm "$CH" "$MIRROR" >>"$LOG" 2>&1; then
 else
 	fail "debootstrap failed"
 	tail -n 20 "$LOG"
-	finish
+	finish_checks
 fi
 mount -t proc proc "$CH/proc"
 mount --bind /dev "$CH/dev"
@@ -107,7 +90,7 @@ if in_root env DEBIAN_FRONTEND=noninteractive apt-get -qq update >>"$LOG" 2>&1 &
 else
 	fail "apt could not install the package"
 	tail -n 30 "$LOG"
-	finish
+	finish_checks
 fi
 
 # --- what the package laid out -------------------------------------------------
@@ -241,4 +224,4 @@ else
 	fail "the workers' database roles: $roles"
 fi
 
-finish
+finish_checks

@@ -31,16 +31,6 @@ FAULT_AT=${FAULT_AT:-4}
 PROMOTE_DELAY=${PROMOTE_DELAY:-1}
 RECOVER_LIMIT=${RECOVER_LIMIT:-10}
 CLIENTS=${CLIENTS:-4}
-passed=0
-failed=0
-ok() {
-	echo "$NAME: ok - $*"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "$NAME: FAIL - $*"
-	failed=$((failed + 1))
-}
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
 
@@ -67,19 +57,8 @@ export HMS_STATE_DIR=$WORK/state
 STATE=$HMS_STATE_DIR
 LOG=$WORK/out.log
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-PIDS=()
 
-record_pids() {
-	local f p
-	for f in "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid" \
-		"$STATE/pg-standby/data/postmaster.pid"; do
-		[ -f "$f" ] || continue
-		p=$(head -n 1 "$f")
-		[[ $p =~ ^[0-9]+$ ]] || continue
-		PIDS+=("$p")
-		while read -r child; do PIDS+=("$child"); done < <(pgrep -P "$p" || true)
-	done
-}
+record_stack_pids() { record_pids "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid" "$STATE/pg-standby/data/postmaster.pid"; }
 
 cleanup() {
 	local rc=$? p
@@ -88,20 +67,14 @@ cleanup() {
 	[ -n "${WAITER:-}" ] && pid_running "$WAITER" && kill -KILL "$WAITER" 2>/dev/null
 	timeout 60 "$ROOT/deploy/stack.sh" stop >>"$LOG" 2>&1
 	timeout 60 "$ROOT/deploy/replica.sh" stop >>"$LOG" 2>&1
-	for p in "${PIDS[@]}"; do
-		pid_running "$p" && kill -KILL "$p" 2>/dev/null
-	done
+	kill_recorded
 	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
 		echo "$NAME: output of the scripts and the logs:"
 		tail -n 40 "$LOG" 2>/dev/null
 		tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/pg-standby/standby.log" 2>/dev/null
 	fi
 	rm -rf "$WORK"
-	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ] || exit 1
-	exit "$rc"
+	finish_checks "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -111,17 +84,17 @@ t_begin=$(date +%s)
 
 # --- the stack, its standby, hms on both hosts ----------------------------------
 "$ROOT/deploy/stack.sh" start >>"$LOG" 2>&1 || {
-	record_pids
+	record_stack_pids
 	fail "the stack starts"
 	exit 1
 }
-record_pids
+record_stack_pids
 ok "the stack starts (state in $STATE)"
 if "$ROOT/deploy/replica.sh" start >>"$LOG" 2>&1; then
-	record_pids
+	record_stack_pids
 	ok "replica.sh makes a standby (pg_basebackup -R) the primary waits for at every commit"
 else
-	record_pids
+	record_stack_pids
 	fail "replica.sh makes a standby (pg_basebackup -R) the primary waits for at every commit"
 	exit 1
 fi
@@ -152,7 +125,7 @@ for _ in $(seq 1 100); do
 	fi
 	sleep 0.1
 done
-record_pids
+record_stack_pids
 if [ "$reloaded" = 1 ]; then
 	ok "hms reloads (SIGHUP) with database_url = $conninfo"
 else
@@ -244,7 +217,7 @@ fi
 
 # --- the old primary rejoins as the new primary's standby --------------------------
 if "$ROOT/deploy/replica.sh" rejoin >>"$LOG" 2>&1; then
-	record_pids
+	record_stack_pids
 	ok "replica.sh rejoin: the old primary, rewound (pg_rewind), is the promoted one's synchronous standby"
 else
 	fail "replica.sh rejoin: the old primary, rewound (pg_rewind), is the promoted one's synchronous standby"

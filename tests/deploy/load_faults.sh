@@ -34,7 +34,7 @@
 # About a minute with a built tree. One line per check and a
 # Criterion-style synthesis line; everything it started is stopped by PID
 # and its directory removed, also on failure.
-# shellcheck disable=SC2016 # check's conditions are quoted to be eval'd there
+# shellcheck disable=SC2016 # check_that's conditions are quoted to be eval'd there
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,21 +44,11 @@ FAULT_AT=${FAULT_AT:-1.5}   # seconds of load before each fault
 HEAL_AFTER=${HEAL_AFTER:-2} # seconds a healing fault (disk, read-only) lasts
 OUTAGE=${OUTAGE:-1}         # seconds PostgreSQL stays down after the crash
 RECOVER_LIMIT=${RECOVER_LIMIT:-5}
-passed=0
-failed=0
-ok() {
-	echo "$NAME: ok - $*"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "$NAME: FAIL - $*"
-	failed=$((failed + 1))
-}
-check() { # DESCRIPTION CONDITION: ok when the condition (shell, eval'd now) holds
-	if eval "$2"; then ok "$1"; else fail "$1"; fi
-}
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
+check_that() { # DESCRIPTION CONDITION: ok when the condition (shell, eval'd now) holds
+	if eval "$2"; then ok "$1"; else fail "$1"; fi
+}
 
 # Only the variables this test sets: a HMS_DATABASE_URL from the caller's
 # shell would point the stack elsewhere.
@@ -77,21 +67,11 @@ export HMS_STATE_DIR=$WORK/state
 STATE=$HMS_STATE_DIR
 LOG=$WORK/out.log
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-PIDS=()
 CLIENT_PIDS=()
 MOUNTED=""
 SUMMARY=()
 
-record_pids() {
-	local f p
-	for f in "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid"; do
-		[ -f "$f" ] || continue
-		p=$(head -n 1 "$f")
-		[[ $p =~ ^[0-9]+$ ]] || continue
-		PIDS+=("$p")
-		while read -r child; do PIDS+=("$child"); done < <(pgrep -P "$p" || true)
-	done
-}
+record_stack_pids() { record_pids "$STATE/run/hms.pid" "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid"; }
 
 cleanup() {
 	local rc=$? p
@@ -103,20 +83,14 @@ cleanup() {
 	if [ -n "$MOUNTED" ]; then
 		umount "$MOUNTED" 2>>"$LOG" || umount -l "$MOUNTED" 2>>"$LOG"
 	fi
-	for p in "${PIDS[@]}"; do
-		pid_running "$p" && kill -KILL "$p" 2>/dev/null
-	done
+	kill_recorded
 	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
 		echo "$NAME: output of the scripts and the logs:"
 		tail -n 40 "$LOG" 2>/dev/null
 		tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/nginx/logs/error.log" 2>/dev/null
 	fi
 	rm -rf "$WORK"
-	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ] || exit 1
-	exit "$rc"
+	finish_checks "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -131,11 +105,11 @@ t_begin=$(date +%s)
 
 # --- the stack, its users and data -------------------------------------------------
 "$ROOT/deploy/stack.sh" start >>"$LOG" 2>&1 || {
-	record_pids
+	record_stack_pids
 	fail "the stack starts"
 	exit 1
 }
-record_pids
+record_stack_pids
 [ -f "$STATE/pg/data/PG_VERSION" ] || {
 	fail "the cluster is in the state directory ($STATE/pg)"
 	exit 1
@@ -294,14 +268,14 @@ kill_workers() { # NAME one|all DESCRIPTION
 	kill -KILL $victims
 	replaced=$(wait_workers "$n" "$victims" "$t0") || true
 	wait_load
-	record_pids
+	record_stack_pids
 	figures "$name" "$t0" "$t0"
 	local killed
 	killed=$(wc -w <<<"$victims")
-	check "$name: at most one failed request per killed worker (${fig[failed]} failed, $killed killed)" \
+	check_that "$name: at most one failed request per killed worker (${fig[failed]} failed, $killed killed)" \
 		'[ "${fig[failed]}" -le "$killed" ]'
-	check "$name: every failure a JSON 5xx (${fig[failed_statuses]})" "statuses_are '5[0-9][0-9]'"
-	check "$name: the load goes on: 2xx ${fig[recover_s]} s after the kill, ${fig[acked_after]} in all" \
+	check_that "$name: every failure a JSON 5xx (${fig[failed_statuses]})" "statuses_are '5[0-9][0-9]'"
+	check_that "$name: the load goes on: 2xx ${fig[recover_s]} s after the kill, ${fig[acked_after]} in all" \
 		'[ "${fig[acked_after]}" -gt 0 ]'
 	if [ "$replaced" != none ] && [ "$(cat "$STATE/run/hms.pid")" = "$master" ]; then
 		ok "$name: the master ($master) replaced the killed workers in $replaced s: $(workers)"
@@ -322,9 +296,9 @@ t0=$(now)
 kill -HUP "$master"
 replaced=$(wait_workers "$(wc -w <<<"$before")" "$before" "$t0") || true
 wait_load
-record_pids
+record_stack_pids
 figures sighup "$t0" "$t0"
-check "sighup: not one failed request (${fig[answers]} answers, ${fig[acked_after]} 2xx sent after the signal)" \
+check_that "sighup: not one failed request (${fig[answers]} answers, ${fig[acked_after]} 2xx sent after the signal)" \
 	'[ "${fig[failed]}" = 0 ] && [ "${fig[acked_after]}" -gt 0 ]'
 if [ "$replaced" != none ] && [ "$(cat "$STATE/run/hms.pid")" = "$master" ]; then
 	ok "sighup: every worker replaced in $replaced s ($before -> $(workers)), the same master"
@@ -360,11 +334,11 @@ pg_fault() { # NAME FUNCTION DESCRIPTION
 		fail "$name: $3"
 	fi
 	wait_load
-	record_pids
+	record_stack_pids
 	figures "$name" "$t0" "$t1"
-	check "$name: only JSON 503s, each with Retry-After (${fig[failed_statuses]}, ${fig[retry_after]} with Retry-After)" \
+	check_that "$name: only JSON 503s, each with Retry-After (${fig[failed_statuses]}, ${fig[retry_after]} with Retry-After)" \
 		'statuses_are 503 && [ "${fig[retry_after]}" = "${fig[failed]}" ]'
-	check "$name: none of them to a request sent after PostgreSQL was back or answered before it went (${fig[failed_outside]})" \
+	check_that "$name: none of them to a request sent after PostgreSQL was back or answered before it went (${fig[failed_outside]})" \
 		'[ "${fig[failed_outside]}" = 0 ]'
 	if [ "${fig[healed_s]}" != -1 ] && is_true "${fig[healed_s]} <= $RECOVER_LIMIT"; then
 		ok "$name: 2xx again ${fig[healed_s]} s after PostgreSQL was back (limit $RECOVER_LIMIT s)"
@@ -412,18 +386,18 @@ else
 	figures disk_reads "$t0" "$t1"
 	reads_failed=${fig[failed]} reads_answers=${fig[answers]}
 	figures disk_uploads "$t0" "$t1" --grace 0.5
-	check "disk_full: another file filled the disk ($filled KiB, then: $(grep -o 'No space left on device' "$WORK/dd.err" | head -n 1))" \
+	check_that "disk_full: another file filled the disk ($filled KiB, then: $(grep -o 'No space left on device' "$WORK/dd.err" | head -n 1))" \
 		'grep -q "No space left on device" "$WORK/dd.err"'
-	check "disk_full: uploads refused with JSON 507s while it was (${fig[failed_statuses]})" \
+	check_that "disk_full: uploads refused with JSON 507s while it was (${fig[failed_statuses]})" \
 		'statuses_are 507 && [ "${fig[failed]}" -gt 0 ]'
-	check "disk_full: none sent after the space was freed (0.5 s grace: ${fig[failed_outside]})" \
+	check_that "disk_full: none sent after the space was freed (0.5 s grace: ${fig[failed_outside]})" \
 		'[ "${fig[failed_outside]}" = 0 ]'
 	if [ "${fig[healed_s]}" != -1 ] && is_true "${fig[healed_s]} <= $RECOVER_LIMIT"; then
 		ok "disk_full: uploads succeed again by themselves, ${fig[healed_s]} s after the space was freed (${fig[acked_after]} after)"
 	else
 		fail "disk_full: uploads succeed again by themselves within $RECOVER_LIMIT s (${fig[healed_s]})"
 	fi
-	check "disk_full: reads unaffected meanwhile ($reads_failed failed of $reads_answers)" \
+	check_that "disk_full: reads unaffected meanwhile ($reads_failed failed of $reads_answers)" \
 		'[ "$reads_failed" = 0 ] && [ "$reads_answers" -gt 0 ]'
 	ids=$(cat "$WORK/disk_uploads.ids")
 	n_acked=${fig[acked]}
@@ -431,13 +405,13 @@ else
 	psql_su <<<"SELECT storage_name FROM attachments WHERE id = ANY('{$ids}'::bigint[])" | sort >"$WORK/acked_files"
 	find "$attach" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort >"$WORK/files"
 	temp=$(grep -c '^\.upload-' "$WORK/files" || true)
-	check "disk_full: every acknowledged upload is a row with its file ($(wc -l <"$WORK/acked_files") rows, $n_acked acknowledged)" \
+	check_that "disk_full: every acknowledged upload is a row with its file ($(wc -l <"$WORK/acked_files") rows, $n_acked acknowledged)" \
 		'[ "$(wc -l <"$WORK/acked_files")" = "$n_acked" ] && [ -z "$(comm -23 "$WORK/acked_files" "$WORK/files")" ]'
-	check "disk_full: no file left behind: no temporary file ($temp), no file without its row, no row more than acknowledged ($((rows_now - rows_before)) new rows)" \
+	check_that "disk_full: no file left behind: no temporary file ($temp), no file without its row, no row more than acknowledged ($((rows_now - rows_before)) new rows)" \
 		'[ "$temp" = 0 ] && cmp -s "$WORK/acked_files" "$WORK/files" && [ "$((rows_now - rows_before))" = "$n_acked" ]'
 	summary "attachment disk full (upload load)" "2xx ${fig[healed_s]} s after space was freed (full $(calc "$t1 - $t0") s)"
 	SUMMARY[-1]="${SUMMARY[-1]}; reads: $reads_failed of $reads_answers failed"
-	record_pids
+	record_stack_pids
 	timeout 10 umount "$attach" 2>>"$LOG" || umount -l "$attach" 2>>"$LOG"
 	MOUNTED=""
 fi
@@ -453,11 +427,11 @@ psql_su -c "ALTER SYSTEM RESET default_transaction_read_only" -c "SELECT pg_relo
 t1=$(now)
 wait_load
 figures read_only "$t0" "$t1" --grace 0.5
-check "read_only: only JSON 503s, each with Retry-After (${fig[failed_statuses]}, ${fig[retry_after]} with Retry-After)" \
+check_that "read_only: only JSON 503s, each with Retry-After (${fig[failed_statuses]}, ${fig[retry_after]} with Retry-After)" \
 	'statuses_are 503 && [ "${fig[retry_after]}" = "${fig[failed]}" ]'
-check "read_only: writes refused (${fig[failed_posts]} POSTs) and audited reads too, failing closed (${fig[failed_gets]} GETs)" \
+check_that "read_only: writes refused (${fig[failed_posts]} POSTs) and audited reads too, failing closed (${fig[failed_gets]} GETs)" \
 	'[ "${fig[failed_posts]}" -gt 0 ] && [ "${fig[failed_gets]}" -gt 0 ]'
-check "read_only: none sent after the reset (0.5 s grace: ${fig[failed_outside]})" '[ "${fig[failed_outside]}" = 0 ]'
+check_that "read_only: none sent after the reset (0.5 s grace: ${fig[failed_outside]})" '[ "${fig[failed_outside]}" = 0 ]'
 if [ "${fig[healed_s]}" != -1 ] && is_true "${fig[healed_s]} <= $RECOVER_LIMIT"; then
 	ok "read_only: 2xx again ${fig[healed_s]} s after the reset, without restarting hms"
 else

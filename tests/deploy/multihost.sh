@@ -48,21 +48,6 @@ FAIL_TIMEOUT=${FAIL_TIMEOUT:-1} # nginx's fail_timeout here, seconds
 # compared in whole seconds, so up to one more.
 RETRY_AFTER=$((FAIL_TIMEOUT + 1)).1
 BENCH_SECONDS=${BENCH_SECONDS:-3}
-passed=0
-failed=0
-ok() {
-	echo "$NAME: ok - $*"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "$NAME: FAIL - $*"
-	failed=$((failed + 1))
-}
-check() { # DESCRIPTION COMMAND...: ok when the command succeeds
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
 
@@ -86,45 +71,24 @@ HMS_ADMIN_PASSWORD=$(openssl rand -hex 16)
 STATE=$HMS_STATE_DIR
 LOG=$WORK/out.log
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-PIDS=()
 BG=() # this script's own background jobs: load clients, curls, the locker
 
-# A process and its descendants.
-tree_pids() {
-	local p
-	echo "$1"
-	for p in $(pgrep -P "$1" || true); do tree_pids "$p"; done
-}
 host_master() { cat "$STATE/host$1/run/hms.pid"; }
-record_pids() {
-	local f p
-	for f in "$STATE"/host*/run/hms.pid "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid"; do
-		[ -f "$f" ] || continue
-		p=$(head -n 1 "$f")
-		[[ $p =~ ^[0-9]+$ ]] || continue
-		while read -r child; do PIDS+=("$child"); done < <(tree_pids "$p")
-	done
-}
+record_stack_pids() { record_pids "$STATE"/host*/run/hms.pid "$STATE/nginx/nginx.pid" "$STATE/pg/data/postmaster.pid"; }
 
 cleanup() {
 	local rc=$? p
 	set +e
 	for p in "${BG[@]}"; do pid_running "$p" && kill -KILL "$p" 2>/dev/null; done
 	timeout 60 "$ROOT/deploy/stack.sh" stop >>"$LOG" 2>&1
-	for p in "${PIDS[@]}"; do
-		pid_running "$p" && kill -KILL "$p" 2>/dev/null
-	done
+	kill_recorded
 	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
 		echo "$NAME: output of the scripts and the logs:"
 		tail -n 40 "$LOG" 2>/dev/null
 		tail -n 15 "$STATE"/host*/log/hms.log "$STATE/nginx/logs/error.log" 2>/dev/null
 	fi
 	rm -rf "$WORK"
-	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-	echo "[====] Synthesis: Tested: $((passed + failed)) | Passing: $passed | Failing: $failed | Crashing: 0"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ] || exit 1
-	exit "$rc"
+	finish_checks "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -147,7 +111,7 @@ settle() {
 }
 host_start() {
 	stack host-start "$1"
-	record_pids
+	record_stack_pids
 }
 # SIGKILL to a host's master, workers and sealer at once (its VM died);
 # returns once all are gone.
@@ -165,11 +129,11 @@ kill_host() {
 
 # --- the stack: two hosts on TCP -------------------------------------------------
 stack start || {
-	record_pids
+	record_stack_pids
 	fail "the stack starts with HMS_APP_HOSTS=2"
 	exit 1
 }
-record_pids
+record_stack_pids
 APP_PORT=$(cat "$STATE/app-port")
 A=127.0.0.2:$APP_PORT
 B=127.0.0.3:$APP_PORT
@@ -417,7 +381,7 @@ cp "$HMS_BIN_DIR/hms" "$HMS_BIN_DIR/hms.new"
 mv -f "$HMS_BIN_DIR/hms.new" "$HMS_BIN_DIR/hms"
 kill -HUP "$master_b"
 wait "$CLIENT_PID" || fail "the load client exits cleanly"
-record_pids
+record_stack_pids
 declare -A upg
 while IFS='=' read -r key value; do upg[$key]=$value; done < <(
 	python3 "$ROOT/tests/deploy/load.py" report "$WORK/answers-upgrade" --fault 0)
