@@ -43,6 +43,27 @@ const char *client_env(const char *name)
 	return v;
 }
 
+char *client_stack_setting(const char *key)
+{
+	char *path = client_format("%s/hms.conf", client_env("HMS_TEST_STATE"));
+	char *line = NULL, *value = NULL;
+	size_t cap = 0, key_len = strlen(key);
+	FILE *f = fopen(path, "r");
+
+	cr_assert_not_null(f, "cannot open %s", path);
+	while (getline(&line, &cap, f) > 0)
+		if (strncmp(line, key, key_len) == 0 && strncmp(line + key_len, " = ", 3) == 0) {
+			free(value);
+			line[strcspn(line, "\n")] = '\0';
+			value = strdup(line + key_len + 3);
+		}
+	free(line);
+	fclose(f);
+	cr_assert_not_null(value, "no %s in %s", key, path);
+	free(path);
+	return value;
+}
+
 /* This thread's kept handle (client_keep_connection), or NULL. */
 static __thread CURL *kept_handle;
 static __thread bool keeping;

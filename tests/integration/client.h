@@ -50,6 +50,10 @@ void client_response_free(struct client_response *res);
 /* An environment variable the harness must set; aborts the test if absent. */
 const char *client_env(const char *name);
 
+/* The value of key in the hms.conf that deploy/stack.sh wrote for the test
+ * stack (its last line setting it), malloc'd; aborts the test if absent. */
+char *client_stack_setting(const char *key);
+
 /* Runs a shell command, returns its exit status; output goes to *output
  * (malloc'd, may be NULL) when output is not NULL. */
 int client_run(const char *command, char **output);

@@ -138,17 +138,12 @@ static void sha256_of(const char *data, size_t len, char out[65])
 static const char *attachment_dir(void)
 {
 	static char dir[512];
-	char *out = NULL;
 
 	if (dir[0] == '\0') {
-		cr_assert_eq(client_run(text("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
-		                             client_env("HMS_TEST_STATE")),
-		                        &out),
-		             0);
-		cr_assert_not_null(out);
-		out[strcspn(out, "\n")] = '\0';
-		snprintf(dir, sizeof(dir), "%s", out);
-		free(out);
+		char *value = client_stack_setting("attachment_dir");
+
+		snprintf(dir, sizeof(dir), "%s", value);
+		free(value);
 	}
 	return dir;
 }

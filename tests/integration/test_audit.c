@@ -665,22 +665,10 @@ Test(audit_append_only, application_role_cannot_update_delete_or_truncate)
  * this test assumes. */
 static PGconn *connect_as_workers(void)
 {
-	char path[4096], line[4096], *conninfo = NULL;
-	FILE *f;
-	PGconn *conn;
+	char *conninfo = client_stack_setting("database_url");
+	PGconn *conn = PQconnectdb(conninfo);
 
-	snprintf(path, sizeof(path), "%s/hms.conf", client_env("HMS_TEST_STATE"));
-	f = fopen(path, "r");
-	cr_assert_not_null(f, "%s", path);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "database_url = ", 15) == 0) {
-			line[strcspn(line, "\n")] = '\0';
-			conninfo = line + 15;
-			break;
-		}
-	fclose(f);
-	cr_assert_not_null(conninfo, "no database_url in %s", path);
-	conn = PQconnectdb(conninfo);
+	free(conninfo);
 	cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	return conn;

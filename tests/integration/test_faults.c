@@ -529,11 +529,7 @@ Test(faults, a_full_attachment_directory_is_507_and_leaves_nothing, .fini = unmo
 
 	if (geteuid() != 0)
 		cr_skip_test("mounting a small tmpfs needs root (CI runs as root)");
-	cmd = client_format("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
-	                    client_env("HMS_TEST_STATE"));
-	cr_assert_eq(client_run(cmd, &out), 0);
-	free(cmd);
-	out[strcspn(out, "\n")] = '\0';
+	out = client_stack_setting("attachment_dir");
 	snprintf(full_dir, sizeof(full_dir), "%s", out);
 	free(out);
 	/* A 256 KiB file system over the directory, owned and moded like it. */
@@ -602,15 +598,11 @@ Test(faults, a_killed_workers_temporary_upload_files_are_removed)
 	pid_t master = master_pid();
 	pid_t before[MAX_CHILDREN];
 	size_t n = workers(master, before);
-	char host[65] = "host", *dir = NULL, *cmd, *mine, *other;
+	char host[65] = "host", *dir = NULL, *mine, *other;
 	FILE *f;
 
 	cr_assert_geq(n, 1);
-	cmd = client_format("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
-	                    client_env("HMS_TEST_STATE"));
-	cr_assert_eq(client_run(cmd, &dir), 0);
-	free(cmd);
-	dir[strcspn(dir, "\n")] = '\0';
+	dir = client_stack_setting("attachment_dir");
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = '\0';
 	for (char *c = host; *c != '\0'; c++)

@@ -347,11 +347,7 @@ Test(hmsctl, attachments_check_finds_and_removes_orphans_and_names_missing_files
 	long long record, kept_id, lost_id;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 
-	cmd = client_format("sed -n 's/^attachment_dir = //p' '%s/hms.conf'",
-	                    client_env("HMS_TEST_STATE"));
-	cr_assert_eq(client_run(cmd, &out), 0);
-	free(cmd);
-	out[strcspn(out, "\n")] = '\0';
+	out = client_stack_setting("attachment_dir");
 	snprintf(attach_dir, sizeof(attach_dir), "%s", out);
 	free(out);
 
