@@ -81,6 +81,17 @@ check() { # DESCRIPTION COMMAND...: ok when the command succeeds
 	shift
 	if "$@"; then ok "$what"; else fail "$what"; fi
 }
+# show_logs_if_failed RC SCRIPT_LOG SERVER_LOG...: after a failed check or
+# an error, the tail of the script's own log and of each server log.
+show_logs_if_failed() {
+	local rc=$1 log=$2
+	shift 2
+	[ "$failed" -gt 0 ] || [ "$rc" -ne 0 ] || return 0
+	echo "$NAME: output of the scripts and the logs:"
+	tail -n 40 "$log" 2>/dev/null
+	tail -n 20 "$@" 2>/dev/null
+	return 0
+}
 # finish_checks RC: the closing lines, and the script's exit status: 1 when
 # a check failed, else RC (a script stopped by an error it did not check
 # counts as one failure).

@@ -68,11 +68,7 @@ cleanup() {
 	timeout 60 "$ROOT/deploy/stack.sh" stop >>"$LOG" 2>&1
 	timeout 60 "$ROOT/deploy/replica.sh" stop >>"$LOG" 2>&1
 	kill_recorded
-	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
-		echo "$NAME: output of the scripts and the logs:"
-		tail -n 40 "$LOG" 2>/dev/null
-		tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/pg-standby/standby.log" 2>/dev/null
-	fi
+	show_logs_if_failed "$rc" "$LOG" "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/pg-standby/standby.log"
 	rm -rf "$WORK"
 	finish_checks "$rc"
 }

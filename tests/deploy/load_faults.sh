@@ -84,11 +84,7 @@ cleanup() {
 		umount "$MOUNTED" 2>>"$LOG" || umount -l "$MOUNTED" 2>>"$LOG"
 	fi
 	kill_recorded
-	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
-		echo "$NAME: output of the scripts and the logs:"
-		tail -n 40 "$LOG" 2>/dev/null
-		tail -n 20 "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/nginx/logs/error.log" 2>/dev/null
-	fi
+	show_logs_if_failed "$rc" "$LOG" "$STATE"/log/*.log "$STATE/pg/postgres.log" "$STATE/nginx/logs/error.log"
 	rm -rf "$WORK"
 	finish_checks "$rc"
 }

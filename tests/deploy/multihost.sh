@@ -82,11 +82,7 @@ cleanup() {
 	for p in "${BG[@]}"; do pid_running "$p" && kill -KILL "$p" 2>/dev/null; done
 	timeout 60 "$ROOT/deploy/stack.sh" stop >>"$LOG" 2>&1
 	kill_recorded
-	if [ "$failed" -gt 0 ] || [ "$rc" -ne 0 ]; then
-		echo "$NAME: output of the scripts and the logs:"
-		tail -n 40 "$LOG" 2>/dev/null
-		tail -n 15 "$STATE"/host*/log/hms.log "$STATE/nginx/logs/error.log" 2>/dev/null
-	fi
+	show_logs_if_failed "$rc" "$LOG" "$STATE"/host*/log/hms.log "$STATE/nginx/logs/error.log"
 	rm -rf "$WORK"
 	finish_checks "$rc"
 }
