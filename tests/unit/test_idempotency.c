@@ -8,7 +8,7 @@
 
 #include "hms/idempotency.h"
 
-Test(idempotency_key, visible_ascii_up_to_255_characters_is_a_key)
+Test(idempotency, visible_ascii_up_to_255_characters_is_a_key)
 {
 	char key[IDEMPOTENCY_KEY_MAX + 2];
 
@@ -24,7 +24,7 @@ Test(idempotency_key, visible_ascii_up_to_255_characters_is_a_key)
 	cr_assert_not(idempotency_key_is_valid(key));
 }
 
-Test(idempotency_key, empty_spaces_controls_and_non_ascii_are_not)
+Test(idempotency, empty_spaces_controls_and_non_ascii_are_not)
 {
 	cr_assert_not(idempotency_key_is_valid(NULL));
 	cr_assert_not(idempotency_key_is_valid(""));
