@@ -4,12 +4,14 @@
  * the stored answer and writes nothing; the same key with another request
  * is 422; keys are per user; a malformed key is 400 on the header; a write
  * that failed stores nothing, so a fixed retry under its key goes through.
- * The race of one key from many threads is in test_idempotency_races.c.
+ * Keys older than 24 hours are pruned by the sealer. The race of one key
+ * from many threads is in test_idempotency_races.c.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -353,4 +355,52 @@ Test(idempotency, without_a_key_a_retry_writes_again)
 	}
 	cr_assert_eq(patients_named(last), 2);
 	free(body);
+}
+
+Test(idempotency, keys_older_than_24_hours_are_pruned_and_the_key_is_free_again)
+{
+	struct client_session s;
+	struct client_response res;
+	char old_key[96], young_key[96], last[96];
+	char *sql, *body;
+	int i;
+
+	client_open_session("receptionist", &s);
+	unique("old", old_key, sizeof(old_key));
+	unique("young", young_key, sizeof(young_key));
+	sql = client_format(
+	    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, "
+	    "created_at) VALUES (%lld, '%s', repeat('a', 64), 201, '{}', now() - interval "
+	    "'25 hours'), (%lld, '%s', repeat('b', 64), 201, '{}', now() - interval '23 hours')",
+	    s.user.id, old_key, s.user.id, young_key);
+	free(client_sql_value(sql));
+	free(sql);
+
+	/* The test stack prunes every second (tests/run.sh). */
+	sql = client_format("SELECT count(*) FROM idempotency_keys WHERE user_id = %lld AND key = "
+	                    "'%s'",
+	                    s.user.id, old_key);
+	for (i = 0; i < 100 && client_sql_long(sql) != 0; i++)
+		usleep(100000);
+	free(sql);
+	cr_assert_lt(i, 100, "nothing was pruned in 10 s");
+	sql = client_format("SELECT count(*) FROM idempotency_keys WHERE user_id = %lld AND key = "
+	                    "'%s'",
+	                    s.user.id, young_key);
+	cr_assert_eq(client_sql_long(sql), 1);
+	free(sql);
+
+	/* A pruned key is a new key: the request is written. */
+	unique("Pruned", last, sizeof(last));
+	body = patient_named(last);
+	post_keyed("/api/patients/", s.tokens.access, old_key, NULL, body, &res);
+	client_assert_status(&res, 201);
+	cr_assert_null(client_header(&res, "Idempotent-Replayed"));
+	client_response_free(&res);
+	/* A young key still answers: with another request, 422. */
+	post_keyed("/api/patients/", s.tokens.access, young_key, NULL, body, &res);
+	client_assert_detail(&res, 422);
+	client_response_free(&res);
+	free(body);
+	client_close_session(&s);
 }
