@@ -6,7 +6,7 @@
  * write's own transaction the key is claimed first; a retry with the same
  * key and the same request (method, path, body) gets the stored answer with
  * `Idempotent-Replayed: true` and changes nothing; the same key with another
- * request is 422. Only a successful write stores its answer: a write that
+ * request is a 400 on the header. Only a successful write stores its answer: a write that
  * fails rolls its key back with it, so the client may fix the request and
  * retry under the same key. Keys are per user and kept for
  * IDEMPOTENCY_KEY_HOURS.
@@ -49,7 +49,7 @@ bool idempotency_key_of(struct http_request *req, struct http_response *res, con
 /* Begins the write's transaction and claims key for the request's user.
  * True: the key is new, the transaction is open, go on with the write.
  * False: res holds the answer and no transaction is open - the stored
- * answer of the same request (replayed, audited as a read), 422 for a key
+ * answer of the same request (replayed, audited as a read), a 400 on the header for a key
  * used with another request, or an error. */
 bool idempotency_begin(struct http_request *req, struct http_response *res, const char *key);
 

@@ -97,7 +97,7 @@ static bool request_hash(const struct http_request *req, char out[SHA256_HEX_LEN
 }
 
 /* The answer of an earlier request under the same key (row of
- * stored_answer): replayed when it was the same request, else 422. The
+ * stored_answer): replayed when it was the same request, else a 400 on the header. The
  * transaction is still open; this ends it. */
 static void respond_stored(struct http_request *req, struct http_response *res, const PGresult *row,
                            const char *hash)
@@ -107,7 +107,10 @@ static void respond_stored(struct http_request *req, struct http_response *res, 
 
 	if (strcmp(PQgetvalue(row, 0, 0), hash) != 0) {
 		db_rollback(req->db);
-		http_respond_detail(res, 422, "Idempotency-Key was used for a different request.");
+		http_respond_field_error(
+		    res, IDEMPOTENCY_KEY_HEADER,
+		    "This key was used for a different request: a retry repeats "
+		    "the method, path and body exactly.");
 		return;
 	}
 	if (PQgetisnull(row, 0, 1) || PQgetisnull(row, 0, 2)) {

@@ -2,7 +2,7 @@
  * test_idempotency.c - Idempotency-Key on POST through the real stack
  * (include/hms/idempotency.h): a retried patient POST or payment answers
  * the stored answer and writes nothing; the same key with another request
- * is 422; keys are per user; a malformed key is 400 on the header; a write
+ * is 400; keys are per user; a malformed key is 400 on the header; a write
  * that failed stores nothing, so a fixed retry under its key goes through.
  * Keys older than 24 hours are pruned by the sealer. The race of one key
  * from many threads is in test_idempotency_races.c.
@@ -110,7 +110,7 @@ Test(idempotency, patient_retried_with_its_key_is_created_once_and_replayed)
 	client_close_session(&s);
 }
 
-Test(idempotency, same_key_with_another_request_is_422_and_writes_nothing)
+Test(idempotency, same_key_with_another_request_is_400_and_writes_nothing)
 {
 	struct client_session s;
 	struct client_response res;
@@ -129,7 +129,7 @@ Test(idempotency, same_key_with_another_request_is_422_and_writes_nothing)
 	client_response_free(&res);
 
 	post_keyed("/api/patients/", s.tokens.access, key, NULL, body2, &res);
-	client_assert_detail(&res, 422);
+	client_assert_field_error(&res, "Idempotency-Key");
 	cr_assert_not_null(strstr(client_json_string(&res, "detail"), "different request"));
 	cr_assert_null(client_header(&res, "Idempotent-Replayed"));
 	client_response_free(&res);
@@ -154,7 +154,7 @@ Test(idempotency, the_same_body_on_another_path_is_another_request)
 	client_assert_status(&res, 201);
 	client_response_free(&res);
 	post_keyed("/api/resources/", client_admin_token(), key, NULL, body, &res);
-	client_assert_detail(&res, 422);
+	client_assert_field_error(&res, "Idempotency-Key");
 	client_response_free(&res);
 	free(body);
 }
@@ -323,11 +323,11 @@ Test(idempotency, payment_retried_with_its_key_is_recorded_once)
 	cr_assert_eq(audit_rows("payment", "invoice", invoice), 1);
 	cr_assert_eq(client_audit_count(rid, "read", "invoice", invoice, s.user.id), 1);
 
-	/* Another amount under that key: 422, nothing paid. */
+	/* Another amount under that key: 400, nothing paid. */
 	client_response_free(&again);
 	post_keyed(path, s.tokens.access, key, NULL,
 	           "{\"amount\": \"31.00\", \"method\": \"card\"}", &again);
-	client_assert_detail(&again, 422);
+	client_assert_field_error(&again, "Idempotency-Key");
 	value = client_sql_value(paid);
 	cr_assert_str_eq(value, "30.00 1");
 	free(value);
@@ -397,9 +397,9 @@ Test(idempotency, keys_older_than_24_hours_are_pruned_and_the_key_is_free_again)
 	client_assert_status(&res, 201);
 	cr_assert_null(client_header(&res, "Idempotent-Replayed"));
 	client_response_free(&res);
-	/* A young key still answers: with another request, 422. */
+	/* A young key still answers: with another request, 400. */
 	post_keyed("/api/patients/", s.tokens.access, young_key, NULL, body, &res);
-	client_assert_detail(&res, 422);
+	client_assert_field_error(&res, "Idempotency-Key");
 	client_response_free(&res);
 	free(body);
 	client_close_session(&s);
