@@ -42,9 +42,10 @@ SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-om
 
 LIB_SRC  := $(shell find src -name '*.c' ! -name main.c ! -name hmsctl.c | sort)
 UNIT_SRC := $(wildcard tests/unit/*.c)
-INTEG_SRC := $(filter-out tests/integration/test_faults.c tests/integration/test_races.c tests/integration/test_billing_races.c tests/integration/test_timezone.c,$(wildcard tests/integration/*.c))
+INTEG_SRC := $(filter-out tests/integration/test_faults.c tests/integration/test_races.c tests/integration/test_billing_races.c tests/integration/test_idempotency_races.c tests/integration/test_timezone.c,$(wildcard tests/integration/*.c))
 FAULT_SRC := tests/integration/test_faults.c tests/integration/test_timezone.c tests/integration/test_races.c \
-	     tests/integration/test_billing_races.c tests/integration/client.c
+	     tests/integration/test_billing_races.c tests/integration/test_idempotency_races.c \
+	     tests/integration/client.c
 
 OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
 TOBJ     := $(LIB_SRC:%.c=build/test/obj/%.o)

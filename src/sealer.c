@@ -22,6 +22,7 @@
 #include "hms/backoff.h"
 #include "hms/config.h"
 #include "hms/db.h"
+#include "hms/idempotency.h"
 #include "hms/log.h"
 #include "hms/sandbox.h"
 #include "hms/tokens.h"
@@ -51,16 +52,18 @@ static void housekeeping(struct db *db, struct arena *arena)
 {
 	long counters = backoff_prune(db, arena);
 	long tokens = tokens_prune(db, arena);
+	long keys = idempotency_prune(db, arena);
 
 	arena_reset(arena);
-	if (counters < 0 || tokens < 0) {
+	if (counters < 0 || tokens < 0 || keys < 0) {
 		log_event(LOG_WARN, "housekeeping_failed", LOG_END);
 		db_end_request(db);
 		return;
 	}
-	if (counters > 0 || tokens > 0)
+	if (counters > 0 || tokens > 0 || keys > 0)
 		log_event(LOG_INFO, "housekeeping", "l:login_failures", (long long)counters,
-		          "l:refresh_tokens", (long long)tokens, LOG_END);
+		          "l:refresh_tokens", (long long)tokens, "l:idempotency_keys",
+		          (long long)keys, LOG_END);
 }
 
 static long long monotonic_ms(void)

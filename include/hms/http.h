@@ -54,7 +54,8 @@ struct http_request {
 	long long content_length; /* -1 when absent */
 	const char *authorization;
 	const char *if_match;
-	const char *prefer; /* the Prefer header (FHIR's handling=strict|lenient) */
+	const char *prefer;          /* the Prefer header (FHIR's handling=strict|lenient) */
+	const char *idempotency_key; /* the Idempotency-Key header; NULL when absent */
 	const char *client_ip;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 

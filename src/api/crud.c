@@ -17,6 +17,7 @@
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
+#include "hms/idempotency.h"
 #include "hms/list.h"
 #include "hms/permissions.h"
 #include "hms/strbuf.h"
@@ -717,6 +718,7 @@ static void write_object(struct http_request *req, struct http_response *res, en
 	const struct statements *st = statements_of(r);
 	struct crud_write w = {.op = op};
 	const char *version = NULL, *sql;
+	const char *key = NULL;
 	const char **params;
 	PGresult *row = NULL;
 	int n;
@@ -728,10 +730,20 @@ static void write_object(struct http_request *req, struct http_response *res, en
 		http_respond_error(res, err, NULL);
 		return;
 	}
-	w.errors = validate_body(req->arena, r->fields, req->json, mode_of(op), &w.v);
-	if (w.errors == NULL && r->before_write != NULL && !r->before_write(req, res, &w))
+	/* A create with an Idempotency-Key claims it before anything else, in
+	 * the transaction of the write: a retry is answered from the key
+	 * (idempotency.h) even if its body would no longer validate. */
+	if (op == CRUD_CREATE && !idempotency_key_of(req, res, &key))
 		return;
+	if (key != NULL && !idempotency_begin(req, res, key))
+		return;
+	w.errors = validate_body(req->arena, r->fields, req->json, mode_of(op), &w.v);
+	if (w.errors == NULL && r->before_write != NULL && !r->before_write(req, res, &w)) {
+		db_rollback(req->db);
+		return;
+	}
 	if (w.errors != NULL) {
+		db_rollback(req->db);
 		http_respond_field_errors(res, w.errors);
 		return;
 	}
@@ -739,7 +751,7 @@ static void write_object(struct http_request *req, struct http_response *res, en
 	          ? crud_insert_sql(req, r->table, r->fields, &w.v, r->columns, &params, &n)
 	          : crud_update_sql(req, r->table, r->fields, &w.v, version, st->update_where,
 	                            r->columns, &params, &n);
-	err = sql == NULL ? HMS_ERR_NOMEM : db_begin(req->db);
+	err = sql == NULL ? HMS_ERR_NOMEM : key != NULL ? HMS_OK : db_begin(req->db);
 	if (err == HMS_OK)
 		err = db_exec_sql(req->db, req->arena, sql, n, params, &row);
 	if (err == HMS_OK && PQntuples(row) != 1) {
@@ -753,6 +765,14 @@ static void write_object(struct http_request *req, struct http_response *res, en
 	if (err == HMS_OK && r->after_write != NULL) {
 		w.row = row;
 		err = r->after_write(req, &w);
+	}
+	if (err == HMS_OK && key != NULL) {
+		struct json_object *body = columns_row_json(r->columns, row, 0);
+
+		err = body == NULL ? HMS_ERR_NOMEM
+		                   : idempotency_store(req, key, 201, body, r->entity,
+		                                       atoll(PQgetvalue(row, 0, 0)));
+		json_object_put(body);
 	}
 	if (!crud_commit(req, res, err, row, r->constraints,
 	                 op == CRUD_CREATE ? "create" : "update", r->entity,

@@ -36,6 +36,7 @@
 #include "hms/crud.h"
 #include "hms/db.h"
 #include "hms/http.h"
+#include "hms/idempotency.h"
 #include "hms/list.h"
 #include "hms/validate.h"
 
@@ -376,17 +377,26 @@ void invoices_pay(struct http_request *req, struct http_response *res)
 	struct json_object *errors;
 	struct validated v;
 	const char *params[5];
+	const char *key;
 	PGresult *row = NULL;
 	enum hms_err err;
 
+	/* A retry under the same Idempotency-Key is answered from the key, in
+	 * the payment's transaction (idempotency.h): recorded once. */
+	if (!idempotency_key_of(req, res, &key))
+		return;
+	if (key != NULL && !idempotency_begin(req, res, key))
+		return;
 	errors = validate_body(req->arena, payment_fields, req->json, VALIDATE_CREATE, &v);
 	if (errors != NULL) {
+		db_rollback(req->db);
 		http_respond_field_errors(res, errors);
 		return;
 	}
 	/* Invoices are never deleted: one that exists now exists at the insert. */
 	err = crud_fetch(req, &invoice_exists, &row);
 	if (err != HMS_OK) {
+		db_rollback(req->db);
 		http_respond_error(res, err, NULL);
 		return;
 	}
@@ -395,7 +405,9 @@ void invoices_pay(struct http_request *req, struct http_response *res)
 	params[2] = v.values[P_METHOD];
 	params[3] = v.values[P_REFERENCE] != NULL ? v.values[P_REFERENCE] : "";
 	params[4] = arena_printf(req->arena, "%lld", (long long)req->user.id);
-	err = params[0] == NULL || params[4] == NULL ? HMS_ERR_NOMEM : db_begin(req->db);
+	err = params[0] == NULL || params[4] == NULL ? HMS_ERR_NOMEM
+	      : key != NULL                          ? HMS_OK
+	                                             : db_begin(req->db);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &insert_payment, params, &row);
 	if (err != HMS_OK && row != NULL &&
@@ -405,7 +417,15 @@ void invoices_pay(struct http_request *req, struct http_response *res)
 		return;
 	}
 	/* The invoice changed (amount paid, maybe its status): one "payment"
-	 * row on the invoice, in the payment's transaction. */
+	 * row on the invoice, in the payment's transaction. A replay audits
+	 * a read of the invoice, as the list of its payments does. */
+	if (err == HMS_OK && key != NULL) {
+		struct json_object *body = columns_row_json(payment_columns, row, 0);
+
+		err = body == NULL ? HMS_ERR_NOMEM
+		                   : idempotency_store(req, key, 201, body, "invoice", req->ids[0]);
+		json_object_put(body);
+	}
 	if (crud_commit(req, res, err, row, payment_constraints, "payment", "invoice", req->ids[0]))
 		crud_respond_row(req, res, 201, payment_columns, row);
 }

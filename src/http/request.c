@@ -193,6 +193,9 @@ enum hms_err http_request_parse(struct http_request *req, struct arena *arena,
 	req->authorization = nonempty(http_env_get(envp, "HTTP_AUTHORIZATION"));
 	req->if_match = nonempty(http_env_get(envp, "HTTP_IF_MATCH"));
 	req->prefer = nonempty(http_env_get(envp, "HTTP_PREFER"));
+	/* As sent, even empty: the handlers that honour it refuse an empty
+	 * one (idempotency.h). */
+	req->idempotency_key = http_env_get(envp, "HTTP_IDEMPOTENCY_KEY");
 	req->client_ip = nonempty(http_env_get(envp, "REMOTE_ADDR"));
 	if (req->method == NULL || uri == NULL || uri[0] != '/')
 		return HMS_ERR_BAD_REQUEST;
