@@ -4,6 +4,7 @@
     load.py run --port P --ca CA --token T --seconds S --clients N
                 --mix create|read|mixed|upload --out ANSWERS [--read-ids 1,2,3]
                 [--record R --upload-bytes B] [--request-ids PREFIX]
+                [--idempotent [--retry-grace G]]
     load.py report ANSWERS --fault T0 [--healed T1] [--grace G] [--acked-ids FILE]
                 [--acked-reads FILE]
 
@@ -17,12 +18,17 @@ times in seconds since the epoch; status 0 for a connection that failed
 without an answer, the status negated for an answer whose body is not JSON.
 Each request carries its own X-Request-ID (PREFIX-client-n; the audit row
 of the request has it); flags are R when the answer had a Retry-After
-header, - otherwise. (report also reads logs of the first five columns.)
+header, P when it was a replay (Idempotent-Replayed), - for neither. (report also reads logs of the first five columns.)
 `create` POSTs patients (as the token's user), `read` GETs one patient
 (given by --read-ids, chosen in turn), `mixed` alternates the two, each
 client reading the patient it created last, `upload` POSTs a text file of
 --upload-bytes to --record as a multipart/form-data attachment (the token's
 user must be a doctor or nurse).
+With --idempotent every create carries an Idempotency-Key (PREFIX-client-n)
+and a create that got no 2xx (a 5xx, or no answer) is sent again, same
+key and same body, until it gets one (also up to G seconds past the end,
+default 10): a client that loses nothing and writes nothing twice. Each
+attempt has its own request id (PREFIX-client-n.attempt).
 
 `report` reads that log around a fault that began at T0 (and was healed at
 T1, default T0) and prints `key=value` lines, one per figure:
@@ -75,11 +81,17 @@ def run(args):
 
     def client(n):
         conn, i, last_id = None, 0, read_ids[n % len(read_ids)] if read_ids else None
-        while time.time() < end:
-            i += 1
-            create = args.mix == "create" or (args.mix == "mixed" and (i % 2 == 1 or last_id is None))
-            request_id = "%s-%d-%d" % (prefix, n, i)
+        retry, attempt, create = False, 0, False
+        while time.time() < end or (retry and time.time() < end + args.retry_grace):
+            if retry:
+                attempt += 1
+            else:
+                i, attempt = i + 1, 0
+                create = args.mix == "create" or (args.mix == "mixed" and (i % 2 == 1 or last_id is None))
+            request_id = "%s-%d-%d" % (prefix, n, i) + (".%d" % attempt if attempt else "")
             hdrs = dict(headers, **{"X-Request-ID": request_id})
+            if create and args.idempotent:
+                hdrs["Idempotency-Key"] = "%s-%d-%d" % (prefix, n, i)
             if args.mix == "upload":
                 method, path = "POST", "/api/attachments/"
                 body = upload_head + (b"upload %d %d\n" % (n, i)).ljust(args.upload_bytes, b"x") \
@@ -101,8 +113,8 @@ def run(args):
                 r = conn.getresponse()
                 data = r.read()
                 status = r.status
-                if r.getheader("Retry-After") is not None:
-                    flags = "R"
+                flags = ("R" if r.getheader("Retry-After") is not None else "") + \
+                    ("P" if r.getheader("Idempotent-Replayed") == "true" else "") or "-"
                 try:
                     doc = json.loads(data)
                 except ValueError:
@@ -120,6 +132,8 @@ def run(args):
             with lock:
                 log.write("%.3f %.3f %s %d %s %s %s\n"
                           % (t0, time.time(), method, status, created, request_id, flags))
+            retry = args.idempotent and create and not 200 <= status < 300 and \
+                (status <= 0 or status >= 500)
             if not 200 <= status < 300:
                 time.sleep(0.05)
 
@@ -191,6 +205,8 @@ def main():
     r.add_argument("--upload-bytes", type=int, default=4096)
     r.add_argument("--request-ids", default="")
     r.add_argument("--timeout", type=float, default=15)
+    r.add_argument("--idempotent", action="store_true")
+    r.add_argument("--retry-grace", type=float, default=10)
     r.add_argument("--out", required=True)
     s = sub.add_parser("report")
     s.add_argument("answers")

@@ -17,7 +17,9 @@
 #     kill (printed), the only failures were sent before the kill and
 #     answered after it, all POSTs (a GET in flight is retried on B), all
 #     JSON 502s (nginx's, as when no host answers); every acknowledged
-#     patient is in the database with its audit row;
+#     patient is in the database with its audit row; the client sends each
+#     POST with an Idempotency-Key and again after a 502, and every patient
+#     it meant to create is there exactly once;
 #   - a PUT or DELETE whose connection dead host A refused went to B;
 #   - A restarted takes requests again;
 #   - a PUT and a DELETE in flight on A when it dies (held there by a row
@@ -188,7 +190,7 @@ psql_hms() { # SQL on stdin
 # --- load, and host A dies -------------------------------------------------------
 access_before=$(wc -l <"$ACCESS")
 python3 "$ROOT/tests/deploy/load.py" run --port "$HMS_HTTPS_PORT" --ca "$CA" --token "$token" \
-	--seconds "$LOAD_SECONDS" --clients "$CLIENTS" --mix mixed --out "$WORK/answers" &
+	--seconds "$LOAD_SECONDS" --clients "$CLIENTS" --mix mixed --idempotent --out "$WORK/answers" &
 CLIENT_PID=$!
 BG+=("$CLIENT_PID")
 sleep "$KILL_AT"
@@ -247,6 +249,20 @@ if [ "$acked_creates" -gt 0 ] && [ "$rows" = "$acked_creates" ] && [ "$audits" =
 	ok "every acknowledged create is in the database with its audit row ($rows and $audits of $acked_creates; $extra more rows from POSTs answered 502)"
 else
 	fail "every acknowledged create is in the database with its audit row ($rows rows, $audits audit rows of $acked_creates)"
+fi
+# The client sent each create with an Idempotency-Key and sent it again,
+# same key and body, after a 502: every create it meant is there once.
+read -r meant retried replayed < <(python3 -c '
+import sys
+posts = [l.split() for l in open(sys.argv[1]) if l.split()[2] == "POST"]
+meant = {p[5].split(".")[0] for p in posts}
+print(len(meant), sum(1 for p in posts if "." in p[5]), sum(1 for p in posts if "P" in p[6]))' "$WORK/answers")
+twice=$(echo "SELECT count(*) - count(DISTINCT (first_name, last_name)) FROM patients
+	WHERE last_name LIKE 'Fault%'" | psql_hms)
+if [ "$meant" = "$acked_creates" ] && [ "$extra" = 0 ] && [ "$twice" = 0 ]; then
+	ok "with an Idempotency-Key and a retry after each 502, every create the client meant is in the database exactly once ($meant; $retried sent again, $replayed answered as replays)"
+else
+	fail "every create the client meant is in the database exactly once (meant $meant, acknowledged $acked_creates, rows not acknowledged $extra, duplicates $twice)"
 fi
 IFS=, read -r -a acked_ids <"$WORK/acked" || true
 
