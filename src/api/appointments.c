@@ -19,6 +19,7 @@
 #include "hms/config.h"
 #include "hms/db.h"
 #include "hms/http.h"
+#include "hms/idempotency.h"
 #include "hms/list.h"
 #include "hms/permissions.h"
 #include "hms/columns.h"
@@ -237,19 +238,27 @@ void appointments_create(struct http_request *req, struct http_response *res)
 {
 	struct json_object *errors;
 	struct validated v;
-	const char *end = NULL;
+	const char *end = NULL, *key;
 	const char *params[7];
 	PGresult *row = NULL;
 	enum hms_err err;
 
+	/* As crud.c's create: a key is claimed first, in the write's
+	 * transaction, so that a retry whose slot is now its own booking gets
+	 * its first answer back rather than a 409. */
+	if (!idempotency_key_of(req, res, &key))
+		return;
+	if (key != NULL && !idempotency_begin(req, res, key))
+		return;
 	errors = validate_body(req->arena, appointment_fields, req->json, VALIDATE_CREATE, &v);
 	if (errors == NULL && v.present[F_STATUS] && strcmp(v.values[F_STATUS], "scheduled") != 0)
 		validate_add_error(&errors, "status", "A new appointment is scheduled.");
 	if (errors != NULL) {
+		db_rollback(req->db);
 		http_respond_field_errors(res, errors);
 		return;
 	}
-	err = db_begin(req->db);
+	err = key != NULL ? HMS_OK : db_begin(req->db);
 	if (err == HMS_OK)
 		err = check_rules(req, v.values[F_PATIENT], v.values[F_DOCTOR], v.values[F_START],
 		                  v.values[F_END], true, &end, &errors);
@@ -267,6 +276,14 @@ void appointments_create(struct http_request *req, struct http_response *res)
 	params[6] = arena_printf(req->arena, "%lld", (long long)req->user.id);
 	if (err == HMS_OK)
 		err = db_exec(req->db, req->arena, &insert_appointment, params, &row);
+	if (err == HMS_OK && key != NULL) {
+		struct json_object *body = columns_row_json(appointment_columns, row, 0);
+
+		err = body == NULL ? HMS_ERR_NOMEM
+		                   : idempotency_store(req, key, 201, body, "appointment",
+		                                       atoll(PQgetvalue(row, 0, C_ID)));
+		json_object_put(body);
+	}
 	if (crud_commit(req, res, err, row, appointment_constraints, "create", "appointment",
 	                err == HMS_OK ? atoll(PQgetvalue(row, 0, C_ID)) : 0))
 		crud_respond_row(req, res, 201, appointment_columns, row);

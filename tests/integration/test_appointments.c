@@ -1542,3 +1542,40 @@ Test(appointments_availability, booked_slots_disappear_and_come_back_when_cancel
 	               monday + 7 * SCHED_DAY + 11 * h, monday + 7 * SCHED_DAY + 11 * h + 30 * m},
 	    6);
 }
+
+/* A booking whose answer was lost (a 502 when a host died after its
+ * commit) is sent again with its Idempotency-Key: the first answer comes
+ * back, not a 409 for the slot it took itself; without a key the same
+ * retry is that 409. */
+Test(appointments_create, a_retry_with_its_idempotency_key_is_booked_once)
+{
+	time_t start = sched_monday(0) + 10 * SCHED_HOUR;
+	long long patient = sched_patient(), doctor = sched_doctor(SCHED_MONDAY_9_12);
+	char key[96], key_line[128];
+	const char *headers[] = {key_line, NULL};
+	char *body = client_format("{\"patient\": %lld, \"doctor\": %lld, \"start_time\": \"%s\"}",
+	                           patient, doctor, sched_local(start).s);
+	struct client_response first, again;
+	const char *replayed;
+
+	client_unique_name("appt-key", key, sizeof(key));
+	snprintf(key_line, sizeof(key_line), "Idempotency-Key: %s", key);
+	client_call_headers("POST", "/api/appointments/", client_admin_token(), headers, body,
+	                    &first);
+	client_assert_status(&first, 201);
+	client_call_headers("POST", "/api/appointments/", client_admin_token(), headers, body,
+	                    &again);
+	client_assert_status(&again, 201);
+	replayed = client_header(&again, "Idempotent-Replayed");
+	cr_assert(replayed != NULL && strcmp(replayed, "true") == 0);
+	cr_assert_eq(client_json_int(again.json, "id"), client_json_int(first.json, "id"));
+	cr_assert_eq(sched_live_rows_of_doctor(doctor), 1);
+	client_response_free(&first);
+	client_response_free(&again);
+
+	client_post_json("/api/appointments/", client_admin_token(), body, &again);
+	client_assert_detail(&again, 409);
+	client_response_free(&again);
+	cr_assert_eq(sched_live_rows_of_doctor(doctor), 1);
+	free(body);
+}
