@@ -197,15 +197,5 @@ enum hms_err idempotency_store(struct http_request *req, const char *key, int st
 
 long idempotency_prune(struct db *db, struct arena *arena)
 {
-	long total = 0, n;
-
-	do {
-		PGresult *res;
-
-		if (db_exec(db, arena, &prune_keys, NULL, &res) != HMS_OK)
-			return -1;
-		n = atol(PQcmdTuples(res));
-		total += n;
-	} while (n == IDEMPOTENCY_PRUNE_BATCH);
-	return total;
+	return db_exec_in_batches(db, arena, &prune_keys, IDEMPOTENCY_PRUNE_BATCH);
 }

@@ -369,15 +369,5 @@ void tokens_logout(struct http_request *req, struct http_response *res)
 
 long tokens_prune(struct db *db, struct arena *arena)
 {
-	long total = 0, n;
-
-	do {
-		PGresult *res;
-
-		if (db_exec(db, arena, &prune_expired, NULL, &res) != HMS_OK)
-			return -1;
-		n = atol(PQcmdTuples(res));
-		total += n;
-	} while (n == TOKENS_PRUNE_BATCH);
-	return total;
+	return db_exec_in_batches(db, arena, &prune_expired, TOKENS_PRUNE_BATCH);
 }

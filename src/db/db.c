@@ -318,6 +318,22 @@ enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *s
 	    PQexecPrepared(db->conn, stmt->name, stmt->param_count, params, NULL, NULL, 0), out);
 }
 
+long db_exec_in_batches(struct db *db, struct arena *arena, const struct db_stmt *stmt,
+                        long batch)
+{
+	long total = 0, n;
+
+	do {
+		PGresult *res;
+
+		if (db_exec(db, arena, stmt, NULL, &res) != HMS_OK)
+			return -1;
+		n = atol(PQcmdTuples(res));
+		total += n;
+	} while (n == batch);
+	return total;
+}
+
 enum hms_err db_exec_sql(struct db *db, struct arena *arena, const char *sql, int param_count,
                          const char *const *params, PGresult **out)
 {
