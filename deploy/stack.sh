@@ -575,7 +575,10 @@ nginx_start() {
 		return 0
 	fi
 	port_in_use "$HTTPS_PORT" && die "port $HTTPS_PORT is in use; set HMS_HTTPS_PORT"
-	nginx -p "$NGX" -c "$NGX/nginx.conf" 2>>"$NGX/logs/error.log"
+	nginx -p "$NGX" -c "$NGX/nginx.conf" 2>>"$NGX/logs/error.log" || {
+		tail -n 5 "$NGX/logs/error.log" >&2
+		die "nginx did not start; see $NGX/logs/error.log"
+	}
 }
 
 nginx_stop() {

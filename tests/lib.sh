@@ -1,11 +1,16 @@
 # lib.sh - shell helpers shared by the test and benchmark scripts (sourced).
 # shellcheck shell=bash
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 that nothing listens on now, below the kernel's
+# ephemeral range: a port in that range may be taken at any moment as the
+# local end of an outgoing connection (the tests make thousands), and a
+# server's bind() then fails.
 free_port() {
-	local p
+	local p low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	[ "$low" -gt 21024 ] 2>/dev/null || low=32768
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
 			echo "$p"
 			return 0
