@@ -27,36 +27,12 @@
 # the same audit-seal.keys.
 set -euo pipefail
 
-say() { echo "backup: $*" >&2; }
-die() {
-	say "error: $*"
-	exit 1
-}
-
-config=${HMS_CONFIG:-/etc/hms/hmsctl.conf}
-if [ "${1:-}" = --config ]; then
-	config=$2
-	shift 2
-fi
-[ $# -eq 1 ] || {
-	echo "usage: $0 [--config FILE] DIR" >&2
-	exit 2
-}
-out=$1
-# The last "key = value" line of the config file.
-conf_get() {
-	[ -r "$config" ] || return 0
-	sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$config" | tail -n 1 | sed 's/[[:space:]]*$//'
-}
-db=${HMS_ADMIN_DATABASE_URL:-$(conf_get admin_database_url)}
-[ -n "$db" ] || db=${HMS_DATABASE_URL:-$(conf_get database_url)}
-files=${HMS_ATTACHMENT_DIR:-$(conf_get attachment_dir)}
-[ -n "$db" ] || die "no database: set admin_database_url in $config (or HMS_ADMIN_DATABASE_URL)"
-[ -n "$files" ] && [ -d "$files" ] || die "no attachment directory: attachment_dir in $config (or HMS_ATTACHMENT_DIR)"
+NAME=backup
+# shellcheck source=deploy/backup-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-common.sh"
+out=$DIR
 [ -e "$out" ] && die "$out exists; name a new directory"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_DUMP=${PG_DUMP:-${PGBIN:+$PGBIN/}pg_dump}
-PSQL=${PSQL:-${PGBIN:+$PGBIN/}psql}
 
 mkdir -m 700 "$out"
 trap 'say "failed; removing the incomplete $out"; rm -rf "$out"' ERR

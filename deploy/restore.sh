@@ -15,35 +15,12 @@
 #   start hms, and check with `hmsctl audit-verify`.
 set -euo pipefail
 
-say() { echo "restore: $*" >&2; }
-die() {
-	say "error: $*"
-	exit 1
-}
-
-config=${HMS_CONFIG:-/etc/hms/hmsctl.conf}
-if [ "${1:-}" = --config ]; then
-	config=$2
-	shift 2
-fi
-[ $# -eq 1 ] || {
-	echo "usage: $0 [--config FILE] DIR" >&2
-	exit 2
-}
-in=$1
-conf_get() {
-	[ -r "$config" ] || return 0
-	sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$config" | tail -n 1 | sed 's/[[:space:]]*$//'
-}
-db=${HMS_ADMIN_DATABASE_URL:-$(conf_get admin_database_url)}
-[ -n "$db" ] || db=${HMS_DATABASE_URL:-$(conf_get database_url)}
-files=${HMS_ATTACHMENT_DIR:-$(conf_get attachment_dir)}
-[ -n "$db" ] || die "no database: set admin_database_url in $config (or HMS_ADMIN_DATABASE_URL)"
-[ -n "$files" ] && [ -d "$files" ] || die "no attachment directory: attachment_dir in $config (or HMS_ATTACHMENT_DIR)"
+NAME=restore
+# shellcheck source=deploy/backup-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/backup-common.sh"
+in=$DIR
 [ -f "$in/MANIFEST.sha256" ] && [ -d "$in/database" ] || die "$in is not a backup made by deploy/backup.sh"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_RESTORE=${PG_RESTORE:-${PGBIN:+$PGBIN/}pg_restore}
-PSQL=${PSQL:-${PGBIN:+$PGBIN/}psql}
 
 say "checking $in against its manifest ..."
 (cd "$in" && sha256sum --quiet --strict --check MANIFEST.sha256) || die "the backup is damaged (above: the files that differ)"
