@@ -66,6 +66,19 @@ kill_recorded() {
 	return 0
 }
 
+# deploy/stack.sh start for a deploy test (ROOT, LOG, HMS_BIN_DIR and its
+# record_stack_pids set): the binaries built first if HMS_BIN_DIR has none;
+# a failed start is one failed check and the end of the script.
+start_stack() {
+	[ -x "$HMS_BIN_DIR/hms" ] || make -C "$ROOT" --no-print-directory all >>"$LOG" 2>&1
+	"$ROOT/deploy/stack.sh" start >>"$LOG" 2>&1 || {
+		record_stack_pids
+		fail "the stack starts"
+		exit 1
+	}
+	record_stack_pids
+}
+
 # --- a test script's checks ------------------------------------------------
 # One line per check under the script's NAME, and at the end the
 # Criterion-style synthesis line that tests/run.sh sums, then

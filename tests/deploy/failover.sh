@@ -76,15 +76,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 t_begin=$(date +%s)
-[ -x "$HMS_BIN_DIR/hms" ] || make -C "$ROOT" --no-print-directory all >>"$LOG" 2>&1
 
 # --- the stack, its standby, hms on both hosts ----------------------------------
-"$ROOT/deploy/stack.sh" start >>"$LOG" 2>&1 || {
-	record_stack_pids
-	fail "the stack starts"
-	exit 1
-}
-record_stack_pids
+start_stack
 ok "the stack starts (state in $STATE)"
 if "$ROOT/deploy/replica.sh" start >>"$LOG" 2>&1; then
 	record_stack_pids

@@ -97,15 +97,9 @@ calc() { python3 -c "print('%.2f' % ($1))"; }
 is_true() { python3 -c "import sys; sys.exit(not ($1))"; }
 
 t_begin=$(date +%s)
-[ -x "$HMS_BIN_DIR/hms" ] || make -C "$ROOT" --no-print-directory all >>"$LOG" 2>&1
 
 # --- the stack, its users and data -------------------------------------------------
-"$ROOT/deploy/stack.sh" start >>"$LOG" 2>&1 || {
-	record_stack_pids
-	fail "the stack starts"
-	exit 1
-}
-record_stack_pids
+start_stack
 [ -f "$STATE/pg/data/PG_VERSION" ] || {
 	fail "the cluster is in the state directory ($STATE/pg)"
 	exit 1
