@@ -77,8 +77,7 @@ enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *s
 /* Runs a statement without parameters that changes at most batch rows
  * (a DELETE of a LIMITed subquery) until it changes fewer: housekeeping
  * that never holds many row locks at once. The rows changed, or -1. */
-long db_exec_in_batches(struct db *db, struct arena *arena, const struct db_stmt *stmt,
-                        long batch);
+long db_exec_in_batches(struct db *db, struct arena *arena, const struct db_stmt *stmt, long batch);
 
 /* Runs dynamic, parameterised SQL (for the list builder). */
 enum hms_err db_exec_sql(struct db *db, struct arena *arena, const char *sql, int param_count,

@@ -126,6 +126,14 @@ enum hms_err http_request_read_body(struct http_request *req, http_read_fn read,
  * the request has no configuration (unit tests). */
 const char *http_public_origin(const struct http_request *req);
 
+/* An absolute link to this request's path (public origin + path) with the
+ * given parameters, URL-encoded, and then key=value when key is not NULL
+ * (key is the caller's literal, value is encoded): the next/previous/self
+ * links of lists and FHIR searches. In the request's arena; NULL when out
+ * of memory. */
+const char *http_link(struct http_request *req, const struct http_param *const *params,
+                      size_t count, const char *key, const char *value);
+
 /* The index-th {id} of the path as decimal text in the request's arena,
  * for a SQL parameter or a message; NULL when index >= id_count (or out of
  * memory). */

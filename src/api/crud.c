@@ -144,29 +144,19 @@ static const char *query_param(const void *req, const char *name)
  * instead of page and cursor (key NULL: the first page). */
 static struct json_object *list_url(struct http_request *req, const char *key, const char *value)
 {
-	struct strbuf url;
-	bool first = true;
+	const struct http_param **kept =
+	    arena_calloc(req->arena, req->param_count + 1, sizeof(*kept));
+	const char *url;
+	size_t n = 0;
 
-	strbuf_init(&url, req->arena);
-	strbuf_append(&url, http_public_origin(req));
-	strbuf_append(&url, req->path);
-	for (size_t i = 0; i < req->param_count; i++) {
-		if (strcmp(req->params[i].key, "page") == 0 ||
-		    strcmp(req->params[i].key, "cursor") == 0)
-			continue;
-		strbuf_append(&url, first ? "?" : "&");
-		strbuf_append_url_encoded(&url, req->params[i].key);
-		strbuf_append(&url, "=");
-		strbuf_append_url_encoded(&url, req->params[i].value);
-		first = false;
-	}
-	if (key != NULL && value != NULL) {
-		strbuf_append(&url, first ? "?" : "&");
-		strbuf_append(&url, key);
-		strbuf_append(&url, "=");
-		strbuf_append_url_encoded(&url, value);
-	}
-	return strbuf_text(&url) != NULL ? json_object_new_string(strbuf_text(&url)) : NULL;
+	if (kept == NULL)
+		return NULL;
+	for (size_t i = 0; i < req->param_count; i++)
+		if (strcmp(req->params[i].key, "page") != 0 &&
+		    strcmp(req->params[i].key, "cursor") != 0)
+			kept[n++] = &req->params[i];
+	url = http_link(req, kept, n, key, value);
+	return url != NULL ? json_object_new_string(url) : NULL;
 }
 
 static struct json_object *page_url(struct http_request *req, long page)

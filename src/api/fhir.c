@@ -29,7 +29,6 @@
 #include "hms/http.h"
 #include "hms/list.h"
 #include "hms/patients.h"
-#include "hms/strbuf.h"
 #include "hms/validate.h"
 
 #define FHIR_JSON    "application/fhir+json"
@@ -771,27 +770,10 @@ static struct json_object *search_link(struct http_request *req, const struct se
                                        const char *relation, const char *key, const char *value)
 {
 	struct json_object *link = json_object_new_object();
-	struct strbuf url;
-	bool first = true;
+	const char *url = http_link(req, s->kept, s->kept_count, key, value);
 
-	strbuf_init(&url, req->arena);
-	strbuf_append(&url, http_public_origin(req));
-	strbuf_append(&url, req->path);
-	for (size_t i = 0; i < s->kept_count; i++) {
-		strbuf_append(&url, first ? "?" : "&");
-		strbuf_append_url_encoded(&url, s->kept[i]->key);
-		strbuf_append(&url, "=");
-		strbuf_append_url_encoded(&url, s->kept[i]->value);
-		first = false;
-	}
-	if (key != NULL && value != NULL) {
-		strbuf_append(&url, first ? "?" : "&");
-		strbuf_append(&url, key);
-		strbuf_append(&url, "=");
-		strbuf_append_url_encoded(&url, value);
-	}
 	add_string(link, "relation", relation);
-	add_string(link, "url", strbuf_text(&url) != NULL ? strbuf_text(&url) : "");
+	add_string(link, "url", url != NULL ? url : "");
 	return link;
 }
 

@@ -318,8 +318,7 @@ enum hms_err db_exec(struct db *db, struct arena *arena, const struct db_stmt *s
 	    PQexecPrepared(db->conn, stmt->name, stmt->param_count, params, NULL, NULL, 0), out);
 }
 
-long db_exec_in_batches(struct db *db, struct arena *arena, const struct db_stmt *stmt,
-                        long batch)
+long db_exec_in_batches(struct db *db, struct arena *arena, const struct db_stmt *stmt, long batch)
 {
 	long total = 0, n;
 

@@ -17,6 +17,7 @@
 #include "hms/config.h"
 #include "hms/json.h"
 #include "hms/random.h"
+#include "hms/strbuf.h"
 
 const char *http_env_get(const char *const *envp, const char *name)
 {
@@ -322,6 +323,31 @@ const char *http_public_origin(const struct http_request *req)
 	if (req->config == NULL || req->config->public_origin == NULL)
 		return "";
 	return req->config->public_origin;
+}
+
+const char *http_link(struct http_request *req, const struct http_param *const *params,
+                      size_t count, const char *key, const char *value)
+{
+	struct strbuf url;
+	bool first = true;
+
+	strbuf_init(&url, req->arena);
+	strbuf_append(&url, http_public_origin(req));
+	strbuf_append(&url, req->path);
+	for (size_t i = 0; i < count; i++) {
+		strbuf_append(&url, first ? "?" : "&");
+		strbuf_append_url_encoded(&url, params[i]->key);
+		strbuf_append(&url, "=");
+		strbuf_append_url_encoded(&url, params[i]->value);
+		first = false;
+	}
+	if (key != NULL && value != NULL) {
+		strbuf_append(&url, first ? "?" : "&");
+		strbuf_append(&url, key);
+		strbuf_append(&url, "=");
+		strbuf_append_url_encoded(&url, value);
+	}
+	return strbuf_text(&url);
 }
 
 const char *http_request_id_text(struct http_request *req, size_t index)
