@@ -60,6 +60,7 @@ static const struct config_key keys[] = {
     {INT(housekeeping_interval_seconds, "300", 1, 86400)},
     {INT(refresh_token_days, "7", 1, 90)},
     {STR(attachment_dir, "/var/lib/hms/attachments")},
+    {STR(web_server, "nginx")},
     {INT(max_upload_bytes, "10485760", 1024, 1073741824)},
     {INT(max_body_bytes, "1048576", 1024, 67108864)},
     {INT(json_max_depth, "32", 2, 512)},
@@ -574,6 +575,32 @@ static int validate_listener(struct hms_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* web_server: which header hands a download to the web server. Apache's
+ * mod_xsendfile takes the file's path, so the attachment directory must be
+ * absolute, and without '%' (a later mod_xsendfile percent-decodes it). */
+static int validate_web_server(struct hms_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->web_server != NULL && strcmp(cfg->web_server, "nginx") == 0) {
+		cfg->web_server_kind = WEB_SERVER_NGINX;
+		return 0;
+	}
+	if (cfg->web_server == NULL || strcmp(cfg->web_server, "apache") != 0) {
+		snprintf(err, errlen, "web_server must be nginx or apache, not '%s'",
+		         cfg->web_server == NULL ? "" : cfg->web_server);
+		return -1;
+	}
+	if (is_empty(cfg->attachment_dir) || cfg->attachment_dir[0] != '/' ||
+	    strchr(cfg->attachment_dir, '%') != NULL) {
+		snprintf(
+		    err, errlen,
+		    "with web_server = apache, attachment_dir must be an absolute path without "
+		    "'%%' (Apache is handed each file by its path)");
+		return -1;
+	}
+	cfg->web_server_kind = WEB_SERVER_APACHE;
+	return 0;
+}
+
 /* instance_name: unset means the host name, made safe for a file name
  * (letters, digits, '-' and '_'; anything else becomes '_'). */
 static int validate_instance_name(struct hms_config *cfg, char *err, size_t errlen)
@@ -653,6 +680,8 @@ int config_validate(struct hms_config *cfg, enum config_purpose purpose, char *e
 		snprintf(err, errlen, "jwt_issuer and jwt_audience must not be empty");
 		return -1;
 	}
+	if (validate_web_server(cfg, err, errlen) != 0)
+		return -1;
 	if (is_empty(cfg->socket_path) || cfg->socket_path[0] != '/' ||
 	    strlen(cfg->socket_path) > 100) {
 		snprintf(err, errlen,

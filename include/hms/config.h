@@ -22,6 +22,13 @@
 #define CONFIG_ERROR_MAX         512
 #define CONFIG_INSTANCE_NAME_MAX 63
 
+/* The web server in front of hms (web_server). It changes one thing: how a
+ * download answer names the file the web server is to stream. */
+enum config_web_server {
+	WEB_SERVER_NGINX, /* X-Accel-Redirect to its internal location */
+	WEB_SERVER_APACHE /* X-Sendfile (mod_xsendfile) with the absolute path */
+};
+
 /* A named secret ("kid:secret"): a JWT signing key or an audit sealing key. */
 struct config_jwt_key {
 	char kid[CONFIG_JWT_KID_MAX + 1];
@@ -67,6 +74,7 @@ struct hms_config {
 	long access_token_minutes;
 	long refresh_token_days;
 	char *attachment_dir;
+	char *web_server; /* "nginx" or "apache": see enum config_web_server */
 	long max_upload_bytes;
 	long max_body_bytes;
 	long json_max_depth;
@@ -104,6 +112,7 @@ struct hms_config {
 	socklen_t listen_sockaddr_len;                /* 0: socket_path */
 	struct netaddr_peer peers[NETADDR_MAX_PEERS]; /* fastcgi_allowed_peers */
 	size_t peer_count;
+	enum config_web_server web_server_kind; /* web_server */
 };
 
 /* What the caller is about to do decides what must be configured. */

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hms/config.h"
 #include "hms/err.h"
 
 #define FILE_STORE_NAME_LEN 32
@@ -57,6 +58,18 @@ enum file_store_kind file_store_classify(const char *name);
 /* Whether name is a stored file's name (what attachments.storage_name
  * holds): exactly FILE_STORE_NAME_LEN lowercase hex digits. */
 bool file_store_is_name(const char *name);
+
+/* How a download answer hands stored file name (in attachment directory
+ * dir) to the web server in front, which streams it after the worker's
+ * check; the worker never reads it. nginx: "X-Accel-Redirect" with the
+ * path of its internal location, /_protected/NAME
+ * (deploy/nginx/hms.conf). Apache: "X-Sendfile" with the file's absolute
+ * path, which mod_xsendfile serves only inside its XSendFilePath
+ * (deploy/apache/hms.conf). Returns the header's name and writes its value
+ * into buf; NULL when name is not a stored file's name or buf is too
+ * small. */
+const char *file_store_handoff(enum config_web_server server, const char *dir, const char *name,
+                               char *buf, size_t buflen);
 
 /* Creates a temporary file in dir, named for this process of the host
  * instance. f is always safe to discard after. */

@@ -529,6 +529,8 @@ void attachments_download(struct http_request *req, struct http_response *res)
 	enum role role;
 	PGresult *row = NULL;
 	enum hms_err err;
+	char handoff_value[4200]; /* attachment_dir (PATH_MAX) and a name */
+	const char *handoff;
 
 	/* Each value is a positive integer or the link is refused; the
 	 * signature then vouches for all three. */
@@ -564,12 +566,20 @@ void attachments_download(struct http_request *req, struct http_response *res)
 		http_respond_error(res, err, NULL);
 		return;
 	}
-	/* nginx streams the file from its internal location, keeping these
-	 * headers (and answering Range requests itself). */
+	/* The web server streams the file, keeping these headers (and
+	 * answering Range requests itself): the one place where nginx and
+	 * Apache differ (web_server). */
+	handoff = file_store_handoff(req->config->web_server_kind, req->config->attachment_dir,
+	                             PQgetvalue(row, 0, 2), handoff_value, sizeof(handoff_value));
+	if (handoff == NULL) {
+		log_event(LOG_ERROR, "attachment_handoff_failed", "l:attachment",
+		          (long long)req->ids[0], LOG_END);
+		http_respond_error(res, HMS_ERR_INTERNAL, NULL);
+		return;
+	}
 	res->status = 200;
 	res->content_type = arena_strdup(req->arena, PQgetvalue(row, 0, 1));
-	http_response_header(res, "X-Accel-Redirect",
-	                     arena_printf(req->arena, "/_protected/%s", PQgetvalue(row, 0, 2)));
+	http_response_header(res, handoff, arena_strdup(req->arena, handoff_value));
 	http_response_header(res, "Content-Disposition",
 	                     filename_content_disposition(req->arena, PQgetvalue(row, 0, 0),
 	                                                  (size_t)PQgetlength(row, 0, 0)));

@@ -71,6 +71,28 @@ static int random_name(char out[FILE_STORE_NAME_LEN + 1])
 	return 0;
 }
 
+const char *file_store_handoff(enum config_web_server server, const char *dir, const char *name,
+                               char *buf, size_t buflen)
+{
+	size_t dir_len = dir != NULL ? strlen(dir) : 0;
+	int n;
+
+	/* Only a generated name: nothing else under the directory (or above
+	 * it) can ever be handed out. */
+	if (!file_store_is_name(name))
+		return NULL;
+	if (server == WEB_SERVER_NGINX) {
+		n = snprintf(buf, buflen, "/_protected/%s", name);
+		return n >= 0 && (size_t)n < buflen ? "X-Accel-Redirect" : NULL;
+	}
+	if (dir_len == 0 || dir[0] != '/')
+		return NULL;
+	while (dir_len > 0 && dir[dir_len - 1] == '/') /* no "//" in the path */
+		dir_len--;
+	n = snprintf(buf, buflen, "%.*s/%s", (int)dir_len, dir, name);
+	return n >= 0 && (size_t)n < buflen ? "X-Sendfile" : NULL;
+}
+
 enum hms_err file_store_create(struct stored_file *f, const char *dir, const char *instance)
 {
 	char suffix[FILE_STORE_NAME_LEN + 1], owner[FILE_STORE_TEMP_MAX - FILE_STORE_NAME_LEN];

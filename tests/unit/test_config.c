@@ -906,3 +906,51 @@ Test(config, public_origin_is_required_and_bare)
 		cr_assert_eq(validate(), 0, "'%s' refused: %s", good[i], err);
 	}
 }
+
+/* --- web_server: the one switch between nginx and Apache --- */
+
+Test(config, web_server_defaults_to_nginx)
+{
+	make_valid();
+	cr_assert_str_eq(cfg.web_server, "nginx");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.web_server_kind, WEB_SERVER_NGINX);
+}
+
+Test(config, web_server_apache)
+{
+	make_valid();
+	set("web_server", "apache");
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.web_server_kind, WEB_SERVER_APACHE);
+}
+
+Test(config, web_server_from_the_environment)
+{
+	make_valid();
+	setenv("HMS_WEB_SERVER", "apache", 1);
+	cr_assert_eq(config_load(&cfg, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(validate(), 0, "%s", err);
+	cr_assert_eq(cfg.web_server_kind, WEB_SERVER_APACHE);
+}
+
+Test(config, web_server_unknown_is_refused)
+{
+	static const char *const bad[] = {"", "Apache", "httpd", "nginx ", "lighttpd"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		make_valid();
+		set("web_server", bad[i]);
+		assert_refused_with("web_server must be nginx or apache");
+	}
+}
+
+Test(config, web_server_apache_needs_an_absolute_attachment_dir)
+{
+	make_valid();
+	set("web_server", "apache");
+	set("attachment_dir", "var/attachments");
+	assert_refused_with("absolute path");
+	set("attachment_dir", "/var/lib/hms/at%41tachments");
+	assert_refused_with("'%'");
+}

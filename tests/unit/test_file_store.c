@@ -171,3 +171,63 @@ Test(file_store, committed_and_temporary_names_classify_as_such)
 	cr_assert_eq(file_store_classify(f.name), FILE_STORE_STORED, "%s", f.name);
 	file_store_discard(&f);
 }
+
+/* The download answer's hand-off: the one difference between web servers. */
+#define STORED_NAME "0123456789abcdef0123456789abcdef"
+
+Test(file_store, nginx_gets_its_internal_location)
+{
+	char buf[256];
+	const char *header = file_store_handoff(WEB_SERVER_NGINX, "/var/lib/hms/attachments",
+	                                        STORED_NAME, buf, sizeof(buf));
+
+	cr_assert_str_eq(header, "X-Accel-Redirect");
+	cr_assert_str_eq(buf, "/_protected/" STORED_NAME);
+}
+
+Test(file_store, apache_gets_the_absolute_path)
+{
+	static const char *const dirs[] = {"/var/lib/hms/attachments", "/var/lib/hms/attachments/",
+	                                   "/var/lib/hms/attachments//"};
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		const char *header =
+		    file_store_handoff(WEB_SERVER_APACHE, dirs[i], STORED_NAME, buf, sizeof(buf));
+
+		cr_assert_str_eq(header, "X-Sendfile");
+		cr_assert_str_eq(buf, "/var/lib/hms/attachments/" STORED_NAME);
+	}
+	cr_assert_str_eq(file_store_handoff(WEB_SERVER_APACHE, "/", STORED_NAME, buf, sizeof(buf)),
+	                 "X-Sendfile");
+	cr_assert_str_eq(buf, "/" STORED_NAME);
+}
+
+Test(file_store, only_a_stored_name_is_handed_out)
+{
+	static const char *const names[] = {"",
+	                                    "../" STORED_NAME,
+	                                    STORED_NAME "/x",
+	                                    ".upload-h.1.2",
+	                                    "0123456789ABCDEF0123456789ABCDEF",
+	                                    "passwd"};
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cr_assert_null(
+		    file_store_handoff(WEB_SERVER_NGINX, "/srv/a", names[i], buf, sizeof(buf)));
+		cr_assert_null(
+		    file_store_handoff(WEB_SERVER_APACHE, "/srv/a", names[i], buf, sizeof(buf)));
+	}
+}
+
+Test(file_store, handoff_refuses_a_relative_directory_or_a_short_buffer)
+{
+	char buf[256];
+
+	cr_assert_null(
+	    file_store_handoff(WEB_SERVER_APACHE, "srv/a", STORED_NAME, buf, sizeof(buf)));
+	cr_assert_null(file_store_handoff(WEB_SERVER_APACHE, "", STORED_NAME, buf, sizeof(buf)));
+	cr_assert_null(file_store_handoff(WEB_SERVER_APACHE, "/srv/a", STORED_NAME, buf, 20));
+	cr_assert_null(file_store_handoff(WEB_SERVER_NGINX, "/srv/a", STORED_NAME, buf, 20));
+}
