@@ -22,6 +22,13 @@
 # HMS_TOKEN_RATE / HMS_TOKEN_BURST, HMS_API_RATE / HMS_API_BURST and
 # HMS_API_LIMIT_EXEMPT (nginx's limit_req; README.md).
 #
+# HMS_WEB_SERVER=apache: Apache httpd instead of nginx in front, its
+# configuration generated from deploy/apache/hms.conf the same way (own
+# ServerRoot, pid file and logs in STATE/apache/), and hms told so
+# (web_server = apache). The rate limits come from the same HMS_*_RATE and
+# _BURST variables, as mod_qos counts per window (see apache_limit). One
+# application host only.
+#
 # HMS_APP_HOSTS=N (default 1): N >= 2 application hosts, as if on N VMs:
 # host K has its own configuration, pid file, log and process tree in
 # STATE/hostK/, listens for FastCGI on TCP 127.0.0.(K+1):PORT (PORT free at
@@ -65,6 +72,13 @@ FAIL_TIMEOUT=${HMS_UPSTREAM_FAIL_TIMEOUT:-10s}
 }
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 NGX=$STATE/nginx
+APA=$STATE/apache
+WEB_SERVER=${HMS_WEB_SERVER:-nginx}
+case $WEB_SERVER in nginx | apache) ;; *) echo "HMS_WEB_SERVER must be nginx or apache" >&2; exit 2 ;; esac
+if [ "$WEB_SERVER" = apache ] && [ "$APP_HOSTS" -ne 1 ]; then
+	echo "HMS_APP_HOSTS >= 2 is for nginx only (deploy/apache/hms.conf shows the balancer)" >&2
+	exit 2
+fi
 PG_STARTED_HERE=0
 
 say() { echo "stack: $*" >&2; }
@@ -333,6 +347,7 @@ audit_seal_keys_file = $STATE/secrets/audit-seal.keys
 download_keys_file = $STATE/secrets/download.keys
 public_origin = https://localhost:$HTTPS_PORT
 attachment_dir = $ATTACH
+web_server = $WEB_SERVER
 max_upload_bytes = $MAX_UPLOAD
 $1
 $GROUP_LINE
@@ -593,6 +608,199 @@ nginx_stop() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
+
+# --- Apache httpd (HMS_WEB_SERVER=apache) -------------------------------------
+
+APACHE_MODULES=/usr/lib/apache2/modules
+# mod_qos's count and window for nginx's RATE (Nr/s or Nr/m) and BURST:
+# a per-minute rate counts over 60 s, a per-second one over 10 s, and the
+# burst is added to the count (deploy/apache/hms.conf says the same).
+apache_limit() {
+	local rate=$1 burst=$2 n
+	case $burst in '' | *[!0-9]*) die "a burst must be a number, not $burst" ;; esac
+	n=${rate%r/*}
+	case $n in '' | *[!0-9]*) die "a rate is like 50r/s or 600r/m, not $rate" ;; esac
+	case $rate in
+	*r/s) echo "$((n * 10 + burst)) 10" ;;
+	*r/m) echo "$((n + burst)) 60" ;;
+	*) die "a rate is like 50r/s or 600r/m, not $rate" ;;
+	esac
+}
+apache_quote() { printf '"%s"' "$1"; }
+
+apache_config() {
+	mkdir -p "$APA/logs" "$APA/run" "$RT/apache"
+	make_certificate
+	"$ROOT/deploy/docs-ui.sh" "$DOCS_UI"
+	# The error pages, where Apache's workers can read them (not the
+	# checkout, which may be closed).
+	rm -rf "$RT/apache/errors"
+	cp -R "$ROOT/deploy/apache/errors" "$RT/apache/errors"
+	chmod -R a+rX "$RT/apache"
+	[ "$RT" != "$STATE" ] && chmod 711 "$RT/apache"
+	case "$STATE$RUNDIR$ATTACH" in *[\ \'\|]*)
+		die "with Apache, the state and runtime paths may not contain spaces, ' or |" ;;
+	esac
+	local user_lines="" pcre_line="" access_line exempt="" addr
+	if is_root; then
+		user_lines="User www-data
+Group www-data"
+		chown www-data "$APA/run"
+	fi
+	# Debian 12's mod_qos uses libpcre3 without linking it (its Apache
+	# links PCRE2 only): load the library first. Debian 13's links PCRE2.
+	local pcre3=/usr/lib/x86_64-linux-gnu/libpcre.so.3
+	if [ -e "$pcre3" ] && ! ldd "$APACHE_MODULES/mod_qos.so" 2>/dev/null | grep -q 'libpcre\.so\.3' &&
+		grep -qa pcre_exec "$APACHE_MODULES/mod_qos.so"; then
+		pcre_line="LoadFile $pcre3"
+	fi
+	for addr in ${HMS_API_LIMIT_EXEMPT:-}; do
+		case $addr in *[!0-9a-fA-F.:/]*) die "HMS_API_LIMIT_EXEMPT: not an address: $addr" ;; esac
+		exempt="${exempt:+$exempt\n}SetEnvIfExpr \"-R '$addr'\" !HMS_LIMIT_API"
+	done
+	local access_log=${HMS_NGINX_ACCESS_LOG:-$APA/logs/access.log}
+	access_line="CustomLog $(sed_escape "$(apache_quote "$access_log")") hms_json"
+	[ "$access_log" = off ] && access_line="# no access log (HMS_NGINX_ACCESS_LOG=off)"
+	local api token password download
+	api=$(apache_limit "${HMS_API_RATE:-50r/s}" "${HMS_API_BURST:-500}")
+	token=$(apache_limit "${HMS_TOKEN_RATE:-10r/m}" "${HMS_TOKEN_BURST:-5}")
+	password=$(apache_limit "${HMS_PASSWORD_RATE:-6r/m}" "${HMS_PASSWORD_BURST:-3}")
+	download=$(apache_limit 20r/s 100)
+	sed -e '/# prod-only-begin/,/# prod-only-end/d' \
+		-e "s|^<VirtualHost \*:443>|<VirtualHost 127.0.0.1:$HTTPS_PORT>|" \
+		-e "s|ServerName hms.example.org|ServerName localhost|" \
+		-e "s|unix:/run/hms/hms.sock|unix:$(sed_escape "$RUNDIR/hms.sock")|g" \
+		-e "s|/etc/ssl/hms/\([a-z.]*\)|$(sed_escape "$STATE/tls/")\1|g" \
+		-e "s|XSendFilePath /var/lib/hms/attachments|XSendFilePath $(sed_escape "$ATTACH")|" \
+		-e "s|/usr/local/share/hms/docs-ui/|$(sed_escape "$DOCS_UI/")|g" \
+		-e "s|/usr/local/share/hms/deploy/apache/errors/|$(sed_escape "$RT/apache/errors/")|g" \
+		-e "s|CustomLog /var/log/apache2/hms-access.log hms_json|$access_line|" \
+		-e "s|ErrorLog /var/log/apache2/hms-error.log|ErrorLog $(sed_escape "$APA/logs/error.log")|" \
+		-e "s|QS_ClientEventLimitCount 1000 10 HMS_LIMIT_API|QS_ClientEventLimitCount $api HMS_LIMIT_API|" \
+		-e "s|QS_ClientEventLimitCount 15 60 HMS_LIMIT_TOKEN|QS_ClientEventLimitCount $token HMS_LIMIT_TOKEN|" \
+		-e "s|QS_ClientEventLimitCount 9 60 HMS_LIMIT_PASSWORD|QS_ClientEventLimitCount $password HMS_LIMIT_PASSWORD|" \
+		-e "s|QS_ClientEventLimitCount 300 10 HMS_LIMIT_DOWNLOAD|QS_ClientEventLimitCount $download HMS_LIMIT_DOWNLOAD|" \
+		-e "s|^# hms_api_exempt\$|$exempt|" \
+		-e "s|LimitRequestBody 10551296|LimitRequestBody $((MAX_UPLOAD + 65536))|" \
+		-e "s|Content-Length') -gt 10551296|Content-Length') -gt $((MAX_UPLOAD + 65536))|" \
+		"$ROOT/deploy/apache/hms.conf" >"$APA/hms-site.conf"
+	local plain="" bench=""
+	if [ -n "$HTTP_PORT" ]; then
+		# A plain-HTTP listener for benchmarks: the same site without TLS.
+		plain="Listen 127.0.0.1:$HTTP_PORT"
+		awk -v port="$HTTP_PORT" '
+			/^<VirtualHost 127\.0\.0\.1:/ { on = 1; print "<VirtualHost 127.0.0.1:" port ">"; next }
+			on && /^\tSSL|^\tProtocols/ { next }
+			on { print }
+			on && /^<\/VirtualHost>/ { on = 0 }' "$APA/hms-site.conf" >>"$APA/hms-site.conf.plain"
+		cat "$APA/hms-site.conf.plain" >>"$APA/hms-site.conf"
+		rm -f "$APA/hms-site.conf.plain"
+	fi
+	if [ -n "${HMS_BENCH_PORT:-}" ]; then
+		# Reference point for benchmarks, in the same Apache: the
+		# attachment directory served as static files.
+		bench="Listen 127.0.0.1:$HMS_BENCH_PORT
+<VirtualHost 127.0.0.1:$HMS_BENCH_PORT>
+	Alias /files/ $(apache_quote "$ATTACH/")
+	<Directory $(apache_quote "$ATTACH/")>
+		Require all granted
+	</Directory>
+</VirtualHost>"
+	fi
+	cat >"$APA/httpd.conf" <<CONF
+# Generated by deploy/stack.sh; the site is deploy/apache/hms.conf.
+ServerRoot $(apache_quote "$APA")
+DefaultRuntimeDir $(apache_quote "$APA/run")
+PidFile $(apache_quote "$APA/httpd.pid")
+ServerName localhost
+ServerTokens Prod
+$user_lines
+ErrorLog $(apache_quote "$APA/logs/error.log")
+LogLevel warn
+$pcre_line
+LoadModule mpm_event_module $APACHE_MODULES/mod_mpm_event.so
+LoadModule authz_core_module $APACHE_MODULES/mod_authz_core.so
+LoadModule alias_module $APACHE_MODULES/mod_alias.so
+LoadModule dir_module $APACHE_MODULES/mod_dir.so
+LoadModule mime_module $APACHE_MODULES/mod_mime.so
+LoadModule headers_module $APACHE_MODULES/mod_headers.so
+LoadModule setenvif_module $APACHE_MODULES/mod_setenvif.so
+LoadModule unique_id_module $APACHE_MODULES/mod_unique_id.so
+LoadModule reqtimeout_module $APACHE_MODULES/mod_reqtimeout.so
+LoadModule socache_shmcb_module $APACHE_MODULES/mod_socache_shmcb.so
+LoadModule ssl_module $APACHE_MODULES/mod_ssl.so
+LoadModule http2_module $APACHE_MODULES/mod_http2.so
+LoadModule proxy_module $APACHE_MODULES/mod_proxy.so
+LoadModule proxy_fcgi_module $APACHE_MODULES/mod_proxy_fcgi.so
+LoadModule xsendfile_module $APACHE_MODULES/mod_xsendfile.so
+LoadModule qos_module $APACHE_MODULES/mod_qos.so
+StartServers 2
+ServerLimit ${HMS_APACHE_PROCESSES:-4}
+ThreadsPerChild 32
+MaxRequestWorkers $((${HMS_APACHE_PROCESSES:-4} * 32))
+KeepAliveTimeout 5
+MaxKeepAliveRequests 100000
+EnableSendfile On
+# This server types nothing by file extension (the site types the docs page).
+TypesConfig /dev/null
+SSLSessionCache $(apache_quote "shmcb:$APA/run/ssl_scache(512000)")
+SSLSessionCacheTimeout 86400
+<Directory />
+	Require all denied
+	AllowOverride None
+	Options None
+</Directory>
+Listen 127.0.0.1:$HTTPS_PORT
+$plain
+Include $(apache_quote "$APA/hms-site.conf")
+$bench
+CONF
+	apache2 -t -f "$APA/httpd.conf" >"$APA/logs/config-test.log" 2>&1 || {
+		cat "$APA/logs/config-test.log" >&2
+		die "the generated Apache configuration is invalid"
+	}
+}
+
+apache_start() {
+	if pid_alive "$APA/httpd.pid"; then
+		apache2 -f "$APA/httpd.conf" -k graceful
+		sleep 0.5
+		return 0
+	fi
+	port_in_use "$HTTPS_PORT" && die "port $HTTPS_PORT is in use; set HMS_HTTPS_PORT"
+	apache2 -f "$APA/httpd.conf" -k start 2>>"$APA/logs/error.log" || {
+		tail -n 5 "$APA/logs/error.log" >&2
+		die "Apache did not start; see $APA/logs/error.log"
+	}
+	for _ in $(seq 1 50); do
+		pid_alive "$APA/httpd.pid" && return 0
+		sleep 0.1
+	done
+	tail -n 5 "$APA/logs/error.log" >&2
+	die "Apache did not start; see $APA/logs/error.log"
+}
+
+apache_stop() {
+	pid_alive "$APA/httpd.pid" || return 0
+	local pid
+	pid=$(cat "$APA/httpd.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The web server in front: nginx, or Apache with HMS_WEB_SERVER=apache.
+# stop ends whichever has a live pid file (a start may have used the other).
+web_config() { if [ "$WEB_SERVER" = apache ]; then apache_config; else nginx_config; fi; }
+web_start() { if [ "$WEB_SERVER" = apache ]; then apache_start; else nginx_start; fi; }
+web_stop() {
+	nginx_stop
+	apache_stop
+}
+
 # --- the whole stack -----------------------------------------------------------
 
 wait_health() {
@@ -631,20 +839,20 @@ bring_up() {
 	write_config
 	hms_migrate
 	create_first_admin
-	nginx_config
+	web_config
 	hms_start_all "${1:-}"
 	if [ "$APP_HOSTS" -ge 2 ]; then
 		local k
 		for k in $(seq 1 "$APP_HOSTS"); do wait_host_listening "$k"; done
 		say "$APP_HOSTS application hosts on $(host_addr 1)..$(host_addr "$APP_HOSTS") port $APP_PORT (state in $STATE/host1..$APP_HOSTS)"
 	fi
-	nginx_start
+	web_start
 	wait_health
 }
 
 stop_all() {
 	hms_stop_all
-	nginx_stop
+	web_stop
 	local_db && pg_stop
 	return 0
 }
@@ -656,7 +864,7 @@ run)
 	# running (another user of the same cluster) is left alone.
 	stop_run() {
 		hms_stop_all
-		nginx_stop
+		web_stop
 		if [ "$PG_STARTED_HERE" = 1 ]; then pg_stop; fi
 	}
 	trap 'echo; say "stopping"; stop_run; exit 0' INT TERM
@@ -704,6 +912,7 @@ status)
 		pid_alive "$f" && echo "$name: running (pid $(cat "$f"))" || echo "$name: stopped"
 	done < <(all_host_pidfiles)
 	pid_alive "$NGX/nginx.pid" && echo "nginx: running" || echo "nginx: stopped"
+	pid_alive "$APA/httpd.pid" && echo "apache: running"
 	local_db && { pg_running && echo "postgresql: running" || echo "postgresql: stopped"; }
 	echo "state: $STATE"
 	[ "$RT" = "$STATE" ] || echo "cluster, sockets, attachments: $RT"

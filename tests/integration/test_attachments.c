@@ -262,6 +262,7 @@ Test(attachments, each_allowed_type_up_and_down_byte_for_byte)
 		cr_assert_not_null(strstr(disposition, "attachment;"), "%s", disposition);
 		cr_assert_not_null(strstr(disposition, files[i].name), "%s", disposition);
 		cr_assert_null(client_header(&got, "X-Accel-Redirect"));
+		cr_assert_null(client_header(&got, "X-Sendfile")); /* behind Apache */
 		client_response_free(&got);
 		free(path);
 		client_response_free(&res);

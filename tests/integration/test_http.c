@@ -220,9 +220,18 @@ Test(decoding, bad_escapes_in_path_are_400)
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		struct client_response res;
 
+		/* Apache's core refuses an encoded NUL in a path as 404, before
+		 * any module or configuration can act (deploy/apache/hms.conf):
+		 * refused all the same, with the JSON body, never reaching hms. */
+		long want = strcmp(paths[i], "/api/health%00/") == 0 &&
+		                    getenv("HMS_TEST_WEB_SERVER") != NULL &&
+		                    strcmp(getenv("HMS_TEST_WEB_SERVER"), "apache") == 0
+		                ? 404
+		                : 400;
+
 		client_get(paths[i], &res);
-		cr_assert(res.status == 400, "%s: %ld", paths[i], res.status);
-		assert_detail(&res, 400);
+		cr_assert(res.status == want, "%s: %ld", paths[i], res.status);
+		assert_detail(&res, want);
 		client_response_free(&res);
 	}
 }
