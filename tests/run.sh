@@ -19,6 +19,12 @@
 #                (tests/deploy/failover.sh), the faults under load
 #                (tests/deploy/load_faults.sh) and two application hosts
 #                (tests/deploy/multihost.sh)
+#   apache       a second throwaway stack behind Apache httpd
+#                (HMS_WEB_SERVER=apache, deploy/apache/hms.conf): every
+#                integration suite that depends on the web tier, the docs
+#                page, the answers against the API document, the FHIR
+#                schema, and that downloads come from Apache, not a worker
+#                (tests/deploy/apache_offload.sh)
 #   deploy       make start/stop from a closed checkout, the Debian package
 set -uo pipefail
 
@@ -59,9 +65,9 @@ stages=${*:-${HMS_TEST_STAGES:-all}}
 stages=${stages//,/ }
 for stage in $stages; do
 	case $stage in
-	all | unit | fuzz | integration | faults | deploy) ;;
+	all | unit | fuzz | integration | faults | apache | deploy) ;;
 	*)
-		echo "run.sh: unknown stage '$stage' (all, unit, fuzz, integration, faults, deploy)" >&2
+		echo "run.sh: unknown stage '$stage' (all, unit, fuzz, integration, faults, apache, deploy)" >&2
 		exit 2
 		;;
 	esac
@@ -126,12 +132,14 @@ export HMS_HOUSEKEEPING_INTERVAL_SECONDS=1
 # checks the limit from one of them (127.0.0.9).
 export HMS_API_LIMIT_EXEMPT=127.0.0.1
 
+APACHE_STATE= # the apache stage's stack, when it ran
 cleanup() {
-	"$ROOT/deploy/stack.sh" stop >/dev/null 2>&1
+	HMS_STATE_DIR=$STATE "$ROOT/deploy/stack.sh" stop >/dev/null 2>&1
+	[ -n "$APACHE_STATE" ] && HMS_STATE_DIR=$APACHE_STATE "$ROOT/deploy/stack.sh" stop >/dev/null 2>&1
 	if [ -n "${HMS_KEEP_TEST_STATE:-}" ]; then
-		echo "test state kept in $STATE"
+		echo "test state kept in $STATE${APACHE_STATE:+ and $APACHE_STATE}"
 	else
-		rm -rf "$STATE"
+		rm -rf "$STATE" ${APACHE_STATE:+"$APACHE_STATE"}
 	fi
 	rm -f "$REPORT"
 }
@@ -186,6 +194,58 @@ if [ -n "$stack_up" ]; then
 	"$ROOT/deploy/stack.sh" stop
 fi
 
+# --- apache stage -------------------------------------------------------------
+# The same API behind Apache httpd: a second throwaway stack (its own
+# cluster, ports and Apache, generated from deploy/apache/hms.conf) and,
+# through it, every integration suite that depends on the web tier -
+# attachments up and down with Range, signed-URL refusals, the internal
+# path, body limits, the rate limit, security headers, the request id, logs
+# without PHI (the suites grep every *.log under HMS_TEST_STATE, Apache's
+# included), FHIR errors - then the docs page in Chromium, one request per
+# operation against the API document, the FHIR schema, and the bytes of a
+# 100 MiB download coming from Apache, not a worker (restarted with the
+# upload limit raised for it). Quick mode runs it only when named.
+if want apache && { [ -z "$quick" ] || [[ " $stages " == *" apache "* ]]; }; then
+	APACHE_STATE=$(mktemp -d /tmp/hms-test-apache.XXXXXX)
+	chmod 755 "$APACHE_STATE"
+	export HMS_STATE_DIR=$APACHE_STATE HMS_WEB_SERVER=apache HMS_TEST_WEB_SERVER=apache
+	export HMS_HTTPS_PORT=$(free_port) HMS_PG_PORT=$(free_port)
+	apache_filter=${HMS_TEST_FILTER:-'@(attachments|api_rate_limit|health|routing|limits|decoding|request_id|token|patients|records|logs|fhir|docs|backoff|auth_failed)/*'}
+	echo "== starting the Apache test stack in $APACHE_STATE (https port $HMS_HTTPS_PORT)"
+	if "$ROOT/deploy/stack.sh" start; then
+		export HMS_TEST_BASE_URL=https://localhost:$HMS_HTTPS_PORT
+		export HMS_TEST_CA=$APACHE_STATE/tls/hms.crt HMS_TEST_ROOT=$ROOT HMS_TEST_STATE=$APACHE_STATE
+		export HMS_TEST_ADMIN_URL="host=$APACHE_STATE/pg/run port=$HMS_PG_PORT user=postgres"
+		export HMS_TEST_HMS_BIN=$BIN/hms HMS_TEST_HMSCTL_BIN=$BIN/hmsctl
+		run_suite "integration tests through Apache ($apache_filter)" \
+			"$BIN/integration_tests" --filter "$apache_filter"
+		run_suite "docs page in a browser, through Apache" python3 "$ROOT/tests/docs/browser.py"
+		run_suite "answers against the API document, through Apache" \
+			python3 "$ROOT/tests/docs/responses.py"
+		if [ -d "$APACHE_STATE/fhir" ]; then
+			run_suite "FHIR R4 schema, through Apache" bash -c \
+				'"$1/tests/fhir/install.sh" && NODE_PATH="${HMS_FHIR_NPM_DIR:-$1/build/npm-fhir}/node_modules" node "$1/tests/fhir/validate.js" "$2/fhir"' \
+				fhir-schema "$ROOT" "$APACHE_STATE"
+		fi
+		"$ROOT/deploy/stack.sh" stop
+		if HMS_MAX_UPLOAD_BYTES=$((110 * 1024 * 1024)) "$ROOT/deploy/stack.sh" start; then
+			run_suite "downloads come from Apache, not a worker" "$ROOT/tests/deploy/apache_offload.sh"
+		else
+			echo "== the Apache test stack did not restart"
+			failed_runs=$((failed_runs + 1))
+		fi
+		"$ROOT/deploy/stack.sh" stop
+	else
+		echo "== the Apache test stack did not start"
+		tail -n 40 "$APACHE_STATE/log/hms.log" "$APACHE_STATE/apache/logs/error.log" \
+			"$APACHE_STATE/pg/postgres.log" 2>/dev/null
+		failed_runs=$((failed_runs + 1))
+	fi
+	export HMS_STATE_DIR=$STATE
+	unset HMS_WEB_SERVER HMS_TEST_WEB_SERVER
+fi
+# --- end of apache stage -------------------------------------------------------
+
 # make start / make stop from a copy of the repository in a 0700 directory
 # whose path has a space (a checkout in /root, as root), on its own ports;
 # it prints a Criterion-style synthesis line counted below.
@@ -227,9 +287,10 @@ fi
 # Sanitizer findings in the server processes fail the run even when every
 # HTTP answer looked right.
 if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
-	"$STATE"/log/*.log 2>/dev/null; then
+	"$STATE"/log/*.log ${APACHE_STATE:+"$APACHE_STATE"/log/*.log} 2>/dev/null; then
 	echo "== sanitizer reports in the server logs:"
-	grep -h -A 30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/log/*.log | head -n 120
+	grep -h -A 30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/log/*.log \
+		${APACHE_STATE:+"$APACHE_STATE"/log/*.log} | head -n 120
 	failed_runs=$((failed_runs + 1))
 fi
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# apache_offload.sh - behind Apache (HMS_WEB_SERVER=apache) the bytes of a
+# download come from Apache, not from a worker: while a large attachment
+# (OFFLOAD_MIB, default 100 MiB) downloads through its signed URL, every
+# process of the hms pool keeps its memory and burns next to no CPU. A
+# worker that read the file and wrote it down the FastCGI socket would
+# copy every byte: seconds of CPU and, buffered, its size in RSS.
+#
+# Run by tests/run.sh's apache stage on its stack (HMS_TEST_BASE_URL,
+# HMS_TEST_CA, HMS_TEST_STATE, HMS_ADMIN_PASSWORD), started with
+# HMS_MAX_UPLOAD_BYTES above the file's size. Prints the figures (VmRSS from
+# /proc/PID/status, utime + stime from /proc/PID/stat, before, at the peak
+# and after), one line per check, and the Criterion-style synthesis line.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
+NAME=apache-offload
+MIB=${OFFLOAD_MIB:-100}
+# A flat process: its RSS grows by less than this, and the whole pool
+# spends less CPU than this, during the download. Copying 100 MiB through
+# FastCGI would cost far more of both (and a sanitizer build more still).
+RSS_GROWTH_MAX_KIB=2048
+CPU_MAX_TICKS=20 # 1/100 s each (USER_HZ)
+
+BASE=$HMS_TEST_BASE_URL
+STATE=$HMS_TEST_STATE
+WORK=$(mktemp -d /tmp/hms-offload.XXXXXX)
+SAMPLER=
+cleanup() {
+	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+api() { curl -s --cacert "$HMS_TEST_CA" --max-time 300 "$@"; }
+json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" 2>/dev/null; }
+login() {
+	api -H 'Content-Type: application/json' -d "{\"username\":\"$1\",\"password\":\"$2\"}" \
+		"$BASE/api/auth/token/" | json access
+}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# utime + stime, after the command name (which is in parentheses).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
+
+# --- a nurse, a record, and the file attached to it ---------------------------
+admin=$(login "${HMS_ADMIN_USERNAME:-admin}" "$HMS_ADMIN_PASSWORD")
+password=$(openssl rand -hex 12)
+user="nurse.offload.$$"
+api -o /dev/null -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+	-d "{\"username\":\"$user\",\"password\":\"$password\",\"email\":\"offload@example.org\",
+	\"first_name\":\"Nia\",\"last_name\":\"Offload\",\"role\":\"nurse\"}" "$BASE/api/auth/register/"
+nurse=$(login "$user" "$password")
+auth=(-H "Authorization: Bearer $nurse")
+patient=$(api "${auth[@]}" -H 'Content-Type: application/json' \
+	-d '{"first_name":"Test","last_name":"Offload","date_of_birth":"1980-01-01","gender":"unknown"}' \
+	"$BASE/api/patients/" | json id)
+record=$(api "${auth[@]}" -H 'Content-Type: application/json' -d '{"record_type":"note","title":"Scan"}' \
+	"$BASE/api/patients/$patient/records/" | json id)
+head -c $((MIB * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$WORK/big.txt"
+id=$(api "${auth[@]}" -F "record=$record" -F "file=@$WORK/big.txt;type=text/plain" \
+	"$BASE/api/attachments/" | json id)
+url=$(api "${auth[@]}" "$BASE/api/attachments/$id/" | json download_url)
+if [ -z "$id" ] || [ -z "$url" ]; then
+	fail "a $MIB MiB attachment is uploaded (nurse, patient, record: '$nurse' '$patient' '$record')"
+	finish_checks 1
+fi
+ok "a $MIB MiB attachment is uploaded (id $id)"
+
+# --- the download, the pool watched ------------------------------------------
+master=$(cat "$STATE/run/hms.pid")
+mapfile -t pool < <(pgrep -P "$master" | sort -n)
+declare -A rss0 cpu0
+for p in "${pool[@]}"; do
+	rss0[$p]=$(rss_kib "$p")
+	cpu0[$p]=$(cpu_ticks "$p")
+done
+# Every 20 ms, each process's RSS, while the download runs: the peak.
+(
+	while :; do
+		for p in "${pool[@]}"; do echo "$p $(rss_kib "$p")"; done
+		sleep 0.02
+	done
+) >"$WORK/samples" &
+SAMPLER=$!
+got=$(curl -s --cacert "$HMS_TEST_CA" --max-time 300 -o "$WORK/got" \
+	-w '%{http_code} %{size_download} %{time_total}' "$url")
+kill "$SAMPLER" 2>/dev/null
+wait "$SAMPLER" 2>/dev/null
+SAMPLER=
+read -r code bytes secs <<<"$got"
+check "the download answers 200 with the file byte for byte ($bytes bytes in $secs s)" \
+	test "$code" = 200 -a "$bytes" = $((MIB * 1024 * 1024))
+check "the downloaded file is the uploaded one" cmp -s "$WORK/big.txt" "$WORK/got"
+
+printf '%-8s %12s %12s %12s %10s\n' pid "RSS0 KiB" "peak KiB" "after KiB" "CPU ticks"
+cpu_total=0 rss_worst=0
+for p in "${pool[@]}"; do
+	peak=$(awk -v p="$p" '$1 == p && $2 > m {m = $2} END {print m + 0}' "$WORK/samples")
+	after=$(rss_kib "$p")
+	[ "$after" -gt "$peak" ] && peak=$after
+	cpu=$(($(cpu_ticks "$p") - cpu0[$p]))
+	cpu_total=$((cpu_total + cpu))
+	growth=$((peak - rss0[$p]))
+	[ "$growth" -gt "$rss_worst" ] && rss_worst=$growth
+	printf '%-8s %12s %12s %12s %10s\n' "$p" "${rss0[$p]}" "$peak" "$after" "$cpu"
+done
+check "no process of the pool grew by $RSS_GROWTH_MAX_KIB KiB or more during the download (largest growth: $rss_worst KiB)" \
+	test "$rss_worst" -lt "$RSS_GROWTH_MAX_KIB"
+check "the pool spent under $CPU_MAX_TICKS ticks of CPU on the download (spent: $cpu_total)" \
+	test "$cpu_total" -lt "$CPU_MAX_TICKS"
+# And Apache logged it as a 200 of the whole file: it sent the bytes.
+check "Apache's access log has the download, $bytes bytes, by path only" \
+	grep -q -F "\"path\":\"/api/attachments/$id/download/\",\"status\":200,\"bytes\":$bytes," \
+	"$STATE/apache/logs/access.log"
+# Neither the signature of any download URL nor any query string of the
+# whole stage (searches, filters) is in any of Apache's logs.
+check "no query string in Apache's logs (access and error)" \
+	bash -c '! grep -q -E "(signature|expires|search|born_before)=" "$1"/apache/logs/*.log' _ "$STATE"
+finish_checks 0
