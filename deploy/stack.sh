@@ -676,10 +676,10 @@ Group www-data"
 		-e "s|/usr/local/share/hms/deploy/apache/errors/|$(sed_escape "$RT/apache/errors/")|g" \
 		-e "s|CustomLog /var/log/apache2/hms-access.log hms_json|$access_line|" \
 		-e "s|ErrorLog /var/log/apache2/hms-error.log|ErrorLog $(sed_escape "$APA/logs/error.log")|" \
-		-e "s|QS_ClientEventLimitCount 1000 10 HMS_LIMIT_API|QS_ClientEventLimitCount $api HMS_LIMIT_API|" \
-		-e "s|QS_ClientEventLimitCount 15 60 HMS_LIMIT_TOKEN|QS_ClientEventLimitCount $token HMS_LIMIT_TOKEN|" \
-		-e "s|QS_ClientEventLimitCount 9 60 HMS_LIMIT_PASSWORD|QS_ClientEventLimitCount $password HMS_LIMIT_PASSWORD|" \
-		-e "s|QS_ClientEventLimitCount 300 10 HMS_LIMIT_DOWNLOAD|QS_ClientEventLimitCount $download HMS_LIMIT_DOWNLOAD|" \
+		-e "s|QS_CondClientEventLimitCount 1000 10 HMS_LIMIT_API|QS_CondClientEventLimitCount $api HMS_LIMIT_API|" \
+		-e "s|QS_CondClientEventLimitCount 15 60 HMS_LIMIT_TOKEN|QS_CondClientEventLimitCount $token HMS_LIMIT_TOKEN|" \
+		-e "s|QS_CondClientEventLimitCount 9 60 HMS_LIMIT_PASSWORD|QS_CondClientEventLimitCount $password HMS_LIMIT_PASSWORD|" \
+		-e "s|QS_CondClientEventLimitCount 300 10 HMS_LIMIT_DOWNLOAD|QS_CondClientEventLimitCount $download HMS_LIMIT_DOWNLOAD|" \
 		-e "s|^# hms_api_exempt\$|$exempt|" \
 		-e "s|LimitRequestBody 10551296|LimitRequestBody $((MAX_UPLOAD + 65536))|" \
 		-e "s|Content-Length') -gt 10551296|Content-Length') -gt $((MAX_UPLOAD + 65536))|" \
@@ -734,6 +734,8 @@ LoadModule proxy_module $APACHE_MODULES/mod_proxy.so
 LoadModule proxy_fcgi_module $APACHE_MODULES/mod_proxy_fcgi.so
 LoadModule xsendfile_module $APACHE_MODULES/mod_xsendfile.so
 LoadModule qos_module $APACHE_MODULES/mod_qos.so
+# mod_qos's shared memory and semaphores: this stack's own (not /var/tmp).
+QS_SemMemFile $(apache_quote "$APA/run/")
 StartServers 2
 ServerLimit ${HMS_APACHE_PROCESSES:-4}
 ThreadsPerChild 32

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# apache_offload.sh - behind Apache (HMS_WEB_SERVER=apache) the bytes of a
-# download come from Apache, not from a worker: while a large attachment
+# apache_checks.sh - what only a stack behind Apache (HMS_WEB_SERVER=apache)
+# shows, beyond the suites tests/run.sh runs through it.
+#
+# The bytes of a download come from Apache, not from a worker: while a large attachment
 # (OFFLOAD_MIB, default 100 MiB) downloads through its signed URL, every
 # process of the hms pool keeps its memory and burns next to no CPU. A
 # worker that read the file and wrote it down the FastCGI socket would
@@ -8,7 +10,10 @@
 #
 # Run by tests/run.sh's apache stage on its stack (HMS_TEST_BASE_URL,
 # HMS_TEST_CA, HMS_TEST_STATE, HMS_ADMIN_PASSWORD), started with
-# HMS_MAX_UPLOAD_BYTES above the file's size. Prints the figures (VmRSS from
+# HMS_MAX_UPLOAD_BYTES above the file's size and the production limits on
+# the login and password routes (mod_qos: 15 and 9 requests a minute per
+# address, the 15th and 9th refused with 429 JSON and Retry-After: 60, checked last from an
+# address of their own). Prints the figures (VmRSS from
 # /proc/PID/status, utime + stime from /proc/PID/stat, before, at the peak
 # and after), one line per check, and the Criterion-style synthesis line.
 set -uo pipefail
@@ -16,7 +21,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
-NAME=apache-offload
+NAME=apache
 MIB=${OFFLOAD_MIB:-100}
 # A flat process: its RSS grows by less than this, and the whole pool
 # spends less CPU than this, during the download. Copying 100 MiB through
@@ -118,4 +123,37 @@ check "Apache's access log has the download, $bytes bytes, by path only" \
 # whole stage (searches, filters) is in any of Apache's logs.
 check "no query string in Apache's logs (access and error)" \
 	bash -c '! grep -q -E "(signature|expires|search|born_before)=" "$1"/apache/logs/*.log' _ "$STATE"
+
+# --- the login and password routes' own limits --------------------------------
+# From an address of loopback's of its own (its own mod_qos client, whom no
+# earlier run has counted): a route's count, then 429s.
+SOURCE=127.0.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))
+throttle_check() { # PATH COUNT
+	local i code first=0 answers=$WORK/throttle
+	for i in $(seq 1 $(($2 + 3))); do
+		code=$(curl -s --cacert "$HMS_TEST_CA" --max-time 30 --interface "$SOURCE" \
+			--resolve "localhost:${BASE##*:}:127.0.0.1" -D "$WORK/headers" -o "$WORK/body" \
+			-w '%{http_code}' -H 'Content-Type: application/json' -d '{}' "$BASE$1")
+		if [ "$code" = 429 ] && [ "$first" = 0 ]; then
+			first=$i
+			grep -i '^Retry-After:' "$WORK/headers" | tr -d '\r' >"$answers"
+			json detail <"$WORK/body" >>"$answers"
+			grep -i '^X-Request-ID:' "$WORK/headers" >>"$answers"
+		fi
+	done
+	# The first 429 is the request that reaches the count (mod_qos refuses
+	# it), says when to come back, in the API's JSON, with a request id.
+	[ "$first" -eq "$2" ] && grep -q -x -i 'Retry-After: 60' "$answers" &&
+		grep -q 'throttled' "$answers" && grep -q -i '^X-Request-ID: [0-9a-f]\{32\}' "$answers"
+}
+check "POST /api/auth/token/ from one address: 14 answered, then 429 JSON with Retry-After: 60" \
+	throttle_check /api/auth/token/ 15
+check "POST /api/auth/password/ from one address: 8 answered, then 429 JSON with Retry-After: 60" \
+	throttle_check /api/auth/password/ 9
+# The login limit covers logins only (nginx's zones do the same): the
+# address that used it up still reaches the rest of the API.
+check "an address out of logins still gets GET /api/health/ (200)" test "$(curl -s \
+	--cacert "$HMS_TEST_CA" --max-time 30 --interface "$SOURCE" \
+	--resolve "localhost:${BASE##*:}:127.0.0.1" -o /dev/null -w '%{http_code}' \
+	"$BASE/api/health/")" = 200
 finish_checks 0
