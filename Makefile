@@ -9,8 +9,9 @@
 #   make bench    load benchmark through nginx (wrk)
 #   make erd      docs/erd.dot and docs/erd.svg from a freshly migrated schema
 #   make docs/permissions.md   the role table, from the code's own tables
-#   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages, and the
-#                 /api/docs/ page in PREFIX/share/hms/docs-ui, which deploy/nginx/hms.conf names)
+#   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages, the web
+#                 server sites in PREFIX/share/hms/deploy/ (nginx, apache), and the
+#                 /api/docs/ page in PREFIX/share/hms/docs-ui, which both sites name)
 #   make deb      build/hms_<version>_<arch>.deb (deploy/deb/)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
@@ -160,7 +161,7 @@ install: all
 	install -m 0644 docs/man/hms.8 docs/man/hmsctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/hms/schema/
 	install -m 0644 conf/hms.conf.example docs/openapi.yaml $(DESTDIR)$(PREFIX)/share/doc/hms/
-	cp -R deploy/nginx deploy/systemd $(DESTDIR)$(PREFIX)/share/hms/deploy/
+	cp -R deploy/nginx deploy/apache deploy/systemd $(DESTDIR)$(PREFIX)/share/hms/deploy/
 
 format:
 	clang-format -i $$(find src include tests -name '*.[ch]')

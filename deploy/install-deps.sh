@@ -13,6 +13,7 @@ packages=(
 	wrk gnuplot-nox
 	jq graphviz debootstrap groff-base man-db
 	chromium python3-jsonschema
+	apache2 libapache2-mod-xsendfile libapache2-mod-qos
 )
 
 missing=()

@@ -729,7 +729,6 @@ LoadModule unique_id_module $APACHE_MODULES/mod_unique_id.so
 LoadModule reqtimeout_module $APACHE_MODULES/mod_reqtimeout.so
 LoadModule socache_shmcb_module $APACHE_MODULES/mod_socache_shmcb.so
 LoadModule ssl_module $APACHE_MODULES/mod_ssl.so
-LoadModule http2_module $APACHE_MODULES/mod_http2.so
 LoadModule proxy_module $APACHE_MODULES/mod_proxy.so
 LoadModule proxy_fcgi_module $APACHE_MODULES/mod_proxy_fcgi.so
 LoadModule xsendfile_module $APACHE_MODULES/mod_xsendfile.so

@@ -49,6 +49,24 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # utime + stime, after the command name (which is in parentheses).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
 
+# --- the production site as shipped ---------------------------------------------
+# The stack's site drops the prod-only lines (the port-80 redirect, OCSP
+# stapling, the DH parameters): the shipped file, with only its paths
+# changed, must pass Apache's own check with the stack's modules.
+prod=$WORK/prod
+mkdir -p "$prod/logs"
+openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out "$prod/ffdhe2048.pem" 2>/dev/null
+sed -e "s|/etc/ssl/hms/ffdhe2048.pem|$prod/ffdhe2048.pem|" -e "s|/etc/ssl/hms/hms|$STATE/tls/hms|g" \
+	-e "s|/var/log/apache2/|$prod/logs/|g" -e "s|\${APACHE_RUN_DIR}|$prod|" \
+	"$ROOT/deploy/apache/hms.conf" >"$prod/site.conf"
+sed -e "s|^Include .*hms-site.conf.*|Include \"$prod/site.conf\"|" -e 's|^Listen .*||' \
+	-e "s|^PidFile .*|PidFile \"$prod/pid\"|" "$STATE/apache/httpd.conf" >"$prod/httpd.conf"
+check "deploy/apache/hms.conf as shipped passes apache2 -t" \
+	bash -c 'apache2 -t -f "$1" >"$2" 2>&1 || { cat "$2"; false; }' _ "$prod/httpd.conf" "$prod/t.log"
+# TRACE would echo the request back, Authorization included.
+check "TRACE is refused (405)" test "$(api -o /dev/null -w '%{http_code}' -X TRACE \
+	-H 'Authorization: Bearer secret-token' "$BASE/api/health/")" = 405
+
 # --- a nurse, a record, and the file attached to it ---------------------------
 admin=$(login "${HMS_ADMIN_USERNAME:-admin}" "$HMS_ADMIN_PASSWORD")
 password=$(openssl rand -hex 12)
