@@ -616,15 +616,19 @@ APACHE_MODULES=/usr/lib/apache2/modules
 # a per-minute rate counts over 60 s, a per-second one over 10 s, and the
 # burst is added to the count (deploy/apache/hms.conf says the same).
 apache_limit() {
-	local rate=$1 burst=$2 n
+	local rate=$1 burst=$2 n window
 	case $burst in '' | *[!0-9]*) die "a burst must be a number, not $burst" ;; esac
 	n=${rate%r/*}
 	case $n in '' | *[!0-9]*) die "a rate is like 50r/s or 600r/m, not $rate" ;; esac
 	case $rate in
-	*r/s) echo "$((n * 10 + burst)) 10" ;;
-	*r/m) echo "$((n + burst)) 60" ;;
+	*r/s) n=$((n * 10 + burst)) window=10 ;;
+	*r/m) n=$((n + burst)) window=60 ;;
 	*) die "a rate is like 50r/s or 600r/m, not $rate" ;;
 	esac
+	# mod_qos keeps a count in 16 signed bits: a larger one refuses every
+	# request at once. 32767 in a window is "no limit" for a test.
+	[ "$n" -gt 32767 ] && n=32767
+	echo "$n $window"
 }
 apache_quote() { printf '"%s"' "$1"; }
 

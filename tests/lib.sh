@@ -79,6 +79,36 @@ start_stack() {
 	record_stack_pids
 }
 
+# --- the API from a script ----------------------------------------------------
+# json_get KEY: the value of KEY in the JSON object on stdin (empty if none).
+json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" 2>/dev/null; }
+
+# api_nurse_record BASE [CURL_OPTION...]: as the first admin
+# (HMS_ADMIN_USERNAME, default admin; HMS_ADMIN_PASSWORD), registers a
+# nurse, who creates a patient and a record to attach files to. Sets
+# NURSE_AUTH (curl's -H arguments for the nurse) and RECORD_ID; returns 1
+# when a step failed.
+api_nurse_record() {
+	local base=$1 admin password user patient
+	shift
+	local -a c=(curl -s --max-time 60 "$@")
+	admin=$("${c[@]}" -H 'Content-Type: application/json' -d "{\"username\":\"${HMS_ADMIN_USERNAME:-admin}\",\"password\":\"$HMS_ADMIN_PASSWORD\"}" \
+		"$base/api/auth/token/" | json_get access)
+	password=$(openssl rand -hex 12)
+	user="nurse.script.$$.$RANDOM"
+	"${c[@]}" -o /dev/null -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+		-d "{\"username\":\"$user\",\"password\":\"$password\",\"email\":\"$user@example.org\",
+		\"first_name\":\"Nia\",\"last_name\":\"Script\",\"role\":\"nurse\"}" "$base/api/auth/register/"
+	NURSE_AUTH=(-H "Authorization: Bearer $("${c[@]}" -H 'Content-Type: application/json' \
+		-d "{\"username\":\"$user\",\"password\":\"$password\"}" "$base/api/auth/token/" | json_get access)")
+	patient=$("${c[@]}" "${NURSE_AUTH[@]}" -H 'Content-Type: application/json' \
+		-d '{"first_name":"Test","last_name":"Script","date_of_birth":"1980-01-01","gender":"unknown"}' \
+		"$base/api/patients/" | json_get id)
+	RECORD_ID=$("${c[@]}" "${NURSE_AUTH[@]}" -H 'Content-Type: application/json' \
+		-d '{"record_type":"note","title":"Scan"}' "$base/api/patients/$patient/records/" | json_get id)
+	[ -n "$RECORD_ID" ]
+}
+
 # --- a test script's checks ------------------------------------------------
 # One line per check under the script's NAME, and at the end the
 # Criterion-style synthesis line that tests/run.sh sums, then

@@ -4,7 +4,9 @@
 # BENCH_PATIENTS patients. Reference points in the same nginx and the same
 # run: a static `return 200` and a bare pre-forked FastCGI "hello". Also: one
 # login's time, JWT sign/verify cost, and each worker's RSS before and after
-# the load (flat = no leak). Figures are ratios within one run: the machine
+# the load (flat = no leak); a 10 MiB download behind Apache beside Apache's
+# static file (tests/bench/apache_download.sh, its own stack). Figures are
+# ratios within one run: the machine
 # is shared and noisy. Every row shows its req/s as a share of the hello.
 #
 # When the run completes, the table is also written as data
@@ -485,6 +487,9 @@ if [ -n "$RECORD_ID" ]; then
 	printf '%-52s %10s\n' "POST /api/attachments/ (upload)" "$(mbps $bytes "$up_secs")"
 	printf '%-52s %10s\n' "GET download_url (signed, X-Accel-Redirect)" "$(mbps $bytes "$down_secs")"
 	printf '%-52s %10s\n' "nginx static file (the same stored file)" "$(mbps $bytes "$static_secs")"
+	# The same hand-off behind Apache (web_server = apache, mod_xsendfile)
+	# beside Apache's static file, on a throwaway stack of its own.
+	"$ROOT/tests/bench/apache_download.sh" || echo "Apache download rows: failed (see above)"
 
 	# Peak RSS of any worker while one of them takes a 50 MiB upload.
 	declare -A base_rss
