@@ -6,8 +6,8 @@
 # login's time, JWT sign/verify cost, and each worker's RSS before and after
 # the load (flat = no leak); a 10 MiB download behind Apache beside Apache's
 # static file (tests/bench/apache_download.sh, its own stack). Figures are
-# ratios within one run: the machine
-# is shared and noisy. Every row shows its req/s as a share of the hello.
+# ratios within one run: the machine is shared and noisy. Every row shows
+# its req/s as a share of the hello.
 #
 # When the run completes, the table is also written as data
 # ($STATE/bench.dat, tab-separated) and drawn with gnuplot to docs/bench.svg
