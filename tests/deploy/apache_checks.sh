@@ -63,6 +63,15 @@ check "deploy/apache/hms.conf as shipped passes apache2 -t" \
 check "TRACE is refused (405)" test "$(api -o /dev/null -w '%{http_code}' -X TRACE \
 	-H 'Authorization: Bearer secret-token' "$BASE/api/health/")" = 405
 
+# A request Apache itself refuses (a header line without a colon) is a 400
+# in the API's JSON, with the security headers and a request id.
+raw=$(printf 'GET /api/health/ HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n' |
+	timeout 10 openssl s_client -quiet -connect "127.0.0.1:${BASE##*:}" 2>/dev/null | tr -d '\r')
+check "a malformed header line is Apache's 400 as {\"detail\"} JSON with nosniff and a request id" \
+	bash -c 'grep -q "^HTTP/1.1 400" <<<"$1" && grep -q -i "^Content-Type: application/json" <<<"$1" &&
+		grep -q -F "{\"detail\":\"Bad request.\"}" <<<"$1" && grep -q -i "^X-Content-Type-Options: nosniff" <<<"$1" &&
+		grep -q -i "^X-Request-ID: [0-9a-f]\{32\}$" <<<"$1"' _ "$raw"
+
 # --- a nurse, a record, and the file attached to it ---------------------------
 api_nurse_record "$BASE" --cacert "$HMS_TEST_CA" || true
 auth=("${NURSE_AUTH[@]}")
