@@ -24,7 +24,9 @@
 #                integration suite, the docs page, the answers against the
 #                API document, the FHIR schema, and what only Apache shows
 #                (tests/deploy/apache_checks.sh: downloads come from
-#                Apache, not a worker; its login limits)
+#                Apache, not a worker; its login limits;
+#                tests/deploy/apache_balancer.sh: its balancer never
+#                resends a request)
 #   deploy       make start/stop from a closed checkout, the Debian package
 set -uo pipefail
 
@@ -231,6 +233,8 @@ if want apache && { [ -z "$quick" ] || [[ " $stages " == *" apache "* ]]; }; the
 				fhir-schema "$ROOT" "$APACHE_STATE"
 		fi
 		"$ROOT/deploy/stack.sh" stop
+		# The balancer block of the site, with stand-in hosts: never a resend.
+		run_suite "the Apache balancer never resends a request" "$ROOT/tests/deploy/apache_balancer.sh"
 		# The upload limit raised for a 100 MiB file, the login and password
 		# routes at their production limits.
 		if env -u HMS_TOKEN_RATE -u HMS_TOKEN_BURST -u HMS_PASSWORD_RATE -u HMS_PASSWORD_BURST \
