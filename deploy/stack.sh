@@ -717,7 +717,6 @@ ServerRoot $(apache_quote "$APA")
 DefaultRuntimeDir $(apache_quote "$APA/run")
 PidFile $(apache_quote "$APA/httpd.pid")
 ServerName localhost
-ServerTokens Prod
 $user_lines
 ErrorLog $(apache_quote "$APA/logs/error.log")
 LogLevel warn
