@@ -26,7 +26,8 @@
 #                (tests/deploy/apache_checks.sh: downloads come from
 #                Apache, not a worker; its login limits;
 #                tests/deploy/apache_balancer.sh: its balancer never
-#                resends a request)
+#                resends a request; tests/deploy/apache_debian.sh: the
+#                site in Debian's own /etc/apache2 layout)
 #   deploy       make start/stop from a closed checkout, the Debian package
 set -uo pipefail
 
@@ -232,6 +233,9 @@ if want apache && { [ -z "$quick" ] || [[ " $stages " == *" apache "* ]]; }; the
 				'"$1/tests/fhir/install.sh" && NODE_PATH="${HMS_FHIR_NPM_DIR:-$1/build/npm-fhir}/node_modules" node "$1/tests/fhir/validate.js" "$2/fhir"' \
 				fhir-schema "$ROOT" "$APACHE_STATE"
 		fi
+		# The site installed as docs/deploy.md says, in a copy of Debian's
+		# /etc/apache2, in place of the stack's Apache; some suites through it.
+		run_suite "the site in Debian's Apache layout" "$ROOT/tests/deploy/apache_debian.sh"
 		"$ROOT/deploy/stack.sh" stop
 		# The balancer block of the site, with stand-in hosts: never a resend.
 		run_suite "the Apache balancer never resends a request" "$ROOT/tests/deploy/apache_balancer.sh"
