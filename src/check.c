@@ -332,9 +332,10 @@ static void check_secret_files(struct check *c, const struct hms_config *cfg,
 			check_secret_file(c, files[i].key, files[i].path, web, false);
 }
 
-/* What nginx connects to, and the name this host's temporary upload files
- * carry in a directory other hosts may share: said, not judged (the
- * configuration's validation has refused what is wrong). */
+/* What nginx connects to, the name this host's temporary upload files
+ * carry in a directory other hosts may share, and the web server the
+ * downloads are handed to: said, not judged (the configuration's
+ * validation has refused what is wrong). */
 static void check_listener(struct check *c, const struct hms_config *cfg)
 {
 	if (config_listens_on_tcp(cfg))
@@ -348,6 +349,17 @@ static void check_listener(struct check *c, const struct hms_config *cfg)
 	   "instance_name %s: names this host's temporary upload files; with attachment_dir "
 	   "shared, every host needs its own",
 	   cfg->instance_name);
+	/* The one thing the web server changes: its site must agree. */
+	if (cfg->web_server_kind == WEB_SERVER_APACHE)
+		ok(c,
+		   "web_server apache: downloads are handed to Apache with X-Sendfile; its site's "
+		   "XSendFilePath must be %s (deploy/apache/hms.conf)",
+		   cfg->attachment_dir);
+	else
+		ok(c,
+		   "web_server nginx: downloads are handed to nginx with X-Accel-Redirect; its "
+		   "site's /_protected/ must alias %s (deploy/nginx/hms.conf)",
+		   cfg->attachment_dir);
 }
 
 int check_run(const struct check_options *options, FILE *out)
