@@ -86,7 +86,7 @@ if ! want fuzz; then
 elif echo "== fuzz targets, $fuzz_seconds s each" && [ -n "$quick" ]; then
 	echo "== fuzz: skipped (HMS_TEST_QUICK)"
 elif ! command -v "${CC_FUZZ:-clang}" >/dev/null; then
-	echo "== fuzz: ${CC_FUZZ:-clang} not found; deploy/install-deps.sh installs clang and libclang-rt-14-dev"
+	echo "== fuzz: ${CC_FUZZ:-clang} not found; deploy/install-deps.sh installs clang and libclang-rt-dev"
 	failed_runs=$((failed_runs + 1))
 else
 	fuzz_failed_before=$failed_runs
