@@ -1,25 +1,45 @@
 #!/usr/bin/env bash
-# build.sh - `make deb`: build/hms_<version>_<arch>.deb from the release
-# build, with dpkg-deb (no debhelper: the package is small and its
+# build.sh - `make deb`: build/hms_<version>+<release>_<arch>.deb from the
+# release build, with dpkg-deb (no debhelper: the package is small and its
 # maintainer scripts are ours, below).
 #
 # It installs: /usr/bin/hms and hmsctl; the schema in /usr/share/hms/schema;
 # the man pages when the tree has them; the systemd units in
 # /lib/systemd/system (paths set to /usr/bin); the nginx site in
-# /etc/nginx/sites-available/hms (not enabled); /etc/hms/hms.conf and
-# /etc/hms/hmsctl.conf as conffiles. postinst creates the users and groups,
-# the directories with their owners and modes and the three key files, and
-# starts nothing: the database connection and public_origin must be set
-# first (it says so).
+# /etc/nginx/sites-available/hms (not enabled); /etc/hms/hms.conf
+# and /etc/hms/hmsctl.conf as conffiles. postinst creates the users and
+# groups, the directories with their owners and modes and the three key
+# files, and starts nothing: the database connection and public_origin must
+# be set first (it says so).
+#
+# The package is for the release it is built on: its Depends are computed
+# from the binaries by dpkg-shlibdeps (a build on Debian 13 needs libc6 >=
+# 2.38, which apt on Debian 12 cannot satisfy, so it refuses the package),
+# and its version says the release: 0.5.0+deb12, 0.5.0+deb13 (elsewhere
+# +<ID><VERSION_ID> of /etc/os-release).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VERSION=${1:?usage: build.sh VERSION [OUTDIR]}
 OUT=${2:-$ROOT/build}
 ARCH=$(dpkg --print-architecture)
-STAGE=$(mktemp -d "${TMPDIR:-/tmp}/hms-deb.XXXXXX")
-chmod 0755 "$STAGE"
-trap 'rm -rf "$STAGE"' EXIT
+command -v dpkg-shlibdeps >/dev/null || {
+	echo "build.sh: dpkg-shlibdeps is missing (package dpkg-dev; deploy/install-deps.sh installs it)" >&2
+	exit 1
+}
+release=$(
+	# shellcheck disable=SC1091
+	. /etc/os-release 2>/dev/null || exit 0
+	case "${ID:-}" in debian) id=deb ;; *) id=${ID:-} ;; esac
+	[ -n "${VERSION_ID:-}" ] && echo "$id$VERSION_ID"
+)
+[ -z "$release" ] || VERSION=$VERSION+$release
+# WORK/debian/control is the bare minimum dpkg-shlibdeps reads; WORK/root is
+# the package's tree.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hms-deb.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+STAGE=$WORK/root
+install -d -m 0755 "$STAGE" "$WORK/debian"
 
 make -C "$ROOT" --no-print-directory -s all
 make -C "$ROOT" --no-print-directory -s install DESTDIR="$STAGE" PREFIX=/usr >/dev/null
@@ -48,6 +68,20 @@ rm -rf "$STAGE/usr/share/hms/deploy"
 install -m 0644 "$ROOT/deploy/README.md" "$STAGE/usr/share/doc/hms/README.deploy.md"
 
 install -d "$STAGE/DEBIAN"
+# The shared libraries the binaries link, with the minimum versions of the
+# symbols they use (from each library's symbols file), as this release names
+# them. (STAGE/DEBIAN exists first: that is how dpkg-shlibdeps knows the
+# package's tree.)
+printf 'Source: hms\n\nPackage: hms\nArchitecture: any\n' >"$WORK/debian/control"
+shlibs=$(cd "$WORK" && dpkg-shlibdeps -O root/usr/bin/hms root/usr/bin/hmsctl) || {
+	echo "build.sh: dpkg-shlibdeps failed" >&2
+	exit 1
+}
+shlibs=${shlibs#shlibs:Depends=}
+[[ $shlibs == *libc6* ]] || {
+	echo "build.sh: dpkg-shlibdeps gave no libc6 dependency: '$shlibs'" >&2
+	exit 1
+}
 installed_kib=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 cat >"$STAGE/DEBIAN/control" <<CONTROL
 Package: hms
@@ -55,7 +89,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: HMS developers <hms@example.org>
 Installed-Size: $installed_kib
-Depends: adduser, openssl, libfcgi0ldbl, libpq5, libjson-c5, libssl3, libargon2-1, libmagic1, libseccomp2
+Depends: adduser, openssl, $shlibs
 Recommends: nginx, postgresql (>= 15)
 Section: web
 Priority: optional
