@@ -6,7 +6,8 @@
 # It installs: /usr/bin/hms and hmsctl; the schema in /usr/share/hms/schema;
 # the man pages when the tree has them; the systemd units in
 # /lib/systemd/system (paths set to /usr/bin); the nginx site in
-# /etc/nginx/sites-available/hms (not enabled); /etc/hms/hms.conf
+# /etc/nginx/sites-available/hms and the Apache site in
+# /etc/apache2/sites-available/hms.conf (neither enabled); /etc/hms/hms.conf
 # and /etc/hms/hmsctl.conf as conffiles. postinst creates the users and
 # groups, the directories with their owners and modes and the three key
 # files, and starts nothing: the database connection and public_origin must
@@ -52,6 +53,10 @@ done
 sed -e 's|/usr/local/share/hms/|/usr/share/hms/|g' "$ROOT/deploy/nginx/hms.conf" \
 	>"$STAGE/etc/nginx/sites-available/hms"
 chmod 0644 "$STAGE/etc/nginx/sites-available/hms"
+install -d "$STAGE/etc/apache2/sites-available"
+sed -e 's|/usr/local/share/hms/|/usr/share/hms/|g' "$ROOT/deploy/apache/hms.conf" \
+	>"$STAGE/etc/apache2/sites-available/hms.conf"
+chmod 0644 "$STAGE/etc/apache2/sites-available/hms.conf"
 # The configuration, as the package lays things out; an administrator sets
 # the database connection and the public origin (postinst says so).
 sed -e 's|^schema_dir = .*||' "$ROOT/conf/hms.conf.example" >"$STAGE/etc/hms/hms.conf"
@@ -90,16 +95,17 @@ Architecture: $ARCH
 Maintainer: HMS developers <hms@example.org>
 Installed-Size: $installed_kib
 Depends: adduser, openssl, $shlibs
-Recommends: nginx, postgresql (>= 15)
+Recommends: nginx | apache2, postgresql (>= 15)
 Section: web
 Priority: optional
-Description: Hospital Management System REST API (FastCGI workers behind nginx)
+Description: Hospital Management System REST API (FastCGI workers behind nginx or Apache)
  HMS serves patients, doctors, appointments, medical records with
  attachments, billing and an audit trail over a JSON REST API. A master
- process pre-forks C workers behind nginx; all state is in PostgreSQL.
+ process pre-forks C workers behind nginx or Apache httpd; all state is in
+ PostgreSQL.
 CONTROL
 printf '%s\n' /etc/hms/hms.conf /etc/hms/hmsctl.conf /etc/nginx/sites-available/hms \
-	>"$STAGE/DEBIAN/conffiles"
+	/etc/apache2/sites-available/hms.conf >"$STAGE/DEBIAN/conffiles"
 install -m 0755 "$ROOT/deploy/deb/postinst" "$ROOT/deploy/deb/postrm" "$STAGE/DEBIAN/"
 
 mkdir -p "$OUT"
