@@ -211,9 +211,11 @@ if want faults && [ -z "$quick" ]; then
 		MULTIHOST_BIN_DIR="$BIN" "$ROOT/tests/deploy/multihost.sh"
 fi
 
-# make deb, installed with apt into a fresh Debian 12 root and used through
-# its own nginx site (debootstrap needs the Debian mirror apt already uses).
-want deploy && [ -z "$quick" ] && run_suite "the Debian package on a fresh Debian 12" \
+# make deb here and in a Debian 13 (or 12) root, each package installed with
+# apt into a fresh root of its release and used through its own nginx site;
+# apt on Debian 12 refuses Debian 13's (debootstrap needs the Debian mirror
+# apt already uses).
+want deploy && [ -z "$quick" ] && run_suite "the Debian package on fresh Debian 12 and Debian 13 roots" \
 	env -u MAKEFLAGS -u MAKELEVEL "$ROOT/tests/deploy/deb_install.sh"
 
 # Sanitizer findings fail the run even when every assertion passed: in the
