@@ -232,7 +232,7 @@ install_checks() { # REL: the package installed with apt, and what it laid out
 		grep -q '^ExecStart=/usr/bin/hms$' "$CH/lib/systemd/system/hms.service" &&
 		[ -f "$CH/etc/nginx/sites-available/hms" ] && [ ! -e "$CH/etc/nginx/sites-enabled/hms" ] &&
 		[ -f "$CH/etc/apache2/sites-available/hms.conf" ] && [ ! -e "$CH/etc/apache2/sites-enabled/hms.conf" ] &&
-		! grep -q /usr/local/ "$CH/etc/nginx/sites-available/hms" "$CH/etc/apache2/sites-available/hms.conf"; then
+		! grep -q /usr/local/share/hms/ "$CH/etc/nginx/sites-available/hms" "$CH/etc/apache2/sites-available/hms.conf"; then
 		ok "$R units name /usr/bin; the nginx and Apache sites are available, not enabled, with /usr paths"
 	else
 		fail "$R units and sites"
