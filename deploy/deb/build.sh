@@ -69,7 +69,13 @@ printf '%s\n' '# hmsctl as the schema owner (hms-migrate.service, user hms-admin
 	'database_url = host=/run/postgresql dbname=hms user=hms' \
 	'schema_dir = /usr/share/hms/schema' >"$STAGE/etc/hms/hmsctl.conf"
 chmod 0640 "$STAGE/etc/hms/hms.conf" "$STAGE/etc/hms/hmsctl.conf"
-rm -rf "$STAGE/usr/share/hms/deploy"
+# make install copies the sites and units to /usr/share/hms/deploy/; the
+# package installs them in /etc and /lib instead (above), so those copies
+# go. Anything else there stays: a site may name files by that path (the
+# Apache site's error documents, deploy/apache/errors/).
+rm -rf "$STAGE/usr/share/hms/deploy/nginx" "$STAGE/usr/share/hms/deploy/systemd" \
+	"$STAGE/usr/share/hms/deploy/apache/hms.conf"
+[ ! -d "$STAGE/usr/share/hms/deploy" ] || find "$STAGE/usr/share/hms/deploy" -depth -type d -empty -delete
 install -m 0644 "$ROOT/deploy/README.md" "$STAGE/usr/share/doc/hms/README.deploy.md"
 
 install -d "$STAGE/DEBIAN"

@@ -198,7 +198,7 @@ BG_PID[build]=$!
 
 # --- one release: install, layout, database, hms, web server -----------------
 install_checks() { # REL: the package installed with apt, and what it laid out
-	local rel=$1 R="Debian ${NUMBER[$1]}:" layout want
+	local rel=$1 R="Debian ${NUMBER[$1]}:" layout want missing
 	mount_root "$CH"
 	cp "${DEB[$rel]}" "$CH/tmp/hms.deb"
 	if in_root env DEBIAN_FRONTEND=noninteractive apt-get -qq update >>"$LOG" 2>&1 &&
@@ -236,6 +236,18 @@ install_checks() { # REL: the package installed with apt, and what it laid out
 		ok "$R units name /usr/bin; the nginx and Apache sites are available, not enabled, with /usr paths"
 	else
 		fail "$R units and sites"
+	fi
+	# What the sites name under /usr/share/hms/ (the docs page, the Apache
+	# site's error documents) is in the package.
+	missing=$(grep -hv '^[[:space:]]*#' "$CH/etc/nginx/sites-available/hms" \
+		"$CH/etc/apache2/sites-available/hms.conf" 2>/dev/null |
+		grep -o "/usr/share/hms/[^ ;\"'>]*" | sort -u | while read -r f; do
+		[ -e "$CH$f" ] || echo "$f"
+	done)
+	if [ -z "$missing" ]; then
+		ok "$R every file the sites name under /usr/share/hms/ is installed"
+	else
+		fail "$R the sites name what the package does not install: $(echo "$missing" | tr '\n' ' ')"
 	fi
 	if [ ! -e "$CH/run/hms/hms.sock" ] && [ -z "$(pids_in_roots | while read -r p; do
 		[ "$(readlink "/proc/$p/root")" = "$CH" ] && grep -q '^/usr/bin/hms' "/proc/$p/cmdline" && echo "$p"
