@@ -33,25 +33,24 @@ source "$ROOT/tests/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	fail "needs root (debootstrap and chroot); CI runs as root"
-	finish_checks
+	finish_checks 0
 fi
 for tool in debootstrap dpkg-deb dpkg-shlibdeps; do
 	command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin
 	command -v "$tool" >/dev/null || {
 		fail "$tool is missing (deploy/install-deps.sh installs it)"
-		finish_checks
+		finish_checks 0
 	}
 done
 
 declare -A NUMBER=([bookworm]=12 [trixie]=13)
-# shellcheck disable=SC1091
-HOST_REL=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+HOST_REL=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
 case "$HOST_REL" in
 bookworm) OTHER_REL=trixie ;;
 trixie) OTHER_REL=bookworm ;;
 *)
 	fail "runs on Debian 12 or 13 (this is '${HOST_REL:-unknown}')"
-	finish_checks
+	finish_checks 0
 	;;
 esac
 
@@ -108,6 +107,7 @@ stop_root() { # REL: hms, nginx and PostgreSQL of that root, by PID
 		[[ $p =~ ^[0-9]+$ ]] && pid_running "$p" && kill "$p" 2>/dev/null
 	done
 }
+# shellcheck disable=SC2317 # (run by the EXIT trap)
 cleanup() {
 	local p q m d
 	for p in "${BG_PID[@]}"; do
@@ -166,7 +166,7 @@ for rel in bookworm trixie; do
 	fi
 	unset "BG_PID[debootstrap-$rel]"
 done
-if [ ! -x "$WORK/bookworm/bin/sh" ] || [ ! -x "$WORK/trixie/bin/sh" ]; then finish_checks; fi
+if [ ! -x "$WORK/bookworm/bin/sh" ] || [ ! -x "$WORK/trixie/bin/sh" ]; then finish_checks 0; fi
 
 # --- the other release's package, built in a copy of its fresh root ----------
 # (in the background; its log is WORK/build.log, its package's path
@@ -441,4 +441,4 @@ else
 	fail "Debian 12: no package built for Debian 13 to try"
 fi
 
-finish_checks
+finish_checks 0
