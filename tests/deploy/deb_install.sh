@@ -21,7 +21,7 @@
 # Everything runs chrooted on free loopback ports and is stopped by PID; the
 # roots are unmounted and removed, also on failure. Prints one check per
 # line, each naming its release, then a Criterion-style synthesis line that
-# tests/run.sh counts, then "N passed, M failed". About 2.5 minutes on 2 cores
+# tests/run.sh counts, then "N passed, M failed". About 2 minutes on 2 cores
 # (both debootstraps and the other release's build run while the first
 # release is checked).
 set -uo pipefail
