@@ -12,7 +12,7 @@
 #   make install  PREFIX=/usr/local DESTDIR= (binaries, schema, man pages, the web
 #                 server sites in PREFIX/share/hms/deploy/ (nginx, apache), and the
 #                 /api/docs/ page in PREFIX/share/hms/docs-ui, which both sites name)
-#   make deb      build/hms_<version>_<arch>.deb (deploy/deb/)
+#   make deb      build/hms_<version>+deb<N>_<arch>.deb for this Debian release (deploy/deb/)
 #
 # pkg-config is read when a recipe runs (recursive '='), so a target that
 # first installs the packages can build in the same invocation.
@@ -147,7 +147,8 @@ bench: deps
 	@$(MAKE) --no-print-directory all build/bench/jwt_bench build/bench/hello
 	@tests/bench/bench.sh
 
-# A Debian package of this build: build/hms_$(VERSION)_<arch>.deb.
+# A Debian package of this build for the release it runs on:
+# build/hms_$(VERSION)+deb<N>_<arch>.deb (deploy/deb/build.sh).
 deb:
 	deploy/deb/build.sh $(VERSION) build
 

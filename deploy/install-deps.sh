@@ -1,20 +1,40 @@
 #!/usr/bin/env bash
-# install-deps.sh - installs the Debian packages HMS needs to build, run and
-# test, if any are missing. Uses sudo only when not root. Idempotent and
-# quiet when everything is present.
+# install-deps.sh [--build] - installs the Debian packages HMS needs to
+# build, run and test, if any are missing. Uses sudo only when not root.
+# Idempotent and quiet when everything is present. With --build, only what
+# `make all` and `make deb` need to compile and package (the npm packages
+# that `make install` copies come from deploy/install-npm.sh).
+#
+# The same list on Debian 12 (bookworm) and Debian 13 (trixie): only names
+# both releases carry. Versioned names are not used where a release-neutral
+# one exists: libclang-rt-dev is the compiler-rt of the default clang (14 on
+# Debian 12, 19 on 13), as clang is. postgresql-contrib is not listed: the
+# contrib extensions (unaccent, btree_gist) are in the postgresql-NN server
+# package on both, and Debian 13 has no real postgresql-contrib package.
 set -euo pipefail
 
-packages=(
-	gcc make pkg-config openssl ca-certificates curl tzdata
+build=(
+	gcc libc6-dev make pkg-config dpkg-dev
 	libfcgi-dev libpq-dev libjson-c-dev libssl-dev libargon2-dev libmagic-dev libseccomp-dev
+)
+rest=(
+	openssl ca-certificates curl tzdata
 	libcriterion-dev libcurl4-openssl-dev python3-jwt
-	clang libclang-rt-14-dev
-	nginx postgresql postgresql-contrib
+	clang libclang-rt-dev
+	nginx postgresql
 	wrk gnuplot-nox
 	jq graphviz debootstrap groff-base man-db
 	chromium python3-jsonschema
 	apache2 libapache2-mod-xsendfile libapache2-mod-qos
 )
+case "${1:-}" in
+--build) packages=("${build[@]}") ;;
+"") packages=("${build[@]}" "${rest[@]}") ;;
+*)
+	echo "usage: install-deps.sh [--build]" >&2
+	exit 2
+	;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,7 +45,7 @@ done
 # npm (for deploy/install-npm.sh): Debian's, unless a Node.js with its own
 # npm is already installed (NodeSource's nodejs ships npm and conflicts
 # with Debian's npm package).
-command -v npm >/dev/null || missing+=(nodejs npm)
+[ "${1:-}" = --build ] || command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

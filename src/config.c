@@ -6,6 +6,7 @@
  * the same wherever it is given.
  */
 #include "hms/config.h"
+#include "hms/json.h"
 #include "hms/log.h"
 
 #include <ctype.h>
@@ -63,7 +64,7 @@ static const struct config_key keys[] = {
     {STR(web_server, "nginx")},
     {INT(max_upload_bytes, "10485760", 1024, 1073741824)},
     {INT(max_body_bytes, "1048576", 1024, 67108864)},
-    {INT(json_max_depth, "32", 2, 512)},
+    {INT(json_max_depth, "32", 2, JSON_MAX_DEPTH)},
     {INT(workers, "0", 0, CONFIG_MAX_WORKERS)},
     {STR(socket_path, "/run/hms/hms.sock")},
     {STR(listen_address, NULL)},

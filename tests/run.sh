@@ -95,7 +95,7 @@ if ! want fuzz; then
 elif echo "== fuzz targets, $fuzz_seconds s each" && [ -n "$quick" ]; then
 	echo "== fuzz: skipped (HMS_TEST_QUICK)"
 elif ! command -v "${CC_FUZZ:-clang}" >/dev/null; then
-	echo "== fuzz: ${CC_FUZZ:-clang} not found; deploy/install-deps.sh installs clang and libclang-rt-14-dev"
+	echo "== fuzz: ${CC_FUZZ:-clang} not found; deploy/install-deps.sh installs clang and libclang-rt-dev"
 	failed_runs=$((failed_runs + 1))
 else
 	fuzz_failed_before=$failed_runs
@@ -286,9 +286,11 @@ if want faults && [ -z "$quick" ]; then
 		MULTIHOST_BIN_DIR="$BIN" "$ROOT/tests/deploy/multihost.sh"
 fi
 
-# make deb, installed with apt into a fresh Debian 12 root and used through
-# its own nginx site (debootstrap needs the Debian mirror apt already uses).
-want deploy && [ -z "$quick" ] && run_suite "the Debian package on a fresh Debian 12" \
+# make deb here and in a Debian 13 (or 12) root, each package installed with
+# apt into a fresh root of its release and used through its own nginx site;
+# apt on Debian 12 refuses Debian 13's (debootstrap needs the Debian mirror
+# apt already uses).
+want deploy && [ -z "$quick" ] && run_suite "the Debian package on fresh Debian 12 and Debian 13 roots" \
 	env -u MAKEFLAGS -u MAKELEVEL "$ROOT/tests/deploy/deb_install.sh"
 
 # Sanitizer findings fail the run even when every assertion passed: in the

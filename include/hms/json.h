@@ -3,9 +3,11 @@
  * (and the URL decoder) relies on.
  *
  * Request bodies and token segments are parsed here: valid UTF-8 without
- * NUL, strictly RFC 8259 (no single quotes, NaN or Infinity), integers that
- * fit in 64 bits, finite numbers, bounded nesting, nothing after the
- * document. The tree belongs to the caller's arena.
+ * NUL, exactly RFC 8259's grammar (checked by our own scanner, not json-c's
+ * strict mode, whose rules differ between json-c releases), finite numbers,
+ * bounded nesting, nothing after the document; integers beyond 64 bits are
+ * parsed and left to json_int64 to refuse on their field. The tree belongs
+ * to the caller's arena.
  */
 #ifndef HMS_JSON_H
 #define HMS_JSON_H
@@ -18,6 +20,10 @@
 
 struct arena;
 struct json_object;
+
+/* The deepest nesting json_parse accepts, whatever max_depth asks
+ * (json_max_depth's upper bound). */
+#define JSON_MAX_DEPTH 512
 
 /* Parses a JSON document: valid UTF-8, no trailing data, at most max_depth
  * levels. The tree is owned by the arena. On failure *detail says why. */

@@ -3,9 +3,10 @@
  * a json-c tree owned by an arena, and checks UTF-8 (see
  * include/hms/json.h).
  *
- * json-c alone is not strict enough: it takes some text that is not JSON,
- * clamps out-of-range integers silently and lets NUL into strings, so the
- * text is checked before json-c sees it and the tree after.
+ * json-c only builds the tree: the text is checked before json-c sees it
+ * (UTF-8, then RFC 8259's grammar, by the scanner below) and the tree after
+ * (no infinite number, no NUL inside a string), so what is accepted does
+ * not depend on the json-c release.
  */
 #include "hms/json.h"
 
@@ -85,50 +86,193 @@ bool json_int64(struct json_object *v, int64_t *out)
 	return true;
 }
 
-/* json-c, even in strict mode, takes some text that is not JSON ('single
- * quotes, NaN, Infinity). Outside strings RFC 8259 allows only structure,
- * numbers and the three literals, so one pass over the text settles it. */
-static const char *json_text_problem(const char *text, size_t len)
+/* --- RFC 8259 syntax ----------------------------------------------------------
+ *
+ * This check is the one authority on what is JSON. json-c's
+ * JSON_TOKENER_STRICT is not used: what it refuses changes from release to
+ * release (its header says so), and json-c 0.18's strict mode refuses every
+ * byte from 0x80 up inside a string (its new check for control characters
+ * reads a signed char) and every integer beyond 64 bits, so on Debian 13 a
+ * name with an accent was "not valid JSON". json-c's lenient mode, which
+ * would also take comments, single quotes, NaN or trailing commas, then
+ * only builds the tree of a text already known to be JSON. */
+
+struct json_scan {
+	const char *text;
+	size_t len;
+	size_t pos;
+};
+
+static const char *const JSON_INVALID = "JSON parse error - the body is not valid JSON.";
+
+static void scan_space(struct json_scan *s)
 {
-	bool in_string = false;
+	while (s->pos < s->len && (s->text[s->pos] == ' ' || s->text[s->pos] == '\t' ||
+	                           s->text[s->pos] == '\n' || s->text[s->pos] == '\r'))
+		s->pos++;
+}
 
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-
-		if (in_string) {
-			if (c == '\\') {
-				/* "\u0000" would put a NUL into a C string: refused. */
-				if (i + 5 < len && text[i + 1] == 'u' &&
-				    strncmp(text + i + 2, "0000", 4) == 0)
-					return "JSON parse error - \\u0000 is not allowed in "
-					       "strings.";
-				i++;
-			} else if (c == '"') {
-				in_string = false;
-			}
-			continue;
-		}
-		if (c == '"') {
-			in_string = true;
-			continue;
-		}
-		if (c == '-' || (c >= '0' && c <= '9')) {
-			size_t end = i;
-
-			/* A number of any size: one beyond 64 bits is the field's
-			 * error to report (json_int64), not the whole body's. */
-			while (end < len && strchr("-+.0123456789eE", text[end]) != NULL &&
-			       text[end] != '\0')
-				end++;
-			i = end - 1;
-			continue;
-		}
-		if (strchr(" \t\r\n{}[]:,", c) != NULL)
-			continue;
-		if (strchr("truefalsn", c) == NULL)
-			return "JSON parse error - the body is not valid JSON.";
+static bool scan_char(struct json_scan *s, char c)
+{
+	if (s->pos < s->len && s->text[s->pos] == c) {
+		s->pos++;
+		return true;
 	}
-	return NULL;
+	return false;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_hex_digit(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static size_t scan_digits(struct json_scan *s)
+{
+	size_t start = s->pos;
+
+	while (s->pos < s->len && is_digit(s->text[s->pos]))
+		s->pos++;
+	return s->pos - start;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? of any magnitude: one beyond
+ * 64 bits is the field's error to report (json_int64), one beyond a double
+ * the body's (json_values_are_sane). */
+static bool scan_number(struct json_scan *s)
+{
+	scan_char(s, '-');
+	if (!scan_char(s, '0') && scan_digits(s) == 0)
+		return false;
+	if (scan_char(s, '.') && scan_digits(s) == 0)
+		return false;
+	if (scan_char(s, 'e') || scan_char(s, 'E')) {
+		if (!scan_char(s, '+'))
+			scan_char(s, '-');
+		if (scan_digits(s) == 0)
+			return false;
+	}
+	return true;
+}
+
+/* A string, from its opening quote: no raw control characters, only the
+ * escapes RFC 8259 names, and no \u0000 (it would cut a C string short). */
+static const char *scan_string(struct json_scan *s)
+{
+	if (!scan_char(s, '"'))
+		return JSON_INVALID;
+	while (s->pos < s->len) {
+		unsigned char c = (unsigned char)s->text[s->pos++];
+
+		if (c == '"')
+			return NULL;
+		if (c < 0x20)
+			return JSON_INVALID;
+		if (c != '\\')
+			continue;
+		if (s->pos == s->len)
+			break;
+		c = (unsigned char)s->text[s->pos++];
+		if (c == 'u') {
+			if (s->len - s->pos < 4)
+				break;
+			for (size_t k = 0; k < 4; k++)
+				if (!is_hex_digit(s->text[s->pos + k]))
+					return JSON_INVALID;
+			if (strncmp(s->text + s->pos, "0000", 4) == 0)
+				return "JSON parse error - \\u0000 is not allowed in strings.";
+			s->pos += 4;
+		} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+			return JSON_INVALID;
+		}
+	}
+	return JSON_INVALID;
+}
+
+static bool scan_literal(struct json_scan *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (s->len - s->pos < n || memcmp(s->text + s->pos, word, n) != 0)
+		return false;
+	s->pos += n;
+	return true;
+}
+
+/* An object member's name and its ':'. */
+static const char *scan_member_name(struct json_scan *s)
+{
+	const char *problem;
+
+	scan_space(s);
+	problem = scan_string(s);
+	if (problem != NULL)
+		return problem;
+	scan_space(s);
+	return scan_char(s, ':') ? NULL : JSON_INVALID;
+}
+
+/* NULL when text is one JSON text with nothing but white space after it,
+ * else the detail to answer. Depth is counted as json-c counts it: every
+ * value is one level deeper than the container around it. The text is
+ * valid UTF-8 without NUL (checked before). */
+static const char *json_syntax_problem(const char *text, size_t len, int max_depth)
+{
+	struct json_scan s = {text, len, 0};
+	bool in_object[JSON_MAX_DEPTH];
+	int open = 0; /* containers not closed yet */
+	const char *problem;
+
+	if (max_depth > JSON_MAX_DEPTH)
+		max_depth = JSON_MAX_DEPTH;
+	for (;;) {
+		/* A value. */
+		scan_space(&s);
+		if (open + 1 > max_depth)
+			return "JSON parse error - nested too deeply.";
+		if (scan_char(&s, '{') || scan_char(&s, '[')) {
+			bool is_object = s.text[s.pos - 1] == '{';
+
+			in_object[open++] = is_object;
+			scan_space(&s);
+			if (!scan_char(&s, is_object ? '}' : ']')) {
+				if (is_object && (problem = scan_member_name(&s)) != NULL)
+					return problem;
+				continue; /* its first value */
+			}
+			open--; /* empty */
+		} else if (s.pos < len && s.text[s.pos] == '"') {
+			if ((problem = scan_string(&s)) != NULL)
+				return problem;
+		} else if (s.pos < len && (s.text[s.pos] == '-' || is_digit(s.text[s.pos]))) {
+			if (!scan_number(&s))
+				return JSON_INVALID;
+		} else if (!scan_literal(&s, "true") && !scan_literal(&s, "false") &&
+		           !scan_literal(&s, "null")) {
+			return JSON_INVALID;
+		}
+		/* After a value: the end, a ',' before the next one, or the
+		 * containers it closes. */
+		for (;;) {
+			scan_space(&s);
+			if (open == 0)
+				return s.pos == len ? NULL
+				                    : "JSON parse error - unexpected data after "
+				                      "the document.";
+			if (scan_char(&s, ',')) {
+				if (in_object[open - 1] && (problem = scan_member_name(&s)) != NULL)
+					return problem;
+				break;
+			}
+			if (!scan_char(&s, in_object[open - 1] ? '}' : ']'))
+				return JSON_INVALID;
+			open--;
+		}
+	}
 }
 
 /* Values json-c accepted but our handlers must never see: non-finite
@@ -188,13 +332,14 @@ enum hms_err json_parse(struct arena *arena, const char *text, size_t len, int m
 		*detail = "Request body is too large.";
 		return HMS_ERR_TOO_LARGE;
 	}
-	*detail = json_text_problem(text, len);
+	*detail = json_syntax_problem(text, len, max_depth);
 	if (*detail != NULL)
 		return HMS_ERR_BAD_REQUEST;
 	tok = json_tokener_new_ex(max_depth);
 	if (tok == NULL)
 		return HMS_ERR_NOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* Lenient mode on purpose: the text is JSON already (see above). */
+	json_tokener_set_flags(tok, 0);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);

@@ -34,7 +34,7 @@ fuzz_jwt_verify) max_len=4200 ;; # past JWT_MAX_BYTES
 esac
 
 if [ ! -x "$bin" ]; then
-	echo "$target: FAILED, $bin is missing (make fuzz; needs clang and libclang-rt-14-dev)"
+	echo "$target: FAILED, $bin is missing (make fuzz; needs clang and libclang-rt-dev)"
 	exit 1
 fi
 

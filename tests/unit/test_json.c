@@ -255,6 +255,129 @@ Test(json, escapes_that_are_json_still_parse)
 	                 "\xc3\xa9\"\\\n");
 }
 
+/* What follows pins the grammar json_parse accepts, which is RFC 8259's and
+ * no json-c release's: json-c 0.16 (Debian 12) and 0.18 (Debian 13) differ
+ * in strict mode, and the next release may differ again. These must pass
+ * with every json-c. */
+
+Test(json, text_beyond_ascii_is_accepted_in_values_and_keys)
+{
+	static const char *const ok[] = {
+	    "{\"first_name\": \"J\xc3\xa9r\xc3\xb4me\"}", /* Latin-1 range */
+	    "{\"specialty\": \"P\xc3\xa6"
+	    "diatrics\"}",                           /* ae ligature */
+	    "{\"n\": \"\xe5\xb1\xb1\xe7\x94\xb0\"}", /* CJK */
+	    "{\"n\": \"\xf0\x9f\x98\x80\"}",         /* 4 bytes */
+	    "{\"n\": \"\xe2\x80\x83\xe3\x80\x80\"}", /* Unicode spaces */
+	    "{\"n\": \"\xe2\x80\xa8\"}",             /* U+2028 */
+	    "{\"n\": \"\x7f\"}",                     /* DEL is no control */
+	    "{\"n\\u00e9\": 1, \"\xc3\xa9\": 2}",    /* keys */
+	    "{\"n\": \"\\ud83d\\ude00\"}",           /* surrogate pair */
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_assert_eq(parse(ok[i]), HMS_OK, "refused: %s (%s)", ok[i],
+		             detail != NULL ? detail : "");
+	cr_assert_eq(parse("{\"a\": \"J\xc3\xa9r\xc3\xb4me\"}"), HMS_OK);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(out, "a")),
+	                 "J\xc3\xa9r\xc3\xb4me");
+	cr_assert_eq(parse("[\"\\ud83d\\ude00\"]"), HMS_OK);
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(out, 0)),
+	                 "\xf0\x9f\x98\x80");
+}
+
+Test(json, integers_beyond_64_bits_parse_and_are_refused_by_json_int64)
+{
+	static const char *const big[] = {
+	    "{\"a\": 12345678901234567890123}", "{\"a\": -12345678901234567890123}",
+	    "{\"a\": 9223372036854775808}",     "{\"a\": 18446744073709551615}",
+	    "{\"a\": 18446744073709551616}",    "{\"a\": -9223372036854775809}",
+	};
+	int64_t n = 0;
+
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		cr_assert_eq(parse(big[i]), HMS_OK, "%s: %s", big[i], detail != NULL ? detail : "");
+		cr_assert_not(json_int64(json_object_object_get(out, "a"), &n),
+		              "%s is not the number the client sent", big[i]);
+	}
+	cr_assert_eq(parse("{\"a\": 9223372036854775807, \"b\": -9223372036854775807}"), HMS_OK);
+	cr_assert(json_int64(json_object_object_get(out, "a"), &n));
+	cr_assert_eq(n, INT64_MAX);
+	cr_assert(json_int64(json_object_object_get(out, "b"), &n));
+	cr_assert_eq(n, -INT64_MAX);
+}
+
+Test(json, numbers_follow_the_rfc_grammar)
+{
+	static const char *const ok[] = {"0",   "-0",   "0.5",    "-1.5e-3",
+	                                 "1e5", "1E+5", "10.0e0", "123.456"};
+	static const char *const bad[] = {"01",    "-01",  "-",    "1.",   ".5",  "+1",
+	                                  "1e",    "1e+",  "0x10", "1.e5", "--1", "1-2",
+	                                  "0.5.1", "1ee5", "- 1",  "00"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char *doc = arena_printf(arena, "[%s]", ok[i]);
+
+		cr_assert_eq(parse(doc), HMS_OK, "refused: %s", doc);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *doc = arena_printf(arena, "[%s]", bad[i]);
+
+		assert_refused(doc, strlen(doc), "not valid JSON");
+	}
+}
+
+Test(json, raw_control_characters_in_strings_are_refused)
+{
+	static const char *const bad[] = {"[\"a\nb\"]", "[\"a\tb\"]", "[\"\x01\"]", "[\"\x1f\"]",
+	                                  "{\"k\rey\": 1}"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused(bad[i], strlen(bad[i]), "not valid JSON");
+	/* Escaped, they are fine. */
+	cr_assert_eq(parse("[\"a\\nb\\t\\u001f\"]"), HMS_OK);
+}
+
+Test(json, what_only_lenient_json_c_takes_is_refused)
+{
+	static const char *const bad[] = {
+	    "[1,]",
+	    "{\"a\": 1,}",
+	    "[,1]",
+	    "{,}",
+	    "[1,,2]",
+	    "/* c */ {}",
+	    "{} // c",
+	    "{\"a\": /* c */ 1}",
+	    "[True]",
+	    "[NULL]",
+	    "[nul]",
+	    "[truefalse]",
+	    "[\"\\x41\"]",
+	    "[\"\\u12\"]",
+	    "[\"\\u12g4\"]",
+	    "[\"\\'\"]",
+	    "\v{}",
+	    "{}\f",
+	    "{\"a\" : 1 \"b\": 2}",
+	    "{\"a\"}",
+	    "{1: 2}",
+	    "{\"a\": 1]",
+	    "[1}",
+	    "['a']",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(parse(bad[i]), HMS_ERR_BAD_REQUEST, "accepted: %s", bad[i]);
+}
+
+Test(json, white_space_between_tokens_is_any_of_the_four)
+{
+	cr_assert_eq(parse("\r\n{ \"a\" :\t[ 1 , { } , [ ] ] ,\n\"b\" : \"\" }\t"), HMS_OK, "%s",
+	             detail != NULL ? detail : "");
+	cr_assert_eq(json_object_object_length(out), 2);
+}
+
 /* --- utf8_is_valid --- */
 
 static bool utf8(const char *s)
