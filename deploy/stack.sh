@@ -625,8 +625,8 @@ apache_limit() {
 	*r/m) n=$((n + burst)) window=60 ;;
 	*) die "a rate is like 50r/s or 600r/m, not $rate" ;;
 	esac
-	# mod_qos keeps a count in 16 signed bits: a larger one refuses every
-	# request at once. 32767 in a window is "no limit" for a test.
+	# mod_qos behaves as if a count were 16 signed bits (65000 refused
+	# every request at once). 32767 in a window is "no limit" for a test.
 	[ "$n" -gt 32767 ] && n=32767
 	echo "$n $window"
 }
