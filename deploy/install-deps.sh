@@ -57,3 +57,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# libapache2-mod-qos enables itself in the system's own Apache, and on
+# Debian 12 that Apache then cannot start (its mod_qos needs libpcre3
+# loaded first: docs/deploy.md, "Apache httpd"). The stacks here load their
+# modules themselves, so a module installed just now for them is switched
+# off again in the system's Apache, which is left as it was.
+if [[ " ${missing[*]} " == *" libapache2-mod-qos "* ]]; then
+	$sudo env PATH="$PATH:/usr/sbin" a2dismod -q qos >/dev/null 2>&1 || true
+fi
