@@ -5,8 +5,11 @@
 # directories and keys checked, nothing started by the install; then
 # PostgreSQL's roles and the peer maps of deploy/README.md, the migrations
 # as hms-admin through hms-migrate's configuration, hms as hms, the
-# installed nginx site with a certificate, and /api/health/, a login and the
-# docs page through it; the workers connected as hms_app.
+# installed nginx site with a certificate, and /api/health/, a login, an
+# attachment up and down (a patient named Jérôme; the signed download, a
+# Range) and the docs page through it; on Debian 13 the same again through
+# the installed Apache site (web_server = apache); the workers connected as
+# hms_app.
 #
 # The package of the release this machine runs is `make deb` here. The
 # other release's is built in a fresh root of that release (a copy of its
@@ -44,6 +47,9 @@ for tool in debootstrap dpkg-deb dpkg-shlibdeps; do
 done
 
 declare -A NUMBER=([bookworm]=12 [trixie]=13)
+# The release whose root also serves the package through its Apache site
+# (the apache stage of make test runs Apache on the machine's own release).
+APACHE_REL=trixie
 HOST_REL=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
 case "$HOST_REL" in
 bookworm) OTHER_REL=trixie ;;
@@ -85,8 +91,8 @@ pids_in_roots() {
 		[[ $r == "$WORK"/* ]] && echo "${p#/proc/}"
 	done
 }
-stop_root() { # REL: hms, nginx and PostgreSQL of that root, by PID
-	local rel=$1 ch=$WORK/$1 p v c
+stop_hms() { # REL
+	local rel=$1
 	if [ -n "${HMS_PID[$rel]:-}" ]; then
 		kill "${HMS_PID[$rel]}" 2>/dev/null
 		for _ in $(seq 1 50); do pid_running "${HMS_PID[$rel]}" || break; sleep 0.2; done
@@ -94,8 +100,20 @@ stop_root() { # REL: hms, nginx and PostgreSQL of that root, by PID
 		wait "${HMS_PID[$rel]}" 2>/dev/null
 		HMS_PID[$rel]=""
 	fi
-	p=$(head -n 1 "$ch/run/nginx.pid" 2>/dev/null)
-	[[ $p =~ ^[0-9]+$ ]] && kill "$p" 2>/dev/null
+}
+stop_web() { # REL: its nginx and Apache, by PID, and waits until they are gone
+	local ch=$WORK/$1 p f
+	for f in "$ch/run/nginx.pid" "$ch/run/apache2/apache2.pid"; do
+		p=$(head -n 1 "$f" 2>/dev/null)
+		[[ $p =~ ^[0-9]+$ ]] || continue
+		kill "$p" 2>/dev/null
+		for _ in $(seq 1 50); do pid_running "$p" || break; sleep 0.1; done
+	done
+}
+stop_root() { # REL: hms, the web servers and PostgreSQL of that root, by PID
+	local rel=$1 ch=$WORK/$1 p v c
+	stop_hms "$rel"
+	stop_web "$rel"
 	for f in "$ch"/var/lib/postgresql/*/*/postmaster.pid; do
 		[ -f "$f" ] || continue
 		p=$(head -n 1 "$f")
@@ -198,12 +216,13 @@ BG_PID[build]=$!
 
 # --- one release: install, layout, database, hms, web server -----------------
 install_checks() { # REL: the package installed with apt, and what it laid out
-	local rel=$1 R="Debian ${NUMBER[$1]}:" layout want missing
+	local rel=$1 R="Debian ${NUMBER[$1]}:" layout want missing apache=()
 	mount_root "$CH"
 	cp "${DEB[$rel]}" "$CH/tmp/hms.deb"
+	[ "$rel" = "$APACHE_REL" ] && apache=(apache2 libapache2-mod-xsendfile libapache2-mod-qos)
 	if in_root env DEBIAN_FRONTEND=noninteractive apt-get -qq update >>"$LOG" 2>&1 &&
 		in_root env DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
-			/tmp/hms.deb postgresql nginx curl ca-certificates >>"$LOG" 2>&1; then
+			/tmp/hms.deb postgresql nginx curl ca-certificates "${apache[@]}" >>"$LOG" 2>&1; then
 		ok "$R apt installs $(basename "${DEB[$rel]}") and its dependencies"
 	else
 		fail "$R apt could not install the package"
@@ -303,12 +322,16 @@ database_checks() { # REL: deploy/README.md's roles and peer maps, migrate, hms 
 	in_root runuser -u hms-admin -- env HMS_CONFIG=/etc/hms/hmsctl.conf \
 		HMS_ADMIN_PASSWORD=deb-admin-password-1 hmsctl create-admin --username admin >>"$LOG" 2>&1
 
-	# hms as systemd would run it: user hms, its runtime directory.
+	start_hms "$rel"
+}
+
+# hms as systemd would run it: user hms, its runtime directory.
+start_hms() { # REL
 	install -d -m 0755 -o "$(in_root id -u hms)" -g "$(in_root id -g hms)" "$CH/run/hms"
 	# setpriv execs (runuser would fork a watching parent), so $! is hms.
 	chroot "$CH" setpriv --reuid=hms --regid=hms --init-groups /usr/bin/hms --config /etc/hms/hms.conf \
 		>>"$LOG" 2>&1 &
-	HMS_PID[$rel]=$!
+	HMS_PID[$1]=$!
 }
 
 # The certificate of the web server's site, in /etc/ssl/hms.
@@ -339,8 +362,41 @@ site_nginx() { # REL
 	fi
 }
 
+# The installed Apache site on HTTPS_PORT and HTTP_PORT, as docs/deploy.md
+# says: the modules enabled, Debian's default site off, the site enabled,
+# hms told (web_server = apache) and restarted.
+site_apache() { # REL
+	local rel=$1 R="Debian ${NUMBER[$1]}:" conf=$CH/etc/apache2
+	printf 'Listen 127.0.0.1:%s\nListen 127.0.0.1:%s\n' "$HTTP_PORT" "$HTTPS_PORT" >"$conf/ports.conf"
+	# Debian 12's mod_qos needs libpcre3 loaded before it (docs/deploy.md).
+	if [ -e "$CH/usr/lib/x86_64-linux-gnu/libpcre.so.3" ] &&
+		! in_root ldd /usr/lib/apache2/modules/mod_qos.so | grep -q 'libpcre\.so\.3'; then
+		echo 'LoadFile /usr/lib/x86_64-linux-gnu/libpcre.so.3' >"$conf/mods-available/pcre3.load"
+		in_root a2enmod -q pcre3 >>"$LOG" 2>&1
+	fi
+	sed -i -e "s|<VirtualHost \*:80>|<VirtualHost *:$HTTP_PORT>|" \
+		-e "s|<VirtualHost \*:443>|<VirtualHost *:$HTTPS_PORT>|" \
+		-e "s|ServerName hms.example.org|ServerName localhost|" \
+		-e "s|Redirect permanent / https://hms.example.org/|Redirect permanent / https://localhost:$HTTPS_PORT/|" \
+		"$conf/sites-available/hms.conf"
+	echo "web_server = apache" >>"$CH/etc/hms/hms.conf"
+	stop_hms "$rel"
+	start_hms "$rel"
+	if in_root a2enmod -q ssl headers setenvif unique_id reqtimeout proxy proxy_fcgi xsendfile qos \
+		>>"$LOG" 2>&1 && in_root a2dissite -q 000-default >>"$LOG" 2>&1 &&
+		in_root a2ensite -q hms >>"$LOG" 2>&1 && in_root apache2ctl configtest >>"$LOG" 2>&1 &&
+		in_root apache2ctl start >>"$LOG" 2>&1; then
+		ok "$R the installed Apache site, with the modules of docs/deploy.md, passes configtest and starts"
+	else
+		fail "$R Apache refused the installed site"
+		tail -n 20 "$LOG"
+		return 1
+	fi
+}
+
 # What a client sees through a web server's HTTPS port: health, a login and
-# a list, the docs page. (The same checks serve any front end.)
+# a list, an attachment up and down, the docs page. (The same checks serve
+# any front end.)
 api_checks() { # REL FRONT-END PORT
 	local R="Debian ${NUMBER[$1]}:" via=$2 port=$3 health="" access status docs
 	for _ in $(seq 1 50); do
@@ -363,6 +419,7 @@ api_checks() { # REL FRONT-END PORT
 	else
 		fail "$R login and GET /api/patients/ through $via (status $status)"
 	fi
+	download_checks "$1" "$via" "$port" "$access"
 	docs=$(curl_site "$port" /api/docs/)
 	if grep -q 'swagger-ui-bundle.js' <<<"$docs" &&
 		[ "$(curl_site "$port" /api/docs/swagger-ui-bundle.js -o /dev/null -w '%{http_code}')" = 200 ] &&
@@ -370,6 +427,45 @@ api_checks() { # REL FRONT-END PORT
 		ok "$R the docs page (Swagger UI) is served from the package's files through $via; the man pages are installed"
 	else
 		fail "$R the docs page (/api/docs/) through $via or the man pages"
+	fi
+}
+
+# An attachment up and down through a front end: a nurse (records need one),
+# a patient with an accented name, a record, a text file; its signed
+# download_url streamed by the front end byte for byte, a Range request
+# answered 206, and no signature in the front end's logs.
+download_checks() { # REL FRONT-END PORT ADMIN-TOKEN
+	local R="Debian ${NUMBER[$1]}:" via=$2 port=$3 admin=$4 nurse token patient record attachment url
+	local json=(-H 'Content-Type: application/json') file=$WORK/upload-$1-$2.txt
+	nurse=nurse-$via
+	seq 1 30000 >"$file"
+	curl_site "$port" /api/auth/register/ -o /dev/null -X POST -H "Authorization: Bearer $admin" \
+		"${json[@]}" -d "{\"username\":\"$nurse\",\"password\":\"deb-nurse-password-1\",\"email\":\"$nurse@example.org\",\"first_name\":\"N\",\"last_name\":\"N\",\"role\":\"nurse\"}"
+	token=$(curl_site "$port" /api/auth/token/ -X POST "${json[@]}" \
+		-d "{\"username\":\"$nurse\",\"password\":\"deb-nurse-password-1\"}" | jq -r '.access // empty')
+	patient=$(curl_site "$port" /api/patients/ -X POST -H "Authorization: Bearer $token" "${json[@]}" \
+		-d '{"first_name":"Jérôme","last_name":"Økello","date_of_birth":"1980-01-02","gender":"male"}' |
+		jq -r 'select(.first_name == "Jérôme") | .id // empty')
+	record=$(curl_site "$port" "/api/patients/$patient/records/" -X POST -H "Authorization: Bearer $token" \
+		"${json[@]}" -d '{"record_type":"note","title":"Package check"}' | jq -r '.id // empty')
+	attachment=$(curl_site "$port" /api/attachments/ -X POST -H "Authorization: Bearer $token" \
+		-F "record=$record" -F "file=@$file;filename=check.txt" | jq -r '.id // empty')
+	url=$(curl_site "$port" "/api/attachments/$attachment/" -H "Authorization: Bearer $token" |
+		jq -r '.download_url // empty')
+	if [ -n "$patient" ] && [ -n "$url" ] &&
+		curl -sk --max-time 10 --resolve "localhost:$port:127.0.0.1" -o "$file.down" "$url" &&
+		cmp -s "$file" "$file.down" &&
+		[ "$(curl -sk --max-time 10 --resolve "localhost:$port:127.0.0.1" -r 0-9 -o /dev/null \
+			-w '%{http_code} %{size_download}' "$url")" = "206 10" ]; then
+		ok "$R a patient named Jérôme, a record and an attachment; its signed download streamed by $via, byte for byte, and a Range answered 206"
+	else
+		fail "$R the attachment through $via (patient '$patient', record '$record', attachment '$attachment', url '${url%%\?*}')"
+		tail -n 20 "$LOG"
+	fi
+	if ! grep -rqs 'signature=' "$CH/var/log/nginx" "$CH/var/log/apache2"; then
+		ok "$R no download signature in the front ends' logs"
+	else
+		fail "$R a download signature in $(grep -rls 'signature=' "$CH/var/log/nginx" "$CH/var/log/apache2" | tr '\n' ' ')"
 	fi
 }
 
@@ -381,6 +477,10 @@ api_checks() { # REL FRONT-END PORT
 web_checks() { # REL
 	site_certificate
 	site_nginx "$1" && api_checks "$1" nginx "$HTTPS_PORT"
+	if [ "$1" = "$APACHE_REL" ]; then
+		stop_web "$1"
+		site_apache "$1" && api_checks "$1" Apache "$HTTPS_PORT"
+	fi
 }
 
 workers_role_check() { # REL
