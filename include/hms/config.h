@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "hms/file_store.h"
 #include "hms/netaddr.h"
 
 #define CONFIG_MAX_JWT_KEYS      8
@@ -21,13 +22,6 @@
 #define CONFIG_MIN_SECRET_BYTES  32
 #define CONFIG_ERROR_MAX         512
 #define CONFIG_INSTANCE_NAME_MAX 63
-
-/* The web server in front of hms (web_server). It changes one thing: how a
- * download answer names the file the web server is to stream. */
-enum config_web_server {
-	WEB_SERVER_NGINX, /* X-Accel-Redirect to its internal location */
-	WEB_SERVER_APACHE /* X-Sendfile (mod_xsendfile) with the absolute path */
-};
 
 /* A named secret ("kid:secret"): a JWT signing key or an audit sealing key. */
 struct config_jwt_key {
@@ -74,7 +68,7 @@ struct hms_config {
 	long access_token_minutes;
 	long refresh_token_days;
 	char *attachment_dir;
-	char *web_server; /* "nginx" or "apache": see enum config_web_server */
+	char *web_server; /* "nginx" or "apache": see enum web_server */
 	long max_upload_bytes;
 	long max_body_bytes;
 	long json_max_depth;
@@ -112,7 +106,7 @@ struct hms_config {
 	socklen_t listen_sockaddr_len;                /* 0: socket_path */
 	struct netaddr_peer peers[NETADDR_MAX_PEERS]; /* fastcgi_allowed_peers */
 	size_t peer_count;
-	enum config_web_server web_server_kind; /* web_server */
+	enum web_server web_server_kind; /* web_server */
 };
 
 /* What the caller is about to do decides what must be configured. */

@@ -22,10 +22,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "hms/config.h"
 #include "hms/err.h"
 
 #define FILE_STORE_NAME_LEN 32
+
+/* The web server in front of hms (config key web_server). It changes one
+ * thing: how a download answer names the file the web server streams. */
+enum web_server {
+	WEB_SERVER_NGINX, /* X-Accel-Redirect to its internal location */
+	WEB_SERVER_APACHE /* X-Sendfile (mod_xsendfile) with the absolute path */
+};
 
 /* The start of every temporary file's name. */
 #define FILE_STORE_TEMP_PREFIX ".upload-"
@@ -68,8 +74,8 @@ bool file_store_is_name(const char *name);
  * (deploy/apache/hms.conf). Returns the header's name and writes its value
  * into buf; NULL when name is not a stored file's name or buf is too
  * small. */
-const char *file_store_handoff(enum config_web_server server, const char *dir, const char *name,
-                               char *buf, size_t buflen);
+const char *file_store_handoff(enum web_server server, const char *dir, const char *name, char *buf,
+                               size_t buflen);
 
 /* Creates a temporary file in dir, named for this process of the host
  * instance. f is always safe to discard after. */

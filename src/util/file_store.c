@@ -71,8 +71,8 @@ static int random_name(char out[FILE_STORE_NAME_LEN + 1])
 	return 0;
 }
 
-const char *file_store_handoff(enum config_web_server server, const char *dir, const char *name,
-                               char *buf, size_t buflen)
+const char *file_store_handoff(enum web_server server, const char *dir, const char *name, char *buf,
+                               size_t buflen)
 {
 	size_t dir_len = dir != NULL ? strlen(dir) : 0;
 	int n;
