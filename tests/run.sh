@@ -287,9 +287,9 @@ if want faults && [ -z "$quick" ]; then
 fi
 
 # make deb here and in a Debian 13 (or 12) root, each package installed with
-# apt into a fresh root of its release and used through its own nginx site;
-# apt on Debian 12 refuses Debian 13's (debootstrap needs the Debian mirror
-# apt already uses).
+# apt into a fresh root of its release and used through its own nginx site,
+# and on Debian 13 through its Apache site too; apt on Debian 12 refuses
+# Debian 13's (debootstrap needs the Debian mirror apt already uses).
 want deploy && [ -z "$quick" ] && run_suite "the Debian package on fresh Debian 12 and Debian 13 roots" \
 	env -u MAKEFLAGS -u MAKELEVEL "$ROOT/tests/deploy/deb_install.sh"
 
