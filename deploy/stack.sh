@@ -596,17 +596,22 @@ nginx_start() {
 	}
 }
 
-nginx_stop() {
-	pid_alive "$NGX/nginx.pid" || return 0
+# Signals the process of PIDFILE (the web server's master) and waits 10 s
+# for it to end, then kills it.
+stop_pidfile() { # PIDFILE SIGNAL
+	pid_alive "$1" || return 0
 	local pid
-	pid=$(cat "$NGX/nginx.pid")
-	kill -QUIT "$pid" 2>/dev/null || true
+	pid=$(cat "$1")
+	kill -"$2" "$pid" 2>/dev/null || true
 	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null || true
 }
+
+# QUIT: nginx finishes the requests it holds.
+nginx_stop() { stop_pidfile "$NGX/nginx.pid" QUIT; }
 
 
 # --- Apache httpd (HMS_WEB_SERVER=apache) -------------------------------------
@@ -784,17 +789,7 @@ apache_start() {
 	die "Apache did not start; see $APA/logs/error.log"
 }
 
-apache_stop() {
-	pid_alive "$APA/httpd.pid" || return 0
-	local pid
-	pid=$(cat "$APA/httpd.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
+apache_stop() { stop_pidfile "$APA/httpd.pid" TERM; }
 
 # The web server in front: nginx, or Apache with HMS_WEB_SERVER=apache.
 # stop ends whichever has a live pid file (a start may have used the other).
