@@ -85,7 +85,8 @@ json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1
 
 # api_nurse_record BASE [CURL_OPTION...]: as the first admin
 # (HMS_ADMIN_USERNAME, default admin; HMS_ADMIN_PASSWORD), registers a
-# nurse, who creates a patient and a record to attach files to. Sets
+# nurse, who creates a patient (named with letters beyond ASCII, as real
+# patients are) and a record to attach files to. Sets
 # NURSE_AUTH (curl's -H arguments for the nurse) and RECORD_ID; returns 1
 # when a step failed.
 api_nurse_record() {
@@ -102,7 +103,7 @@ api_nurse_record() {
 	NURSE_AUTH=(-H "Authorization: Bearer $("${c[@]}" -H 'Content-Type: application/json' \
 		-d "{\"username\":\"$user\",\"password\":\"$password\"}" "$base/api/auth/token/" | json_get access)")
 	patient=$("${c[@]}" "${NURSE_AUTH[@]}" -H 'Content-Type: application/json' \
-		-d '{"first_name":"Test","last_name":"Script","date_of_birth":"1980-01-01","gender":"unknown"}' \
+		-d '{"first_name":"Jérôme","last_name":"Økello","date_of_birth":"1980-01-01","gender":"unknown"}' \
 		"$base/api/patients/" | json_get id)
 	RECORD_ID=$("${c[@]}" "${NURSE_AUTH[@]}" -H 'Content-Type: application/json' \
 		-d '{"record_type":"note","title":"Scan"}' "$base/api/patients/$patient/records/" | json_get id)

@@ -419,7 +419,7 @@ api_checks() { # REL FRONT-END PORT
 	else
 		fail "$R login and GET /api/patients/ through $via (status $status)"
 	fi
-	download_checks "$1" "$via" "$port" "$access"
+	download_checks "$1" "$via" "$port"
 	docs=$(curl_site "$port" /api/docs/)
 	if grep -q 'swagger-ui-bundle.js' <<<"$docs" &&
 		[ "$(curl_site "$port" /api/docs/swagger-ui-bundle.js -o /dev/null -w '%{http_code}')" = 200 ] &&
@@ -431,35 +431,29 @@ api_checks() { # REL FRONT-END PORT
 }
 
 # An attachment up and down through a front end: a nurse (records need one),
-# a patient with an accented name, a record, a text file; its signed
+# a patient with an accented name and a record (api_nurse_record), a text
+# file; its signed
 # download_url streamed by the front end byte for byte, a Range request
 # answered 206, and no signature in the front end's logs.
-download_checks() { # REL FRONT-END PORT ADMIN-TOKEN
-	local R="Debian ${NUMBER[$1]}:" via=$2 port=$3 admin=$4 nurse token patient record attachment url
-	local json=(-H 'Content-Type: application/json') file=$WORK/upload-$1-$2.txt
-	nurse=nurse-$via
+download_checks() { # REL FRONT-END PORT
+	local R="Debian ${NUMBER[$1]}:" via=$2 port=$3 attachment="" url=""
+	local site=(-k --resolve "localhost:$3:127.0.0.1") file=$WORK/upload-$1-$2.txt
 	seq 1 30000 >"$file"
-	curl_site "$port" /api/auth/register/ -o /dev/null -X POST -H "Authorization: Bearer $admin" \
-		"${json[@]}" -d "{\"username\":\"$nurse\",\"password\":\"deb-nurse-password-1\",\"email\":\"$nurse@example.org\",\"first_name\":\"N\",\"last_name\":\"N\",\"role\":\"nurse\"}"
-	token=$(curl_site "$port" /api/auth/token/ -X POST "${json[@]}" \
-		-d "{\"username\":\"$nurse\",\"password\":\"deb-nurse-password-1\"}" | jq -r '.access // empty')
-	patient=$(curl_site "$port" /api/patients/ -X POST -H "Authorization: Bearer $token" "${json[@]}" \
-		-d '{"first_name":"Jérôme","last_name":"Økello","date_of_birth":"1980-01-02","gender":"male"}' |
-		jq -r 'select(.first_name == "Jérôme") | .id // empty')
-	record=$(curl_site "$port" "/api/patients/$patient/records/" -X POST -H "Authorization: Bearer $token" \
-		"${json[@]}" -d '{"record_type":"note","title":"Package check"}' | jq -r '.id // empty')
-	attachment=$(curl_site "$port" /api/attachments/ -X POST -H "Authorization: Bearer $token" \
-		-F "record=$record" -F "file=@$file;filename=check.txt" | jq -r '.id // empty')
-	url=$(curl_site "$port" "/api/attachments/$attachment/" -H "Authorization: Bearer $token" |
-		jq -r '.download_url // empty')
-	if [ -n "$patient" ] && [ -n "$url" ] &&
+	if HMS_ADMIN_USERNAME=admin HMS_ADMIN_PASSWORD=deb-admin-password-1 \
+		api_nurse_record "https://localhost:$port" "${site[@]}"; then
+		attachment=$(curl -s "${site[@]}" "${NURSE_AUTH[@]}" -F "record=$RECORD_ID" \
+			-F "file=@$file;filename=check.txt" "https://localhost:$port/api/attachments/" | json_get id)
+		url=$(curl -s "${site[@]}" "${NURSE_AUTH[@]}" "https://localhost:$port/api/attachments/$attachment/" |
+			json_get download_url)
+	fi
+	if [ -n "$url" ] &&
 		curl -sk --max-time 10 --resolve "localhost:$port:127.0.0.1" -o "$file.down" "$url" &&
 		cmp -s "$file" "$file.down" &&
 		[ "$(curl -sk --max-time 10 --resolve "localhost:$port:127.0.0.1" -r 0-9 -o /dev/null \
 			-w '%{http_code} %{size_download}' "$url")" = "206 10" ]; then
 		ok "$R a patient named Jérôme, a record and an attachment; its signed download streamed by $via, byte for byte, and a Range answered 206"
 	else
-		fail "$R the attachment through $via (patient '$patient', record '$record', attachment '$attachment', url '${url%%\?*}')"
+		fail "$R the attachment through $via (record '${RECORD_ID:-}', attachment '$attachment', url '${url%%\?*}')"
 		tail -n 20 "$LOG"
 	fi
 	if ! grep -rqs 'signature=' "$CH/var/log/nginx" "$CH/var/log/apache2"; then
